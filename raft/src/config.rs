@@ -1,0 +1,100 @@
+//! Static configuration of one member: who is in the cluster and how its
+//! clock (in ticks) drives elections and heartbeats.
+
+use crate::NodeId;
+
+/// Configuration of one Raft member. Time is counted in ticks, one per call
+/// of [`crate::Raft::tick`]; the application decides how long a tick is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This member's id; must be one of `voters`.
+    pub id: NodeId,
+    /// Every member of the cluster, this one included.
+    pub voters: Vec<NodeId>,
+    /// Election timeouts are drawn uniformly from `[min, max)` (§5.2,
+    /// "randomized election timeouts").
+    pub election_timeout_min_ticks: u32,
+    pub election_timeout_max_ticks: u32,
+    /// A leader sends each follower something at least this often (§5.2).
+    /// It is also how long the leader waits for an answer before it sends
+    /// unacknowledged entries again.
+    pub heartbeat_interval_ticks: u32,
+    /// Append an empty entry on winning an election (§8: "each leader
+    /// commit a blank no-op entry into the log at the start of its term"),
+    /// so entries of earlier terms commit without waiting for a client.
+    /// Off for the lab's scenarios, which expect command indexes 1, 2, 3, …
+    pub noop_on_election: bool,
+    /// Soft bound on the entry bytes of one AppendEntries; one entry is
+    /// always sent, however large.
+    pub max_append_bytes: usize,
+    /// At most this many AppendEntries carrying entries may be unanswered
+    /// per follower (flow control, like etcd's inflights).
+    pub max_inflight_appends: usize,
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("member id {0} is not in the voter list")]
+    NotAVoter(NodeId),
+    #[error("voter id {0} is listed twice")]
+    DuplicateVoter(NodeId),
+    #[error("the election timeout range [{min}, {max}) ticks is empty")]
+    EmptyElectionRange { min: u32, max: u32 },
+    #[error("the heartbeat interval ({heartbeat} ticks) must be shorter than the minimum election timeout ({election_min} ticks)")]
+    HeartbeatTooSlow { heartbeat: u32, election_min: u32 },
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+}
+
+impl Config {
+    /// The timing the lab's tester expects, with 10 ms ticks: heartbeats
+    /// every 100 ms (at most 10 per second), elections after 300–600 ms of
+    /// silence, no no-op entry on election.
+    pub fn lab(id: NodeId, voters: Vec<NodeId>) -> Config {
+        Config {
+            id,
+            voters,
+            election_timeout_min_ticks: 30,
+            election_timeout_max_ticks: 60,
+            heartbeat_interval_ticks: 10,
+            noop_on_election: false,
+            max_append_bytes: 64 * 1024,
+            max_inflight_appends: 4,
+        }
+    }
+
+    /// Checks the invariants the core relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.voters.contains(&self.id) {
+            return Err(ConfigError::NotAVoter(self.id));
+        }
+        for (i, v) in self.voters.iter().enumerate() {
+            if self.voters[..i].contains(v) {
+                return Err(ConfigError::DuplicateVoter(*v));
+            }
+        }
+        let (min, max) = (self.election_timeout_min_ticks, self.election_timeout_max_ticks);
+        if min >= max {
+            return Err(ConfigError::EmptyElectionRange { min, max });
+        }
+        if self.heartbeat_interval_ticks == 0 {
+            return Err(ConfigError::Zero("heartbeat_interval_ticks"));
+        }
+        if self.max_inflight_appends == 0 {
+            return Err(ConfigError::Zero("max_inflight_appends"));
+        }
+        if self.heartbeat_interval_ticks >= min {
+            return Err(ConfigError::HeartbeatTooSlow {
+                heartbeat: self.heartbeat_interval_ticks,
+                election_min: min,
+            });
+        }
+        Ok(())
+    }
+
+    /// Votes or replicas needed for a decision: a majority of `voters`.
+    pub fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+}

@@ -1,0 +1,94 @@
+//! Leader election (§5.2) with the election restriction (§5.4.1): Figure 2
+//! "RequestVote RPC" and the rules for followers and candidates.
+
+use crate::progress::Progress;
+use crate::server::{Raft, Role};
+use crate::{Body, NodeId};
+
+impl Raft {
+    /// Followers (§5.2): "If election timeout elapses without receiving
+    /// AppendEntries RPC from current leader or granting vote to candidate:
+    /// convert to candidate." Candidates: "If election timeout elapses:
+    /// start new election."
+    pub(crate) fn tick_election(&mut self) {
+        self.election_elapsed += 1;
+        if self.election_elapsed >= self.election_timeout {
+            self.campaign();
+        }
+    }
+
+    /// Candidates (§5.2), on conversion: increment currentTerm, vote for
+    /// self, reset the election timer, send RequestVote to all other servers.
+    fn campaign(&mut self) {
+        self.role = Role::Candidate;
+        self.current_term += 1;
+        self.voted_for = Some(self.config.id);
+        self.hard_state_changed = true;
+        self.leader_id = None;
+        self.votes.clear();
+        self.votes.insert(self.config.id);
+        self.reset_election_timer();
+        if self.votes.len() >= self.config.quorum() {
+            self.become_leader();
+            return;
+        }
+        let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            self.send(peer, Body::RequestVote { last_log_index, last_log_term });
+        }
+    }
+
+    /// RequestVote receiver (Figure 2), for a request of our current term:
+    /// grant if we have not voted for someone else this term and the
+    /// candidate's log is at least as up-to-date as ours (§5.4.1).
+    pub(crate) fn handle_request_vote(&mut self, candidate: NodeId, last_log_index: u64, last_log_term: u64) {
+        let free_to_vote = match self.voted_for {
+            None => true,
+            Some(v) => v == candidate,
+        };
+        let vote_granted = free_to_vote && self.log.is_up_to_date(last_log_index, last_log_term);
+        if vote_granted {
+            if self.voted_for.is_none() {
+                self.voted_for = Some(candidate);
+                self.hard_state_changed = true;
+            }
+            // Granting a vote is one of the three events that reset the timer.
+            self.reset_election_timer();
+        }
+        self.send(candidate, Body::RequestVoteReply { vote_granted });
+    }
+
+    /// Candidates: "If votes received from majority of servers: become
+    /// leader." Replies from older terms never get here (`step` drops them).
+    pub(crate) fn handle_vote_reply(&mut self, from: NodeId, vote_granted: bool) {
+        if self.role != Role::Candidate || !vote_granted {
+            return;
+        }
+        self.votes.insert(from);
+        if self.votes.len() >= self.config.quorum() {
+            self.become_leader();
+        }
+    }
+
+    /// Leaders: "Upon election: send initial empty AppendEntries RPCs
+    /// (heartbeat) to each server", at once, so that no follower times out
+    /// and the followers' logs are probed right away.
+    fn become_leader(&mut self) {
+        self.role = Role::Leader;
+        self.leader_id = Some(self.config.id);
+        self.votes.clear();
+        let next_index = self.log.last_index() + 1;
+        let now = self.now;
+        self.progress = self.peers().map(|p| (p, Progress::new(next_index, now))).collect();
+        if self.config.noop_on_election {
+            let (index, term) = (next_index, self.current_term);
+            self.log.push(crate::Entry { index, term, data: Vec::new() });
+        }
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            self.send_append(peer, true);
+        }
+        // A single-member cluster commits on its own persist (see `advance`).
+    }
+}

@@ -1,0 +1,54 @@
+//! A sans-IO Raft consensus core: Figure 2 of the Raft paper (Ongaro and
+//! Ousterhout, "In Search of an Understandable Consensus Algorithm") as a
+//! pure state machine.
+//!
+//! It does no I/O, reads no clock, starts no thread. The driver feeds it
+//! [`Raft::tick`] (logical time), [`Raft::step`] (messages from peers) and
+//! [`Raft::propose`] (client commands), and drains [`Raft::ready`]: state to
+//! persist, then messages to send, then committed entries to apply; then it
+//! calls [`Raft::advance`]. Randomness (election timeouts) comes from an RNG
+//! the driver injects, so a seed replays a run exactly.
+//!
+//! Beyond Figure 2: the election restriction (§5.4.1), the commit rule for
+//! earlier terms (§5.4.2), heartbeats at once on election, the fast
+//! conflict-term / conflict-index backoff, batched and pipelined
+//! AppendEntries with flow control, and an optional no-op entry on election.
+//! Not here (yet): snapshots, membership changes, PreVote, CheckQuorum.
+//!
+//! Where to look, by Figure 2 box: `election.rs` (RequestVote, followers
+//! and candidates), `replication.rs` (AppendEntries), `commit.rs` (the
+//! leader's commit rule), `progress.rs` (nextIndex / matchIndex),
+//! `log.rs` (the log), `message.rs` (the RPCs), `server.rs` (rules for all
+//! servers, the driver interface).
+//!
+//! ```
+//! use rand_chacha::rand_core::SeedableRng;
+//! use raft::{Config, Persisted, Raft, Role};
+//!
+//! let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(7));
+//! let mut raft = Raft::new(Config::lab(1, vec![1]), Persisted::default(), rng).unwrap();
+//! while raft.role() != Role::Leader {
+//!     raft.tick();
+//! }
+//! let (index, _term) = raft.propose(b"x=1".to_vec()).unwrap();
+//! let ready = raft.ready(); // persist ready.hard_state and ready.entries here
+//! raft.advance();
+//! let ready = raft.ready(); // a single member commits on its own persist
+//! assert_eq!(ready.committed_entries.last().map(|e| e.index), Some(index));
+//! ```
+
+mod commit;
+mod config;
+mod election;
+mod log;
+mod message;
+mod progress;
+mod ready;
+mod replication;
+mod server;
+
+pub use config::{Config, ConfigError};
+pub use log::RaftLog;
+pub use message::{AppendReply, Body, Entry, HardState, Message, NodeId};
+pub use ready::{Persisted, Ready};
+pub use server::{NotLeader, Raft, RestoreError, Role, Status, StepError};

@@ -1,0 +1,83 @@
+//! The messages of Figure 2 ("RequestVote RPC", "AppendEntries RPC") and the
+//! persistent state they carry.
+//!
+//! Raft's RPCs are modelled as one-way messages: a reply is a message of its
+//! own that names what it answers, so a transport that loses, duplicates or
+//! reorders datagrams needs no request/response pairing.
+
+use serde::{Deserialize, Serialize};
+
+/// A member of the cluster. Ids are chosen by the application; 0 is reserved
+/// for "nobody" on the wire of some applications, so prefer ids ≥ 1.
+pub type NodeId = u64;
+
+/// One log entry (§5.3). An entry with empty `data` is a no-op, the kind a
+/// leader appends on election when [`crate::Config::noop_on_election`] is set;
+/// state machines skip it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub index: u64,
+    pub term: u64,
+    pub data: Vec<u8>,
+}
+
+/// Figure 2 "Persistent state on all servers", less the log itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    pub current_term: u64,
+    pub voted_for: Option<NodeId>,
+}
+
+/// A message between two members. `term` is the sender's `current_term`
+/// (Figure 2 "Rules for Servers": every message carries it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub term: u64,
+    pub body: Body,
+}
+
+/// The four message kinds of Figure 2.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// "Invoked by candidates to gather votes (§5.2)."
+    RequestVote { last_log_index: u64, last_log_term: u64 },
+    /// The answer to a `RequestVote` of the same term.
+    RequestVoteReply { vote_granted: bool },
+    /// "Invoked by leader to replicate log entries (§5.3); also used as
+    /// heartbeat (§5.2)." `entries` are consecutive, starting at
+    /// `prev_log_index + 1`.
+    AppendEntries { prev_log_index: u64, prev_log_term: u64, entries: Vec<Entry>, leader_commit: u64 },
+    /// The answer to an `AppendEntries` of the same term.
+    AppendEntriesReply(AppendReply),
+}
+
+/// What a follower answers to `AppendEntries`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppendReply {
+    /// The follower's log matches the leader's up to `match_index`, which is
+    /// `prev_log_index + entries.len()` of the request answered (never the
+    /// follower's own log length, which may hold a stale suffix).
+    Success { match_index: u64 },
+    /// The consistency check of the request with `prev_log_index ==
+    /// rejected_index` failed. The hint lets the leader skip a whole term at
+    /// a time (§5.3, "the leader can decrement nextIndex to bypass all of
+    /// the conflicting entries in that term"):
+    /// `conflict_term` is the term of the follower's entry at
+    /// `rejected_index` (none if its log is shorter), `conflict_index` the
+    /// first index the follower holds of that term (or its last index + 1).
+    Conflict { rejected_index: u64, conflict_term: Option<u64>, conflict_index: u64 },
+    /// The request came from an older term than ours; the reply's `term`
+    /// makes a stale leader step down (Figure 2, "Reply false if term <
+    /// currentTerm").
+    StaleTerm,
+}
+
+impl Message {
+    /// True for the messages the lab's tester counts as RPCs: requests, not
+    /// replies.
+    pub fn is_request(&self) -> bool {
+        matches!(self.body, Body::RequestVote { .. } | Body::AppendEntries { .. })
+    }
+}

@@ -1,0 +1,116 @@
+//! Figure 2 "Volatile state on leaders": `nextIndex[]` and `matchIndex[]`,
+//! plus the flow control that decides when a follower is sent entries again.
+
+use std::collections::VecDeque;
+
+/// How the leader currently talks to one follower (etcd's `StateProbe` /
+/// `StateReplicate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicationState {
+    /// Where the follower's log matches ours is unknown: one AppendEntries
+    /// at a time, each answer moves `next_index` (§5.3 backoff).
+    Probe,
+    /// The follower accepted an AppendEntries: entries stream out
+    /// optimistically, up to `max_inflight_appends` unanswered.
+    Replicate,
+}
+
+/// The leader's view of one follower.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// "index of the next log entry to send to that server".
+    pub next_index: u64,
+    /// "index of highest log entry known to be replicated on server".
+    pub match_index: u64,
+    pub state: ReplicationState,
+    /// Replicate: last index and send time (ticks) of each unanswered
+    /// AppendEntries that carried entries, oldest first.
+    in_flight: VecDeque<(u64, u64)>,
+    /// Probe: send time of the unanswered probe, if one is out.
+    probe_sent_at: Option<u64>,
+    /// When anything was last sent to this follower.
+    pub last_sent_at: u64,
+}
+
+impl Progress {
+    /// A new leader knows nothing of the follower: it starts from its own
+    /// last index + 1 (Figure 2, "Reinitialized after election").
+    pub fn new(next_index: u64, now: u64) -> Progress {
+        Progress {
+            next_index,
+            match_index: 0,
+            state: ReplicationState::Probe,
+            in_flight: VecDeque::new(),
+            probe_sent_at: None,
+            last_sent_at: now,
+        }
+    }
+
+    /// True when nothing more may be sent before an answer or a timeout.
+    pub fn is_paused(&self, max_in_flight: usize) -> bool {
+        match self.state {
+            ReplicationState::Probe => self.probe_sent_at.is_some(),
+            ReplicationState::Replicate => self.in_flight.len() >= max_in_flight,
+        }
+    }
+
+    /// Records an AppendEntries sent at `now` whose last entry is
+    /// `last_index` (`next_index - 1` when it carried none).
+    pub fn on_sent(&mut self, last_index: u64, carried_entries: bool, now: u64) {
+        self.last_sent_at = now;
+        match self.state {
+            ReplicationState::Probe => self.probe_sent_at = Some(now),
+            ReplicationState::Replicate if carried_entries => {
+                self.next_index = last_index + 1;
+                self.in_flight.push_back((last_index, now));
+            }
+            ReplicationState::Replicate => {}
+        }
+    }
+
+    /// The follower holds our log up to `match_index`. Returns whether it
+    /// told us something new.
+    pub fn on_success(&mut self, match_index: u64) -> bool {
+        let advanced = match_index > self.match_index;
+        self.match_index = self.match_index.max(match_index);
+        self.next_index = self.next_index.max(self.match_index + 1);
+        match self.state {
+            ReplicationState::Probe => {
+                self.state = ReplicationState::Replicate;
+                self.probe_sent_at = None;
+                self.in_flight.clear();
+            }
+            ReplicationState::Replicate => {
+                self.in_flight.retain(|&(last, _)| last > self.match_index);
+            }
+        }
+        advanced
+    }
+
+    /// A rejection of the AppendEntries with `prev_log_index ==
+    /// rejected_index` is stale when we have moved past it since.
+    pub fn is_stale_rejection(&self, rejected_index: u64) -> bool {
+        match self.state {
+            ReplicationState::Probe => rejected_index + 1 != self.next_index,
+            ReplicationState::Replicate => rejected_index <= self.match_index,
+        }
+    }
+
+    /// Back to probing from `next_index` (after a rejection or a loss).
+    pub fn probe_from(&mut self, next_index: u64) {
+        self.state = ReplicationState::Probe;
+        self.next_index = next_index.max(self.match_index + 1);
+        self.in_flight.clear();
+        self.probe_sent_at = None;
+    }
+
+    /// True when what was sent has gone unanswered for `timeout` ticks: the
+    /// request or its answer is taken as lost and is sent again.
+    pub fn is_overdue(&self, now: u64, timeout: u64) -> bool {
+        let oldest = match self.state {
+            ReplicationState::Probe => self.probe_sent_at,
+            ReplicationState::Replicate => self.in_flight.front().map(|&(_, at)| at),
+        };
+        oldest.is_some_and(|at| now.saturating_sub(at) >= timeout)
+    }
+}

@@ -1,0 +1,210 @@
+//! Log replication (§5.3): Figure 2 "AppendEntries RPC" on the follower
+//! side, and the leader's sending, heartbeats, resends and fast backoff.
+
+use crate::progress::ReplicationState;
+use crate::server::{Raft, Role, StepError};
+use crate::{AppendReply, Body, Entry, NodeId};
+
+/// The fields of an AppendEntries request, with its sender.
+pub(crate) struct AppendRequest {
+    pub from: NodeId,
+    pub prev_log_index: u64,
+    pub prev_log_term: u64,
+    pub entries: Vec<Entry>,
+    pub leader_commit: u64,
+}
+
+impl Raft {
+    /// AppendEntries receiver (Figure 2), for a request of our current term.
+    pub(crate) fn handle_append_entries(&mut self, req: AppendRequest) -> Result<(), StepError> {
+        check_append(&req, self.current_term)?;
+        if self.role == Role::Leader {
+            // Two leaders in one term cannot happen (§5.2 Election Safety):
+            // a peer that claims it is misbehaving.
+            return Err(StepError::Malformed { from: req.from, reason: "second leader in one term" });
+        }
+        // Hearing from the current leader: a candidate concedes (§5.2) and
+        // the election timer restarts.
+        self.become_follower(self.current_term, Some(req.from));
+        self.reset_election_timer();
+
+        // 2. "Reply false if log doesn't contain an entry at prevLogIndex
+        // whose term matches prevLogTerm", with the fast-backoff hint.
+        if self.log.term(req.prev_log_index) != Some(req.prev_log_term) {
+            let reply = self.conflict_hint(req.prev_log_index);
+            self.send(req.from, Body::AppendEntriesReply(reply));
+            return Ok(());
+        }
+        // 3 and 4: drop conflicting entries, append new ones.
+        self.log.merge(&req.entries);
+        // 5. "If leaderCommit > commitIndex, set commitIndex =
+        // min(leaderCommit, index of last new entry)". Only entries this
+        // request vouched for count: the suffix past them may be stale.
+        let match_index = req.prev_log_index + req.entries.len() as u64;
+        let new_commit = req.leader_commit.min(match_index);
+        if new_commit > self.commit_index {
+            self.commit_index = new_commit;
+        }
+        self.send(req.from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
+        Ok(())
+    }
+
+    fn conflict_hint(&self, rejected_index: u64) -> AppendReply {
+        match self.log.term(rejected_index) {
+            Some(term) => AppendReply::Conflict {
+                rejected_index,
+                conflict_term: Some(term),
+                conflict_index: self.log.first_index_of_term_run(rejected_index),
+            },
+            None => AppendReply::Conflict {
+                rejected_index,
+                conflict_term: None,
+                conflict_index: self.log.last_index() + 1,
+            },
+        }
+    }
+
+    /// Leader, on an AppendEntries reply of the current term.
+    pub(crate) fn handle_append_reply(&mut self, from: NodeId, reply: AppendReply) {
+        if self.role != Role::Leader {
+            return;
+        }
+        match reply {
+            AppendReply::Success { match_index } => {
+                let Some(pr) = self.progress.get_mut(&from) else { return };
+                if match_index > self.log.last_index() {
+                    return; // claims entries we never sent: ignore it
+                }
+                if pr.on_success(match_index) {
+                    self.maybe_commit();
+                }
+                self.send_append(from, false);
+            }
+            AppendReply::Conflict { rejected_index, conflict_term, conflict_index } => {
+                self.back_off(from, rejected_index, conflict_term, conflict_index);
+            }
+            AppendReply::StaleTerm => {} // same term as ours: a re-elected leader's old request
+        }
+    }
+
+    /// Fast backoff: jump `next_index` past our last entry of the
+    /// follower's conflicting term if we have that term, else to the first
+    /// index the follower holds of it; a whole term per round trip instead
+    /// of one entry.
+    fn back_off(
+        &mut self,
+        from: NodeId,
+        rejected_index: u64,
+        conflict_term: Option<u64>,
+        conflict_index: u64,
+    ) {
+        let leader_last_of_term = conflict_term.and_then(|t| self.log.last_index_of_term(t));
+        let Some(pr) = self.progress.get_mut(&from) else { return };
+        if pr.is_stale_rejection(rejected_index) {
+            return;
+        }
+        let next = match leader_last_of_term {
+            Some(last) => last + 1,
+            None => conflict_index,
+        };
+        // The follower mismatches at `rejected_index`, so the next probe
+        // starts at or below it.
+        pr.probe_from(next.clamp(1, rejected_index.max(1)));
+        self.send_append(from, true);
+    }
+
+    /// Leader, every tick: resend what went unanswered for a heartbeat
+    /// interval, and send a heartbeat to each follower that was sent
+    /// nothing for that long (§5.2). An entry still in flight, or already
+    /// acknowledged, is not sent again.
+    pub(crate) fn tick_heartbeats(&mut self) {
+        let interval = u64::from(self.config.heartbeat_interval_ticks);
+        let now = self.now;
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            let Some(pr) = self.progress.get_mut(&peer) else { continue };
+            if pr.is_overdue(now, interval) {
+                pr.probe_from(pr.match_index + 1);
+                self.send_append(peer, true);
+            } else if now.saturating_sub(pr.last_sent_at) >= interval {
+                self.send_heartbeat(peer);
+            }
+        }
+    }
+
+    /// A heartbeat in `Replicate` vouches only for what the follower already
+    /// acknowledged (`prev_log_index = match_index`), so it never collides
+    /// with entries in flight and carries `leader_commit` safely. In `Probe`
+    /// it is the next probe.
+    fn send_heartbeat(&mut self, to: NodeId) {
+        let Some(pr) = self.progress.get(&to) else { return };
+        if pr.state == ReplicationState::Probe {
+            self.send_append(to, true);
+            return;
+        }
+        let prev_log_index = pr.match_index;
+        let prev_log_term = self.log.term(prev_log_index).unwrap_or(0);
+        let body = Body::AppendEntries {
+            prev_log_index,
+            prev_log_term,
+            entries: Vec::new(),
+            leader_commit: self.commit_index,
+        };
+        self.send(to, body);
+        if let Some(pr) = self.progress.get_mut(&to) {
+            pr.last_sent_at = self.now;
+        }
+    }
+
+    /// Proposals arrived: each follower that is not paused gets them.
+    pub(crate) fn send_new_entries(&mut self) {
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            self.send_append(peer, false);
+        }
+    }
+
+    /// Sends `to` the entries from its `next_index` on (bounded by the byte
+    /// budget), unless flow control pauses it. With `even_if_empty`, sends
+    /// an AppendEntries without entries when there is nothing new (a probe).
+    pub(crate) fn send_append(&mut self, to: NodeId, even_if_empty: bool) {
+        let Some(pr) = self.progress.get(&to) else { return };
+        if pr.is_paused(self.config.max_inflight_appends) {
+            return;
+        }
+        let prev_log_index = pr.next_index - 1;
+        let Some(prev_log_term) = self.log.term(prev_log_index) else { return };
+        let entries = self.log.entries_from(pr.next_index, self.config.max_append_bytes);
+        if entries.is_empty() && !even_if_empty {
+            return;
+        }
+        let last_index = prev_log_index + entries.len() as u64;
+        let carried_entries = !entries.is_empty();
+        let leader_commit = self.commit_index;
+        self.send(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
+        if let Some(pr) = self.progress.get_mut(&to) {
+            pr.on_sent(last_index, carried_entries, self.now);
+        }
+    }
+}
+
+/// Rejects requests no correct leader sends: entries must be consecutive
+/// from `prev_log_index + 1` with terms that never decrease and never pass
+/// the request's term.
+fn check_append(req: &AppendRequest, term: u64) -> Result<(), StepError> {
+    let malformed = |reason| Err(StepError::Malformed { from: req.from, reason });
+    let mut prev_term = req.prev_log_term;
+    for (k, e) in req.entries.iter().enumerate() {
+        if e.index != req.prev_log_index + 1 + k as u64 {
+            return malformed("entries are not consecutive after prev_log_index");
+        }
+        if e.term < prev_term || e.term > term {
+            return malformed("entry terms out of order");
+        }
+        prev_term = e.term;
+    }
+    if req.prev_log_term > term {
+        return malformed("prev_log_term newer than the request's term");
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! Figure 2 "Rules for Servers": the `Raft` state machine, its inputs
+//! (`tick`, `step`, `propose`) and its output (`ready` / `advance`).
+//!
+//! The rules of each role live in their own files: `election.rs` (followers
+//! and candidates, RequestVote), `replication.rs` (AppendEntries, both
+//! sides), `commit.rs` (the leader's commit rule and apply).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::{Rng, RngCore};
+
+use crate::log::RaftLog;
+use crate::progress::Progress;
+use crate::{Body, Config, ConfigError, HardState, Message, NodeId, Persisted, Ready};
+
+/// The role of a server (§5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// `propose` on a server that is not the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not the leader (leader hint: {leader_hint:?})")]
+pub struct NotLeader {
+    /// The leader of the current term, if this server has heard from it.
+    pub leader_hint: Option<NodeId>,
+}
+
+/// A message the core refused. None of these change any state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error("message for member {to} delivered to member {me}")]
+    NotForMe { to: NodeId, me: NodeId },
+    #[error("message from {0}, which is not another member of the cluster")]
+    UnknownSender(NodeId),
+    #[error("malformed message from {from}: {reason}")]
+    Malformed { from: NodeId, reason: &'static str },
+}
+
+/// Persisted state that breaks the core's invariants.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("persisted log is not consecutive from index 1 (entry {position} has index {index})")]
+    Gap { position: usize, index: u64 },
+    #[error("persisted log terms go backwards at index {0}")]
+    TermsDecrease(u64),
+    #[error("persisted log has term {log_term}, newer than the persisted current term {current_term}")]
+    TermAhead { log_term: u64, current_term: u64 },
+}
+
+/// A read-only summary of a server, for status pages and test harnesses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub id: NodeId,
+    pub role: Role,
+    pub current_term: u64,
+    pub voted_for: Option<NodeId>,
+    pub leader_id: Option<NodeId>,
+    pub commit_index: u64,
+    pub last_index: u64,
+    pub applied_index: u64,
+}
+
+/// One Raft server: a pure state machine (no I/O, no clock, no threads).
+pub struct Raft {
+    pub(crate) config: Config,
+    pub(crate) rng: Box<dyn RngCore + Send>,
+    // Figure 2 "Persistent state on all servers".
+    pub(crate) current_term: u64,
+    pub(crate) voted_for: Option<NodeId>,
+    pub(crate) log: RaftLog,
+    pub(crate) hard_state_changed: bool,
+    // Figure 2 "Volatile state on all servers".
+    pub(crate) commit_index: u64,
+    /// Last index handed out in `Ready::committed_entries`.
+    pub(crate) last_applied: u64,
+    pub(crate) role: Role,
+    pub(crate) leader_id: Option<NodeId>,
+    /// Ticks since the election timer was last reset (§5.2).
+    pub(crate) election_elapsed: u32,
+    pub(crate) election_timeout: u32,
+    /// Ticks since start: the leader's clock for heartbeats and resends.
+    pub(crate) now: u64,
+    /// Candidate: who granted us their vote this term.
+    pub(crate) votes: BTreeSet<NodeId>,
+    /// Leader: Figure 2 "Volatile state on leaders", per follower.
+    pub(crate) progress: BTreeMap<NodeId, Progress>,
+    /// Leader: proposals since the last `ready` still to be sent.
+    pub(crate) proposals_pending: bool,
+    pub(crate) messages: Vec<Message>,
+}
+
+impl Raft {
+    /// A server starting from what it persisted (`Persisted::default()` for
+    /// a brand-new one). `rng` draws the election timeouts, so a seeded one
+    /// makes runs reproducible.
+    pub fn new(
+        config: Config,
+        persisted: Persisted,
+        rng: Box<dyn RngCore + Send>,
+    ) -> Result<Raft, RestoreError> {
+        config.validate()?;
+        check_persisted(&persisted)?;
+        let mut raft = Raft {
+            config,
+            rng,
+            current_term: persisted.hard_state.current_term,
+            voted_for: persisted.hard_state.voted_for,
+            log: RaftLog::restore(persisted.entries),
+            hard_state_changed: false,
+            commit_index: 0,
+            last_applied: 0,
+            role: Role::Follower,
+            leader_id: None,
+            election_elapsed: 0,
+            election_timeout: 0,
+            now: 0,
+            votes: BTreeSet::new(),
+            progress: BTreeMap::new(),
+            proposals_pending: false,
+            messages: Vec::new(),
+        };
+        raft.reset_election_timer();
+        Ok(raft)
+    }
+
+    /// One step of the logical clock.
+    pub fn tick(&mut self) {
+        self.now += 1;
+        match self.role {
+            Role::Leader => self.tick_heartbeats(),
+            Role::Follower | Role::Candidate => self.tick_election(),
+        }
+    }
+
+    /// Feeds one message from another member.
+    pub fn step(&mut self, msg: Message) -> Result<(), StepError> {
+        self.check_sender(&msg)?;
+        // "If RPC request or response contains term T > currentTerm: set
+        // currentTerm = T, convert to follower (§5.1)."
+        if msg.term > self.current_term {
+            self.become_follower(msg.term, None);
+        }
+        if msg.term < self.current_term {
+            self.answer_stale(&msg);
+            return Ok(());
+        }
+        match msg.body {
+            Body::RequestVote { last_log_index, last_log_term } => {
+                self.handle_request_vote(msg.from, last_log_index, last_log_term);
+            }
+            Body::RequestVoteReply { vote_granted } => self.handle_vote_reply(msg.from, vote_granted),
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+                let request = crate::replication::AppendRequest {
+                    from: msg.from,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                };
+                self.handle_append_entries(request)?;
+            }
+            Body::AppendEntriesReply(reply) => self.handle_append_reply(msg.from, reply),
+        }
+        Ok(())
+    }
+
+    /// "If command received from client: append entry to local log" (Figure
+    /// 2, Leaders). Returns the index and term the entry will commit at, if
+    /// it commits. Proposals made between two calls of `ready` go out
+    /// together, in one AppendEntries per follower.
+    pub fn propose(&mut self, data: Vec<u8>) -> Result<(u64, u64), NotLeader> {
+        if self.role != Role::Leader {
+            return Err(NotLeader { leader_hint: self.leader_id });
+        }
+        let (index, term) = (self.log.last_index() + 1, self.current_term);
+        self.log.push(crate::Entry { index, term, data });
+        self.proposals_pending = true;
+        Ok((index, term))
+    }
+
+    /// True when `ready` would return something to do.
+    pub fn has_ready(&self) -> bool {
+        self.proposals_pending
+            || self.hard_state_changed
+            || self.log.has_unpersisted()
+            || !self.messages.is_empty()
+            || self.last_applied < self.commit_index
+    }
+
+    /// Takes what the driver must do now; see [`Ready`] for the order.
+    pub fn ready(&mut self) -> Ready {
+        if std::mem::take(&mut self.proposals_pending) && self.role == Role::Leader {
+            self.send_new_entries();
+        }
+        let hard_state = std::mem::take(&mut self.hard_state_changed).then(|| self.hard_state());
+        let committed_entries = self.log.slice(self.last_applied + 1, self.commit_index).to_vec();
+        self.last_applied = self.commit_index;
+        Ready {
+            hard_state,
+            entries: self.log.take_unpersisted(),
+            messages: std::mem::take(&mut self.messages),
+            committed_entries,
+        }
+    }
+
+    /// The driver persisted everything that `ready` handed out so far. A
+    /// leader counts its own log toward a quorum only from here on.
+    pub fn advance(&mut self) {
+        self.log.mark_stable();
+        if self.role == Role::Leader {
+            self.maybe_commit();
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            id: self.config.id,
+            role: self.role,
+            current_term: self.current_term,
+            voted_for: self.voted_for,
+            leader_id: self.leader_id,
+            commit_index: self.commit_index,
+            last_index: self.log.last_index(),
+            applied_index: self.last_applied,
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn current_term(&self) -> u64 {
+        self.current_term
+    }
+
+    pub fn leader_id(&self) -> Option<NodeId> {
+        self.leader_id
+    }
+
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    pub fn hard_state(&self) -> HardState {
+        HardState { current_term: self.current_term, voted_for: self.voted_for }
+    }
+
+    /// The log, for inspection.
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+
+    pub(crate) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let me = self.config.id;
+        self.config.voters.iter().copied().filter(move |&v| v != me)
+    }
+
+    pub(crate) fn send(&mut self, to: NodeId, body: Body) {
+        let msg = Message { from: self.config.id, to, term: self.current_term, body };
+        self.messages.push(msg);
+    }
+
+    /// Converts to follower of `term`; a new term forgets the vote.
+    pub(crate) fn become_follower(&mut self, term: u64, leader: Option<NodeId>) {
+        if term > self.current_term {
+            self.current_term = term;
+            self.voted_for = None;
+            self.hard_state_changed = true;
+        }
+        if self.role == Role::Leader {
+            // A leader runs no election timer; start a fresh one.
+            self.reset_election_timer();
+        }
+        self.role = Role::Follower;
+        self.leader_id = leader;
+        self.votes.clear();
+        self.progress.clear();
+        self.proposals_pending = false;
+    }
+
+    /// §5.2: a new randomized timeout. Called only when granting a vote,
+    /// hearing from the current leader, or starting an election.
+    pub(crate) fn reset_election_timer(&mut self) {
+        let (min, max) = (self.config.election_timeout_min_ticks, self.config.election_timeout_max_ticks);
+        self.election_elapsed = 0;
+        self.election_timeout = self.rng.random_range(min..max);
+    }
+
+    fn check_sender(&self, msg: &Message) -> Result<(), StepError> {
+        if msg.to != self.config.id {
+            return Err(StepError::NotForMe { to: msg.to, me: self.config.id });
+        }
+        if msg.from == self.config.id || !self.config.voters.contains(&msg.from) {
+            return Err(StepError::UnknownSender(msg.from));
+        }
+        Ok(())
+    }
+
+    /// Figure 2: requests from an older term are answered `false` with our
+    /// term; replies from an older term are dropped.
+    fn answer_stale(&mut self, msg: &Message) {
+        match msg.body {
+            Body::RequestVote { .. } => {
+                self.send(msg.from, Body::RequestVoteReply { vote_granted: false });
+            }
+            Body::AppendEntries { .. } => {
+                self.send(msg.from, Body::AppendEntriesReply(crate::AppendReply::StaleTerm));
+            }
+            Body::RequestVoteReply { .. } | Body::AppendEntriesReply(_) => {}
+        }
+    }
+}
+
+fn check_persisted(p: &Persisted) -> Result<(), RestoreError> {
+    let mut prev_term = 0;
+    for (position, e) in p.entries.iter().enumerate() {
+        if e.index != position as u64 + 1 {
+            return Err(RestoreError::Gap { position, index: e.index });
+        }
+        if e.term < prev_term {
+            return Err(RestoreError::TermsDecrease(e.index));
+        }
+        prev_term = e.term;
+    }
+    if prev_term > p.hard_state.current_term {
+        return Err(RestoreError::TermAhead { log_term: prev_term, current_term: p.hard_state.current_term });
+    }
+    Ok(())
+}
