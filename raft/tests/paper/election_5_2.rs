@@ -1,0 +1,146 @@
+//! §5.1 terms and §5.2 leader election.
+
+use raft::{Body, HardState, Message, Persisted, Role};
+
+use crate::net::{is_append, new_raft, Net};
+
+#[test]
+fn s5_2_follower_becomes_candidate_after_election_timeout() {
+    let mut r = new_raft(1, 3, Persisted::default());
+    for _ in 0..29 {
+        r.tick();
+    }
+    assert_eq!(r.role(), Role::Follower, "no election before the minimum timeout");
+    for _ in 0..31 {
+        r.tick();
+    }
+    assert_eq!(r.role(), Role::Candidate);
+    assert_eq!(r.current_term(), 1);
+    let ready = r.ready();
+    assert_eq!(ready.hard_state, Some(HardState { current_term: 1, voted_for: Some(1) }));
+    let to: Vec<_> = ready.messages.iter().map(|m| m.to).collect();
+    assert_eq!(to, vec![2, 3]);
+    assert!(ready.messages.iter().all(|m| matches!(m.body, Body::RequestVote { .. })));
+}
+
+#[test]
+fn s5_2_candidate_with_majority_leads_and_heartbeats_at_once() {
+    let mut net = Net::new(3);
+    net.node(1).tick(); // nothing yet
+    let before = net.sent.len();
+    net.campaign(1);
+    assert_eq!(net.leaders(), vec![1]);
+    // 2 RequestVotes, then at once 2 AppendEntries (the election heartbeat).
+    let appends = net.sent[before..].iter().filter(|m| is_append(m) && m.from == 1).count();
+    assert_eq!(appends, 2);
+    assert_eq!(net.node(2).leader_id(), Some(1));
+    assert_eq!(net.node(3).current_term(), 1);
+}
+
+#[test]
+fn s5_2_one_vote_per_term_first_come_first_served() {
+    let mut r = new_raft(1, 3, Persisted::default());
+    let vote = |from| Message {
+        from,
+        to: 1,
+        term: 1,
+        body: Body::RequestVote { last_log_index: 0, last_log_term: 0 },
+    };
+    r.step(vote(2)).unwrap();
+    r.step(vote(3)).unwrap();
+    r.step(vote(2)).unwrap(); // a retransmission gets the same answer
+    let granted: Vec<_> = r
+        .ready()
+        .messages
+        .iter()
+        .map(|m| (m.to, matches!(m.body, Body::RequestVoteReply { vote_granted: true })))
+        .collect();
+    assert_eq!(granted, vec![(2, true), (3, false), (2, true)]);
+}
+
+#[test]
+fn s5_2_candidate_steps_down_on_append_entries_of_its_term() {
+    let mut net = Net::new(3);
+    net.cut.insert(1);
+    net.campaign(1);
+    assert_eq!(net.node(1).role(), Role::Candidate);
+    net.cut.clear();
+    // Member 2 wins term 2; member 1 (term 1 candidate) hears its heartbeat.
+    net.campaign(2);
+    assert_eq!(net.leaders(), vec![2]);
+    assert_eq!(net.node(1).role(), Role::Follower);
+    assert_eq!(net.node(1).leader_id(), Some(2));
+}
+
+#[test]
+fn s5_2_split_vote_is_resolved_by_a_new_election() {
+    let mut net = Net::new(3);
+    net.cut.extend([1, 2, 3]);
+    net.campaign(1);
+    net.campaign(2);
+    net.drop_all();
+    net.cut.clear();
+    net.tick_all(200);
+    assert_eq!(net.leaders().len(), 1);
+}
+
+#[test]
+fn s5_2_rejected_vote_request_does_not_reset_the_timer() {
+    // Member 1 has a longer log: it refuses 2's vote and must still time out.
+    let mut r = new_raft(
+        1,
+        3,
+        Persisted {
+            hard_state: HardState { current_term: 1, voted_for: None },
+            entries: crate::net::log_of(&[1]),
+        },
+    );
+    for _ in 0..25 {
+        r.tick();
+    }
+    let req =
+        Message { from: 2, to: 1, term: 1, body: Body::RequestVote { last_log_index: 0, last_log_term: 0 } };
+    r.step(req).unwrap();
+    for _ in 0..35 {
+        r.tick();
+    }
+    assert_eq!(r.role(), Role::Candidate, "the refused request must not delay our own election");
+}
+
+#[test]
+fn s5_1_newer_term_turns_a_leader_into_follower() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    let heartbeat = Message { from: 3, to: 1, term: 5, body: Body::RequestVoteReply { vote_granted: false } };
+    net.node(1).step(heartbeat).unwrap();
+    assert_eq!(net.node(1).role(), Role::Follower);
+    assert_eq!(net.node(1).current_term(), 5);
+    assert_eq!(net.node(1).ready().hard_state, Some(HardState { current_term: 5, voted_for: None }));
+}
+
+#[test]
+fn s5_1_stale_term_requests_are_refused_with_our_term() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.campaign(2); // term 2
+    let stale =
+        Message { from: 3, to: 2, term: 1, body: Body::RequestVote { last_log_index: 9, last_log_term: 9 } };
+    net.node(2).step(stale).unwrap();
+    let reply = net.node(2).ready().messages.pop().unwrap();
+    assert_eq!(reply.term, 2);
+    assert_eq!(reply.body, Body::RequestVoteReply { vote_granted: false });
+}
+
+#[test]
+fn s5_2_single_member_elects_itself_and_commits_alone() {
+    let mut r = new_raft(1, 1, Persisted::default());
+    while r.role() != Role::Leader {
+        r.tick();
+    }
+    let (index, term) = r.propose(b"x".to_vec()).unwrap();
+    assert_eq!((index, term), (1, 1));
+    let ready = r.ready();
+    assert!(ready.committed_entries.is_empty(), "nothing commits before it is durable");
+    r.advance();
+    assert_eq!(r.ready().committed_entries.len(), 1);
+}

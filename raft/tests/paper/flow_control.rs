@@ -1,0 +1,77 @@
+//! Heartbeats (§5.2), resends and the in-flight bound: nothing acknowledged
+//! or still in flight is sent again.
+
+use raft::Body;
+
+use crate::net::Net;
+
+fn entries_sent_to(net: &Net, to: u64, since: usize) -> usize {
+    net.sent[since..]
+        .iter()
+        .filter(|m| m.to == to)
+        .map(|m| match &m.body {
+            Body::AppendEntries { entries, .. } => entries.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn idle_leader_sends_one_heartbeat_per_interval() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.tick_all(5);
+    let before = net.requests_sent();
+    net.tick_all(100); // 1 s of 10 ms ticks, heartbeats every 10 ticks
+    assert_eq!(net.requests_sent() - before, 20);
+    assert_eq!(net.leaders(), vec![1]);
+}
+
+#[test]
+fn acknowledged_entries_are_not_sent_with_heartbeats() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.node(1).propose(vec![7; 100]).unwrap();
+    net.deliver_all();
+    let since = net.sent.len();
+    net.tick_all(50);
+    assert_eq!(entries_sent_to(&net, 2, since), 0);
+    assert_eq!(net.applied[&2].len(), 1, "the heartbeat carried the commit index");
+}
+
+#[test]
+fn lost_append_is_resent_after_a_heartbeat_interval_not_before() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.tick_all(3);
+    net.node(1).propose(vec![1]).unwrap();
+    net.flush();
+    net.queue.retain(|m| m.to != 2); // lose the append to 2
+    let since = net.sent.len();
+    net.deliver_all();
+    net.tick_all(9);
+    assert_eq!(entries_sent_to(&net, 2, since), 0, "still within the interval");
+    net.tick_all(2);
+    assert_eq!(entries_sent_to(&net, 2, since), 1, "resent once");
+    assert_eq!(net.node(2).log().last_index(), 1);
+}
+
+#[test]
+fn at_most_max_inflight_appends_are_unanswered() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.cut.insert(2); // 2 stops answering; 3 keeps the leader committing
+    let since = net.sent.len();
+    for i in 0..10u8 {
+        net.node(1).propose(vec![i]).unwrap();
+        net.deliver_all();
+    }
+    let appends = net.sent[since..]
+        .iter()
+        .filter(|m| {
+            m.to == 2 && matches!(&m.body, Body::AppendEntries { entries, .. } if !entries.is_empty())
+        })
+        .count();
+    assert_eq!(appends, raft::Config::lab(1, vec![1]).max_inflight_appends);
+    assert_eq!(net.node(1).commit_index(), 10);
+}

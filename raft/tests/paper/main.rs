@@ -1,0 +1,11 @@
+//! Tests named by the section of the Raft paper they check, in the manner
+//! of etcd's `raft_paper_test.go`, driven through the public API only.
+
+mod net;
+
+mod backoff;
+mod bad_input;
+mod election_5_2;
+mod flow_control;
+mod replication_5_3;
+mod safety_5_4;

@@ -1,0 +1,113 @@
+//! §5.3 log replication.
+
+use raft::{AppendReply, Body, HardState, Message, NotLeader, Persisted};
+
+use crate::net::{entry, log_of, new_raft, Net};
+
+fn append(term: u64, prev: (u64, u64), entries: Vec<raft::Entry>, commit: u64) -> Message {
+    Message {
+        from: 2,
+        to: 1,
+        term,
+        body: Body::AppendEntries {
+            prev_log_index: prev.0,
+            prev_log_term: prev.1,
+            entries,
+            leader_commit: commit,
+        },
+    }
+}
+
+fn reply(r: &mut raft::Raft) -> AppendReply {
+    match r.ready().messages.pop().map(|m| m.body) {
+        Some(Body::AppendEntriesReply(reply)) => reply,
+        other => panic!("expected an AppendEntries reply, got {other:?}"),
+    }
+}
+
+#[test]
+fn s5_3_leader_replicates_and_commits_on_majority() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    let (index, _) = net.node(1).propose(b"a".to_vec()).unwrap();
+    net.deliver_all();
+    assert_eq!(net.node(1).commit_index(), index);
+    assert_eq!(net.applied[&1].len(), 1);
+    // Followers learn the commit index with the next message from the leader.
+    net.tick_all(10);
+    for id in 2..=3 {
+        assert_eq!(net.applied[&id].last().map(|e| e.data.clone()), Some(b"a".to_vec()));
+    }
+}
+
+#[test]
+fn s5_3_follower_refuses_when_prev_entry_is_missing() {
+    let mut r = new_raft(1, 3, Persisted::default());
+    r.step(append(1, (2, 1), vec![entry(3, 1)], 0)).unwrap();
+    assert_eq!(
+        reply(&mut r),
+        AppendReply::Conflict { rejected_index: 2, conflict_term: None, conflict_index: 1 }
+    );
+    assert_eq!(r.log().last_index(), 0);
+}
+
+#[test]
+fn s5_3_conflicting_suffix_is_replaced() {
+    let persisted = Persisted {
+        hard_state: HardState { current_term: 2, voted_for: None },
+        entries: log_of(&[1, 1, 2, 2]),
+    };
+    let mut r = new_raft(1, 3, persisted);
+    r.step(append(3, (2, 1), vec![entry(3, 3)], 0)).unwrap();
+    assert_eq!(r.log().last_index(), 3);
+    assert_eq!(r.log().term(3), Some(3));
+    let ready = r.ready();
+    assert_eq!(ready.entries, vec![entry(3, 3)], "the replacement is handed out for persisting");
+    assert_eq!(
+        ready.messages.last().map(|m| m.body.clone()),
+        Some(Body::AppendEntriesReply(AppendReply::Success { match_index: 3 }))
+    );
+}
+
+#[test]
+fn s5_3_commit_index_only_covers_entries_the_request_vouched_for() {
+    // The follower holds a stale suffix 3..4 that the heartbeat does not cover.
+    let persisted = Persisted {
+        hard_state: HardState { current_term: 2, voted_for: None },
+        entries: log_of(&[1, 1, 1, 1]),
+    };
+    let mut r = new_raft(1, 3, persisted);
+    r.step(append(2, (2, 1), vec![], 4)).unwrap();
+    assert_eq!(r.commit_index(), 2);
+    assert_eq!(reply(&mut r), AppendReply::Success { match_index: 2 });
+}
+
+#[test]
+fn s5_3_reordered_old_request_does_not_truncate() {
+    let mut r = new_raft(1, 3, Persisted::default());
+    r.step(append(1, (0, 0), vec![entry(1, 1), entry(2, 1)], 0)).unwrap();
+    r.step(append(1, (0, 0), vec![entry(1, 1)], 0)).unwrap();
+    assert_eq!(r.log().last_index(), 2);
+    // Its reply acknowledges only what it carried.
+    assert_eq!(reply(&mut r), AppendReply::Success { match_index: 1 });
+}
+
+#[test]
+fn s5_3_propose_on_follower_names_the_leader() {
+    let mut net = Net::new(3);
+    net.campaign(2);
+    assert_eq!(net.node(1).propose(b"x".to_vec()), Err(NotLeader { leader_hint: Some(2) }));
+}
+
+#[test]
+fn s5_3_proposals_between_two_readies_share_one_append_per_follower() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    let before = net.requests_sent();
+    for i in 0..12u8 {
+        net.node(1).propose(vec![i]).unwrap();
+    }
+    net.deliver_all();
+    assert_eq!(net.requests_sent() - before, 2);
+    assert_eq!(net.node(1).commit_index(), 12);
+}
