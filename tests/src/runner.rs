@@ -1,0 +1,74 @@
+//! Running a scenario on the simulator for one seed or many: used by the
+//! `#[test]`s (which panic with a replay command) and the `lab` report.
+
+use std::time::Instant;
+
+use crate::harness::{Failure, Summary, Tester};
+use crate::scenarios::Scenario;
+use crate::sim::Sim;
+
+/// The outcome of one scenario run on one seed and profile.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub scenario: &'static str,
+    pub seed: u64,
+    pub unreliable: bool,
+    pub summary: Summary,
+    pub result: Result<(), Failure>,
+}
+
+/// Runs `scenario` on a fresh simulator seeded with `seed`.
+pub fn run_once(scenario: &'static Scenario, seed: u64, unreliable: bool) -> Run {
+    let wall = Instant::now();
+    let sim = Sim::new(scenario.servers, seed, unreliable);
+    let mut t = Tester::new(Box::new(sim), seed);
+    t.begin(scenario.name);
+    let result = (scenario.run)(&mut t);
+    let mut summary = t.end();
+    summary.wall = wall.elapsed();
+    Run { scenario: scenario.name, seed, unreliable, summary, result }
+}
+
+/// Seeds from the environment: `SEED=<n>` runs that one seed, `SEEDS=<n>`
+/// runs seeds `0..n`, else `0..default`.
+pub fn seeds_from_env(default: u64) -> Vec<u64> {
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(seed) = var("SEED") {
+        return vec![seed];
+    }
+    (0..var("SEEDS").unwrap_or(default)).collect()
+}
+
+/// Seeds each `#[test]` runs by default: the whole `cargo test` stays
+/// within a couple of minutes on two cores.
+pub const DEFAULT_SEEDS: u64 = 20;
+
+/// The body of each scenario's `#[test]`: every seed, on the reliable
+/// profile and (where the scenario allows) the unreliable one. Panics on
+/// the first failure with what is needed to replay it.
+pub fn run_test(name: &str) {
+    let Some(scenario) = crate::scenarios::find(name) else { panic!("no scenario named {name}") };
+    let profiles: &[bool] = if scenario.unreliable_too { &[false, true] } else { &[false] };
+    for seed in seeds_from_env(DEFAULT_SEEDS) {
+        for &unreliable in profiles {
+            let run = run_once(scenario, seed, unreliable);
+            if let Err(f) = &run.result {
+                panic!("{}", failure_report(&run, f));
+            }
+            println!("{}  (seed {seed}{})", run.summary.line(), if unreliable { ", unreliable" } else { "" });
+        }
+    }
+}
+
+/// The failure text: scenario, seed, profile, event, and how to replay.
+pub fn failure_report(run: &Run, f: &Failure) -> String {
+    let profile = if run.unreliable { "unreliable" } else { "reliable" };
+    format!(
+        "{} failed on seed {} ({profile} network) at event {}: {f}\n  replay: SEED={} cargo test --release -p tests {} -- --exact --nocapture",
+        run.scenario,
+        run.seed,
+        f.event(),
+        run.seed,
+        run.scenario,
+    )
+}

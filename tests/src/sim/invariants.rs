@@ -1,0 +1,173 @@
+//! Raft's safety properties (Figure 3 of the paper), checked after every
+//! simulator event, incrementally: each check looks only at what the event
+//! changed.
+//!
+//! - Election Safety: at most one leader per term.
+//! - Log Matching: an entry's (index, term) fixes its command and the term
+//!   of the entry before it (so, by induction, the whole prefix).
+//! - Leader Completeness: a new leader holds every entry known committed.
+//! - State Machine Safety: every server commits the same entry at an index
+//!   (applies are checked by the `ApplyChecker`).
+//! - Monotonicity: a server's commit index never goes back within an
+//!   incarnation; its persisted term never goes back at all, nor does its
+//!   persisted vote change within a term.
+
+use std::collections::HashMap;
+
+use raft::{Entry, HardState, Raft, Role};
+
+use super::node::Disk;
+
+/// The global knowledge the checks compare against.
+pub struct Invariants {
+    /// Term → the server that led in it.
+    leaders: HashMap<u64, usize>,
+    /// (index, term) → (hash of the command, term of the entry before).
+    entries: HashMap<(u64, u64), (u64, u64)>,
+    /// `committed[i - 1]` = (term, command hash) of the entry committed at i.
+    committed: Vec<(u64, u64)>,
+    /// Per server: commit index seen last (this incarnation), and the term
+    /// in which it was last seen as leader.
+    commit_index: Vec<u64>,
+    led_in: Vec<Option<u64>>,
+}
+
+/// FNV-1a: a cheap, deterministic fingerprint of a command.
+fn fingerprint(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl Invariants {
+    pub fn new(servers: usize) -> Invariants {
+        Invariants {
+            leaders: HashMap::new(),
+            entries: HashMap::new(),
+            committed: Vec::new(),
+            commit_index: vec![0; servers],
+            led_in: vec![None; servers],
+        }
+    }
+
+    /// A new incarnation starts with commit index 0 and no leadership.
+    pub fn on_restart(&mut self, server: usize) {
+        self.commit_index[server] = 0;
+        self.led_in[server] = None;
+    }
+
+    /// Server `server` persists `new` over `old`.
+    pub fn on_hard_state(&self, server: usize, old: HardState, new: HardState) -> Result<(), String> {
+        if new.current_term < old.current_term {
+            return Err(format!(
+                "server {server} persisted term {} after term {}",
+                new.current_term, old.current_term
+            ));
+        }
+        if new.current_term == old.current_term && old.voted_for.is_some() && new.voted_for != old.voted_for {
+            return Err(format!(
+                "server {server} changed its vote in term {} from {:?} to {:?}",
+                new.current_term, old.voted_for, new.voted_for
+            ));
+        }
+        Ok(())
+    }
+
+    /// Log Matching, for entries just written to `disk`.
+    pub fn on_entries(&mut self, server: usize, disk: &Disk, written: &[Entry]) -> Result<(), String> {
+        for e in written {
+            let prev_term = disk.term(e.index - 1).unwrap_or(0);
+            let seen = (fingerprint(&e.data), prev_term);
+            match self.entries.insert((e.index, e.term), seen) {
+                Some(old) if old != seen => {
+                    return Err(format!(
+                        "log matching: server {server} holds another entry at index {} term {} \
+                         (command or previous term differs)",
+                        e.index, e.term
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Election Safety, Leader Completeness and commit checks for a server
+    /// after an event changed it.
+    pub fn observe(&mut self, server: usize, raft: &Raft) -> Result<(), String> {
+        let term = raft.current_term();
+        if raft.role() == Role::Leader && self.led_in[server] != Some(term) {
+            self.on_new_leader(server, term, raft)?;
+        }
+        self.on_commit(server, raft)
+    }
+
+    fn on_new_leader(&mut self, server: usize, term: u64, raft: &Raft) -> Result<(), String> {
+        if let Some(&other) = self.leaders.get(&term) {
+            if other != server {
+                return Err(format!("two leaders in term {term}: servers {other} and {server}"));
+            }
+        }
+        self.leaders.insert(term, server);
+        self.led_in[server] = Some(term);
+        let known = self.committed.len() as u64;
+        if known > 0 && raft.log().term(known) != Some(self.committed[known as usize - 1].0) {
+            return Err(format!(
+                "leader completeness: server {server} leads term {term} without committed index {known}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_commit(&mut self, server: usize, raft: &Raft) -> Result<(), String> {
+        let commit = raft.commit_index();
+        let before = self.commit_index[server];
+        if commit < before {
+            return Err(format!("server {server} commit index went back from {before} to {commit}"));
+        }
+        for index in before + 1..=commit {
+            let e = raft
+                .log()
+                .entry(index)
+                .ok_or_else(|| format!("server {server} commit index {commit} is past its last entry"))?;
+            let this = (e.term, fingerprint(&e.data));
+            match self.committed.get(index as usize - 1) {
+                Some(&known) if known != this => {
+                    return Err(format!(
+                        "state machine safety: server {server} committed another entry at index {index}"
+                    ));
+                }
+                Some(_) => {}
+                None => self.committed.push(this),
+            }
+        }
+        self.commit_index[server] = commit;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_entry_at_the_same_index_and_term_is_caught() {
+        let mut inv = Invariants::new(2);
+        let mut a = Disk::default();
+        let e1 = Entry { index: 1, term: 1, data: b"x".to_vec() };
+        a.write(std::slice::from_ref(&e1));
+        assert!(inv.on_entries(0, &a, &[e1]).is_ok());
+        let mut b = Disk::default();
+        let other = Entry { index: 1, term: 1, data: b"y".to_vec() };
+        b.write(std::slice::from_ref(&other));
+        assert!(inv.on_entries(1, &b, &[other]).is_err());
+    }
+
+    #[test]
+    fn persisted_term_and_vote_cannot_go_back() {
+        let inv = Invariants::new(1);
+        let hs = |current_term, voted_for| HardState { current_term, voted_for };
+        assert!(inv.on_hard_state(0, hs(3, None), hs(2, None)).is_err());
+        assert!(inv.on_hard_state(0, hs(3, Some(1)), hs(3, Some(2))).is_err());
+        assert!(inv.on_hard_state(0, hs(3, None), hs(3, Some(2))).is_ok());
+        assert!(inv.on_hard_state(0, hs(3, Some(1)), hs(4, None)).is_ok());
+    }
+}

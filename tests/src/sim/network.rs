@@ -1,0 +1,108 @@
+//! The network model: who is connected, and what happens to each message
+//! (lost, delayed, duplicated) under the lab's reliable and unreliable
+//! profiles (labrpc's `processReq`).
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Delays in microseconds.
+const RELIABLE_DELAY_US: std::ops::Range<u64> = 100..500;
+/// labrpc: an unreliable request waits `rand() % 27` ms first.
+const UNRELIABLE_REQUEST_DELAY_US: std::ops::Range<u64> = 0..27_000;
+/// labrpc drops 10% of requests and 10% of replies when unreliable.
+const LOSS_PER_MILLE: u32 = 100;
+/// Not in labrpc, but real networks do it: a few messages arrive twice.
+const DUPLICATE_PER_MILLE: u32 = 10;
+
+/// Connection state and fault profile of the simulated network.
+pub struct Network {
+    connected: Vec<bool>,
+    pub unreliable: bool,
+    pub long_reordering: bool,
+}
+
+impl Network {
+    /// All servers connected, reliable.
+    pub fn new(servers: usize) -> Network {
+        Network { connected: vec![true; servers], unreliable: false, long_reordering: false }
+    }
+
+    pub fn is_connected(&self, i: usize) -> bool {
+        self.connected[i]
+    }
+
+    pub fn set_connected(&mut self, i: usize, on: bool) {
+        self.connected[i] = on;
+    }
+
+    /// A message may pass between `from` and `to` only while both are
+    /// connected (checked at send and again at delivery).
+    pub fn link_up(&self, from: usize, to: usize) -> bool {
+        self.connected[from] && self.connected[to]
+    }
+
+    /// The delays (µs) of the copies of one message that will arrive:
+    /// none when it is lost, two when it is duplicated.
+    pub fn fates(&self, is_request: bool, rng: &mut ChaCha8Rng) -> Vec<u64> {
+        if !self.unreliable {
+            let delay = rng.random_range(RELIABLE_DELAY_US) + self.reorder_delay(is_request, rng);
+            return vec![delay];
+        }
+        if rng.random_range(0..1000) < LOSS_PER_MILLE {
+            return Vec::new();
+        }
+        let mut copies = vec![self.unreliable_delay(is_request, rng)];
+        if rng.random_range(0..1000) < DUPLICATE_PER_MILLE {
+            copies.push(self.unreliable_delay(is_request, rng));
+        }
+        copies
+    }
+
+    fn unreliable_delay(&self, is_request: bool, rng: &mut ChaCha8Rng) -> u64 {
+        let base = if is_request {
+            rng.random_range(UNRELIABLE_REQUEST_DELAY_US)
+        } else {
+            rng.random_range(RELIABLE_DELAY_US)
+        };
+        base + self.reorder_delay(is_request, rng)
+    }
+
+    /// labrpc's long reordering: 600 of 900 replies wait
+    /// `200 + rand(1 + rand(2000))` ms.
+    fn reorder_delay(&self, is_request: bool, rng: &mut ChaCha8Rng) -> u64 {
+        if is_request || !self.long_reordering || rng.random_range(0..900) >= 600 {
+            return 0;
+        }
+        let upper = rng.random_range(0..2000u64);
+        (200 + rng.random_range(0..=upper)) * 1000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn unreliable_loses_about_a_tenth_and_delays_requests() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut net = Network::new(3);
+        net.unreliable = true;
+        let fates: Vec<Vec<u64>> = (0..10_000).map(|_| net.fates(true, &mut rng)).collect();
+        let lost = fates.iter().filter(|f| f.is_empty()).count();
+        assert!((800..1200).contains(&lost), "lost {lost} of 10000");
+        assert!(fates.iter().flatten().all(|&d| d < 27_000));
+        assert!(fates.iter().any(|f| f.len() == 2));
+    }
+
+    #[test]
+    fn long_reordering_delays_replies_only() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut net = Network::new(3);
+        net.long_reordering = true;
+        let long = (0..900).filter(|_| net.fates(false, &mut rng)[0] >= 200_000).count();
+        assert!((500..700).contains(&long), "{long} of 900 delayed");
+        assert!((0..100).all(|_| net.fates(true, &mut rng)[0] < 1_000));
+    }
+}
