@@ -23,6 +23,7 @@
 //! ```
 
 pub mod harness;
+pub mod report;
 pub mod runner;
 pub mod scenarios;
 pub mod sim;

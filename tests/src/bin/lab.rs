@@ -1,1 +1,117 @@
-fn main() {}
+//! `lab`: runs the lab's scenarios on the simulator over many seeds and
+//! prints a table per scenario (pass count, virtual seconds, wall ms,
+//! rpcs, bytes, commands), with the hand-out's reference beside the 2B rows.
+//!
+//! ```text
+//! cargo run --release -p tests --bin lab -- --seeds 100 --scenario 2b
+//! ```
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use tests::runner::{failure_report, run_once, Run};
+use tests::scenarios::{self, Scenario};
+
+#[derive(Parser, Debug)]
+#[command(about = "Run the lab's Raft scenarios on the simulator and report")]
+struct Args {
+    /// Seeds per scenario and profile.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// First seed (seeds are consecutive from here).
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Only scenarios whose name contains this (e.g. `2b`, `churn`).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Worker threads (default: available cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Print each run's lab result line too.
+    #[arg(long)]
+    lines: bool,
+}
+
+/// One unit of work: a scenario, a seed, a profile.
+type Task = (&'static Scenario, u64, bool);
+
+fn tasks(args: &Args) -> Vec<Task> {
+    let filter = args.scenario.as_deref().unwrap_or("");
+    let mut out = Vec::new();
+    for s in scenarios::all().iter().filter(|s| s.name.contains(filter)) {
+        for seed in args.first_seed..args.first_seed + args.seeds {
+            out.push((s, seed, false));
+            if s.unreliable_too {
+                out.push((s, seed, true));
+            }
+        }
+    }
+    out
+}
+
+/// Runs the tasks on `jobs` threads, with a progress bar on stderr.
+fn run_all(tasks: &[Task], jobs: usize) -> Vec<Run> {
+    let bar = ProgressBar::new(tasks.len() as u64);
+    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed}  {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    let next = AtomicUsize::new(0);
+    let runs = Mutex::new(Vec::with_capacity(tasks.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(s, seed, unreliable)) = tasks.get(k) else { break };
+                let run = run_once(s, seed, unreliable);
+                if run.result.is_err() {
+                    bar.set_message(format!("FAIL {} seed {seed}", s.name));
+                }
+                runs.lock().unwrap_or_else(|p| p.into_inner()).push(run);
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    runs.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let tasks = tasks(&args);
+    if tasks.is_empty() {
+        eprintln!("lab: no scenario matches {:?}", args.scenario.unwrap_or_default());
+        return ExitCode::FAILURE;
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let start = Instant::now();
+    let mut runs = run_all(&tasks, jobs);
+    let wall = start.elapsed();
+    runs.sort_by_key(|r| (r.scenario, r.unreliable, r.seed));
+    if args.lines {
+        for r in &runs {
+            println!(
+                "{}  (seed {}{})",
+                r.summary.line(),
+                r.seed,
+                if r.unreliable { ", unreliable" } else { "" }
+            );
+        }
+    }
+    print!("{}", tests::report::table(&runs));
+    let failures: Vec<&Run> = runs.iter().filter(|r| r.result.is_err()).collect();
+    for r in &failures {
+        if let Err(f) = &r.result {
+            println!("{}", failure_report(r, f));
+        }
+    }
+    print!("{}", tests::report::totals(&runs, wall, jobs));
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -2,6 +2,7 @@
 //! every server while servers are cut off, crashed and restarted; every
 //! value a client saw committed must be in the final log.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use rand::Rng;
@@ -144,10 +145,10 @@ fn churn(t: &mut Tester, unreliable: bool) -> TestResult<()> {
     t.sleep(ELECTION_TIMEOUT)?;
     let c = t.random_cmd();
     let last_index = t.one(&c, n, true)?;
-    let mut really = Vec::new();
+    let mut really = HashSet::new();
     for index in 1..=last_index {
         let v = t.wait(index, n, None)?;
-        really.push(v.ok_or_else(|| t.fail(format!("no command at index {index}")))?);
+        really.insert(v.ok_or_else(|| t.fail(format!("no command at index {index}")))?);
     }
     let seen: Vec<Vec<u8>> = clients.into_iter().flat_map(|c| c.values).collect();
     t.note("values seen committed", seen.len() as u64);
