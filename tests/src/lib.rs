@@ -13,6 +13,24 @@
 //!
 //! Not here: the back end over real nodes and UDP (a later part).
 //!
+//! Where the tester differs from the lab's, and why:
+//! - `one()` gets `retry` where later versions of the lab pass it (after a
+//!   partition heals in fail_agree, fail_no_agree, rejoin, backup): with no
+//!   no-op entry on election, a leader change can strand the offered entry
+//!   in an older term until a newer entry commits, which only a retry
+//!   brings.
+//! - count_2b counts "rpcs to elect" when the first leader appears (polled
+//!   every 10 ms), not after `check_one_leader`'s half-second sleep, which
+//!   would also count that leader's heartbeats.
+//! - Concurrency (goroutines in the lab) is modelled as pollable
+//!   [`harness::Activity`]s interleaved with short sleeps, so a scenario
+//!   runs unchanged in virtual and in real time.
+//! - The unreliable network also duplicates 1% of messages (labrpc does
+//!   not); requests are delayed 0–26 ms as in labrpc, replies only by the
+//!   tiny delay of the reliable profile (plus long reordering when on).
+//! - A restarted server's applied list starts empty: it applies its log
+//!   again from index 1, and is checked again.
+//!
 //! ```
 //! use tests::runner::run_once;
 //!

@@ -30,8 +30,10 @@ pub struct Scenario {
     /// Also run on the unreliable network profile. Off for scenarios with
     /// exact rpc or byte thresholds, for those that expect no term change
     /// or call `one()` without retry (a lost heartbeat run can strand an
-    /// entry of an older term there), and for those that choose their
-    /// network themselves.
+    /// entry of an older term there), for many_elections (four connected
+    /// of seven must all vote alike: with 10% loss, 10 rounds without a
+    /// leader happen about once in 200 seeds), and for those that choose
+    /// their network themselves.
     pub unreliable_too: bool,
     pub run: fn(&mut Tester) -> TestResult<()>,
 }
@@ -50,7 +52,7 @@ const fn s(
 static ALL: [Scenario; 21] = [
     s("initial_election_2a", Part::A, 3, None, false, election_2a::initial_election),
     s("re_election_2a", Part::A, 3, None, true, election_2a::re_election),
-    s("many_elections_2a", Part::A, 7, None, true, election_2a::many_elections),
+    s("many_elections_2a", Part::A, 7, None, false, election_2a::many_elections),
     s("basic_agree_2b", Part::B, 3, Some("0.9 3 16 4572 3"), false, agreement_2b::basic_agree),
     s("rpc_bytes_2b", Part::B, 3, Some("1.7 3 48 114536 11"), false, agreement_2b::rpc_bytes),
     s("fail_agree_2b", Part::B, 3, Some("3.6 3 78 22131 7"), false, agreement_2b::fail_agree),
