@@ -7,7 +7,8 @@ impl Raft {
     /// of matchIndex[i] ≥ N, and log[N].term == currentTerm: set commitIndex
     /// = N." Only entries of the current term are committed by counting
     /// replicas (§5.4.2, Figure 8); earlier ones commit with them. The
-    /// leader counts its own log only as far as it is durable.
+    /// leader counts its own log only as far as it is durable. Followers
+    /// hear of a new commit index in the next `ready`.
     pub(crate) fn maybe_commit(&mut self) {
         let mut matched: Vec<u64> = self.progress.values().map(|p| p.match_index).collect();
         matched.push(self.log.stable_index());
@@ -15,6 +16,7 @@ impl Raft {
         let n = matched[self.config.quorum() - 1];
         if n > self.commit_index && self.log.term(n) == Some(self.current_term) {
             self.commit_index = n;
+            self.commit_to_announce = true;
         }
     }
 }

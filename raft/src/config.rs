@@ -30,6 +30,11 @@ pub struct Config {
     /// At most this many AppendEntries carrying entries may be unanswered
     /// per follower (flow control, like etcd's inflights).
     pub max_inflight_appends: usize,
+    /// A leader that has not heard from a majority for
+    /// `election_timeout_max_ticks` steps down (etcd's CheckQuorum). Its
+    /// clients then look for the real leader instead of waiting on one
+    /// that cannot commit, and it stops sending to peers it cannot reach.
+    pub check_quorum: bool,
 }
 
 /// A configuration that cannot work.
@@ -61,6 +66,7 @@ impl Config {
             noop_on_election: false,
             max_append_bytes: 64 * 1024,
             max_inflight_appends: 4,
+            check_quorum: true,
         }
     }
 

@@ -2,6 +2,7 @@
 //! "RequestVote RPC" and the rules for followers and candidates.
 
 use crate::progress::Progress;
+use crate::replication::AppendKind;
 use crate::server::{Raft, Role};
 use crate::{Body, NodeId};
 
@@ -71,6 +72,28 @@ impl Raft {
         }
     }
 
+    /// CheckQuorum: every `election_timeout_max_ticks`, a leader that has
+    /// not heard from a majority (itself included) since the last check
+    /// steps down. It cannot commit anything, so it stops pretending to
+    /// lead: clients go elsewhere and its heartbeats stop.
+    pub(crate) fn tick_check_quorum(&mut self) {
+        if !self.config.check_quorum {
+            return;
+        }
+        self.quorum_check_elapsed += 1;
+        if self.quorum_check_elapsed < self.config.election_timeout_max_ticks {
+            return;
+        }
+        self.quorum_check_elapsed = 0;
+        let mut active = 1;
+        for pr in self.progress.values_mut() {
+            active += usize::from(std::mem::take(&mut pr.recent_active));
+        }
+        if active < self.config.quorum() {
+            self.become_follower(self.current_term, None);
+        }
+    }
+
     /// Leaders: "Upon election: send initial empty AppendEntries RPCs
     /// (heartbeat) to each server", at once, so that no follower times out
     /// and the followers' logs are probed right away.
@@ -78,6 +101,7 @@ impl Raft {
         self.role = Role::Leader;
         self.leader_id = Some(self.config.id);
         self.votes.clear();
+        self.quorum_check_elapsed = 0;
         let next_index = self.log.last_index() + 1;
         let now = self.now;
         self.progress = self.peers().map(|p| (p, Progress::new(next_index, now))).collect();
@@ -87,7 +111,7 @@ impl Raft {
         }
         let peers: Vec<NodeId> = self.peers().collect();
         for peer in peers {
-            self.send_append(peer, true);
+            self.send_append(peer, AppendKind::Probe);
         }
         // A single-member cluster commits on its own persist (see `advance`).
     }

@@ -30,6 +30,10 @@ pub struct Progress {
     probe_sent_at: Option<u64>,
     /// When anything was last sent to this follower.
     pub last_sent_at: u64,
+    /// The `leader_commit` of the last AppendEntries sent.
+    pub commit_sent: u64,
+    /// Heard from since the last quorum check (CheckQuorum).
+    pub recent_active: bool,
 }
 
 impl Progress {
@@ -43,7 +47,15 @@ impl Progress {
             in_flight: VecDeque::new(),
             probe_sent_at: None,
             last_sent_at: now,
+            commit_sent: 0,
+            recent_active: true,
         }
+    }
+
+    /// True while probing with a probe unanswered: a repeat of it goes
+    /// without entries, since the follower is probably unreachable.
+    pub fn probe_is_out(&self) -> bool {
+        self.probe_sent_at.is_some()
     }
 
     /// True when nothing more may be sent before an answer or a timeout.
@@ -56,8 +68,9 @@ impl Progress {
 
     /// Records an AppendEntries sent at `now` whose last entry is
     /// `last_index` (`next_index - 1` when it carried none).
-    pub fn on_sent(&mut self, last_index: u64, carried_entries: bool, now: u64) {
+    pub fn on_sent(&mut self, last_index: u64, carried_entries: bool, leader_commit: u64, now: u64) {
         self.last_sent_at = now;
+        self.commit_sent = leader_commit;
         match self.state {
             ReplicationState::Probe => self.probe_sent_at = Some(now),
             ReplicationState::Replicate if carried_entries => {

@@ -5,6 +5,19 @@ use crate::progress::ReplicationState;
 use crate::server::{Raft, Role, StepError};
 use crate::{AppendReply, Body, Entry, NodeId};
 
+/// What `send_append` may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AppendKind {
+    /// Entries from `next_index`, if there are any.
+    Entries,
+    /// A consistency check at `next_index - 1`, with entries if any.
+    Probe,
+    /// A consistency check without entries: the previous probe went
+    /// unanswered, so the follower is probably unreachable and entries
+    /// would be wasted bandwidth.
+    EmptyProbe,
+}
+
 /// The fields of an AppendEntries request, with its sender.
 pub(crate) struct AppendRequest {
     pub from: NodeId,
@@ -69,6 +82,9 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
+        if let Some(pr) = self.progress.get_mut(&from) {
+            pr.recent_active = true;
+        }
         match reply {
             AppendReply::Success { match_index } => {
                 let Some(pr) = self.progress.get_mut(&from) else { return };
@@ -76,9 +92,11 @@ impl Raft {
                     return; // claims entries we never sent: ignore it
                 }
                 if pr.on_success(match_index) {
+                    // It may now apply up to the commit index it lacked.
+                    self.commit_to_announce = true;
                     self.maybe_commit();
                 }
-                self.send_append(from, false);
+                self.send_append(from, AppendKind::Entries);
             }
             AppendReply::Conflict { rejected_index, conflict_term, conflict_index } => {
                 self.back_off(from, rejected_index, conflict_term, conflict_index);
@@ -110,13 +128,14 @@ impl Raft {
         // The follower mismatches at `rejected_index`, so the next probe
         // starts at or below it.
         pr.probe_from(next.clamp(1, rejected_index.max(1)));
-        self.send_append(from, true);
+        self.send_append(from, AppendKind::Probe);
     }
 
     /// Leader, every tick: resend what went unanswered for a heartbeat
     /// interval, and send a heartbeat to each follower that was sent
     /// nothing for that long (§5.2). An entry still in flight, or already
-    /// acknowledged, is not sent again.
+    /// acknowledged, is not sent again; entries lost once are resent once,
+    /// then only empty probes until the follower answers.
     pub(crate) fn tick_heartbeats(&mut self) {
         let interval = u64::from(self.config.heartbeat_interval_ticks);
         let now = self.now;
@@ -124,8 +143,9 @@ impl Raft {
         for peer in peers {
             let Some(pr) = self.progress.get_mut(&peer) else { continue };
             if pr.is_overdue(now, interval) {
+                let kind = if pr.probe_is_out() { AppendKind::EmptyProbe } else { AppendKind::Probe };
                 pr.probe_from(pr.match_index + 1);
-                self.send_append(peer, true);
+                self.send_append(peer, kind);
             } else if now.saturating_sub(pr.last_sent_at) >= interval {
                 self.send_heartbeat(peer);
             }
@@ -139,7 +159,7 @@ impl Raft {
     fn send_heartbeat(&mut self, to: NodeId) {
         let Some(pr) = self.progress.get(&to) else { return };
         if pr.state == ReplicationState::Probe {
-            self.send_append(to, true);
+            self.send_append(to, AppendKind::Probe);
             return;
         }
         let prev_log_index = pr.match_index;
@@ -150,9 +170,27 @@ impl Raft {
             entries: Vec::new(),
             leader_commit: self.commit_index,
         };
+        let leader_commit = self.commit_index;
         self.send(to, body);
         if let Some(pr) = self.progress.get_mut(&to) {
             pr.last_sent_at = self.now;
+            pr.commit_sent = leader_commit;
+        }
+    }
+
+    /// The commit index advanced: followers that could apply more with it
+    /// hear it now rather than with the next heartbeat (as etcd's
+    /// `bcastAppend` on commit). Called once per `ready`, so one message per
+    /// follower covers every commit of a turn; a follower that just got new
+    /// entries already has it.
+    pub(crate) fn announce_commit(&mut self) {
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            let Some(pr) = self.progress.get(&peer) else { continue };
+            let useful = pr.commit_sent < self.commit_index.min(pr.match_index);
+            if useful && pr.state == ReplicationState::Replicate {
+                self.send_heartbeat(peer);
+            }
         }
     }
 
@@ -160,22 +198,24 @@ impl Raft {
     pub(crate) fn send_new_entries(&mut self) {
         let peers: Vec<NodeId> = self.peers().collect();
         for peer in peers {
-            self.send_append(peer, false);
+            self.send_append(peer, AppendKind::Entries);
         }
     }
 
-    /// Sends `to` the entries from its `next_index` on (bounded by the byte
-    /// budget), unless flow control pauses it. With `even_if_empty`, sends
-    /// an AppendEntries without entries when there is nothing new (a probe).
-    pub(crate) fn send_append(&mut self, to: NodeId, even_if_empty: bool) {
+    /// Sends `to` an AppendEntries at its `next_index` (entries bounded by
+    /// the byte budget), unless flow control pauses it.
+    pub(crate) fn send_append(&mut self, to: NodeId, kind: AppendKind) {
         let Some(pr) = self.progress.get(&to) else { return };
         if pr.is_paused(self.config.max_inflight_appends) {
             return;
         }
         let prev_log_index = pr.next_index - 1;
         let Some(prev_log_term) = self.log.term(prev_log_index) else { return };
-        let entries = self.log.entries_from(pr.next_index, self.config.max_append_bytes);
-        if entries.is_empty() && !even_if_empty {
+        let entries = match kind {
+            AppendKind::EmptyProbe => Vec::new(),
+            _ => self.log.entries_from(pr.next_index, self.config.max_append_bytes),
+        };
+        if entries.is_empty() && kind == AppendKind::Entries {
             return;
         }
         let last_index = prev_log_index + entries.len() as u64;
@@ -183,7 +223,7 @@ impl Raft {
         let leader_commit = self.commit_index;
         self.send(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
         if let Some(pr) = self.progress.get_mut(&to) {
-            pr.on_sent(last_index, carried_entries, self.now);
+            pr.on_sent(last_index, carried_entries, leader_commit, self.now);
         }
     }
 }

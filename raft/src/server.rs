@@ -86,12 +86,17 @@ pub struct Raft {
     pub(crate) election_timeout: u32,
     /// Ticks since start: the leader's clock for heartbeats and resends.
     pub(crate) now: u64,
+    /// Leader: ticks since the last CheckQuorum round.
+    pub(crate) quorum_check_elapsed: u32,
     /// Candidate: who granted us their vote this term.
     pub(crate) votes: BTreeSet<NodeId>,
     /// Leader: Figure 2 "Volatile state on leaders", per follower.
     pub(crate) progress: BTreeMap<NodeId, Progress>,
     /// Leader: proposals since the last `ready` still to be sent.
     pub(crate) proposals_pending: bool,
+    /// Leader: the commit index, or a follower's match index, advanced
+    /// since the last `ready`: some follower may be able to apply more.
+    pub(crate) commit_to_announce: bool,
     pub(crate) messages: Vec<Message>,
 }
 
@@ -120,9 +125,11 @@ impl Raft {
             election_elapsed: 0,
             election_timeout: 0,
             now: 0,
+            quorum_check_elapsed: 0,
             votes: BTreeSet::new(),
             progress: BTreeMap::new(),
             proposals_pending: false,
+            commit_to_announce: false,
             messages: Vec::new(),
         };
         raft.reset_election_timer();
@@ -133,7 +140,10 @@ impl Raft {
     pub fn tick(&mut self) {
         self.now += 1;
         match self.role {
-            Role::Leader => self.tick_heartbeats(),
+            Role::Leader => {
+                self.tick_heartbeats();
+                self.tick_check_quorum();
+            }
             Role::Follower | Role::Candidate => self.tick_election(),
         }
     }
@@ -187,6 +197,7 @@ impl Raft {
     /// True when `ready` would return something to do.
     pub fn has_ready(&self) -> bool {
         self.proposals_pending
+            || self.commit_to_announce
             || self.hard_state_changed
             || self.log.has_unpersisted()
             || !self.messages.is_empty()
@@ -197,6 +208,9 @@ impl Raft {
     pub fn ready(&mut self) -> Ready {
         if std::mem::take(&mut self.proposals_pending) && self.role == Role::Leader {
             self.send_new_entries();
+        }
+        if std::mem::take(&mut self.commit_to_announce) && self.role == Role::Leader {
+            self.announce_commit();
         }
         let hard_state = std::mem::take(&mut self.hard_state_changed).then(|| self.hard_state());
         let committed_entries = self.log.slice(self.last_applied + 1, self.commit_index).to_vec();
@@ -286,6 +300,7 @@ impl Raft {
         self.votes.clear();
         self.progress.clear();
         self.proposals_pending = false;
+        self.commit_to_announce = false;
     }
 
     /// §5.2: a new randomized timeout. Called only when granting a vote,

@@ -144,3 +144,30 @@ fn s5_2_single_member_elects_itself_and_commits_alone() {
     r.advance();
     assert_eq!(r.ready().committed_entries.len(), 1);
 }
+
+#[test]
+fn check_quorum_leader_without_a_majority_steps_down() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.cut.extend([2, 3]);
+    net.node(1).tick(); // stay out of the followers' way
+    let leader = net.node(1);
+    for _ in 0..60 {
+        leader.tick();
+    }
+    assert_eq!(leader.role(), Role::Leader, "one check period has not passed yet");
+    for _ in 0..60 {
+        leader.tick();
+    }
+    assert_eq!(leader.role(), Role::Follower);
+    assert_eq!(leader.current_term(), 1, "stepping down does not start a new term");
+}
+
+#[test]
+fn check_quorum_leader_with_a_majority_stays() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.cut.insert(3);
+    net.tick_all(300);
+    assert_eq!(net.node(1).role(), Role::Leader);
+}

@@ -75,3 +75,28 @@ fn at_most_max_inflight_appends_are_unanswered() {
     assert_eq!(appends, raft::Config::lab(1, vec![1]).max_inflight_appends);
     assert_eq!(net.node(1).commit_index(), 10);
 }
+
+#[test]
+fn commit_index_reaches_followers_at_once_not_with_the_next_heartbeat() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.node(1).propose(vec![1]).unwrap();
+    net.deliver_all(); // no tick: no heartbeat timer fired
+    assert_eq!(net.applied[&2].len(), 1);
+    assert_eq!(net.applied[&3].len(), 1);
+}
+
+#[test]
+fn unanswered_probe_is_repeated_without_entries() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.cut.insert(2);
+    net.node(1).propose(vec![9; 1000]).unwrap();
+    net.deliver_all();
+    net.tick_all(10); // in-flight entries overdue: resent once, with entries
+    let since = net.sent.len();
+    net.tick_all(30); // then only empty probes
+    let to_2: Vec<_> = net.sent[since..].iter().filter(|m| m.to == 2).collect();
+    assert!(!to_2.is_empty());
+    assert_eq!(entries_sent_to(&net, 2, since), 0);
+}
