@@ -12,8 +12,9 @@
 //! Beyond Figure 2: the election restriction (§5.4.1), the commit rule for
 //! earlier terms (§5.4.2), heartbeats at once on election, the fast
 //! conflict-term / conflict-index backoff, batched and pipelined
-//! AppendEntries with flow control, and an optional no-op entry on election.
-//! Not here (yet): snapshots, membership changes, PreVote, CheckQuorum.
+//! AppendEntries with flow control, CheckQuorum, and an optional no-op entry
+//! on election. Not here (yet): snapshots, membership changes, PreVote.
+//! `docs/raft-core.md` lists every choice the paper leaves open.
 //!
 //! Where to look, by Figure 2 box: `election.rs` (RequestVote, followers
 //! and candidates), `replication.rs` (AppendEntries), `commit.rs` (the
