@@ -41,7 +41,7 @@ pub fn seeds_from_env(default: u64) -> Vec<u64> {
 
 /// Seeds each `#[test]` runs by default: the whole `cargo test` stays
 /// within a couple of minutes on two cores.
-pub const DEFAULT_SEEDS: u64 = 100;
+pub const DEFAULT_SEEDS: u64 = 500;
 
 /// The body of each scenario's `#[test]`: every seed, on the reliable
 /// profile and (where the scenario allows) the unreliable one. Panics on
