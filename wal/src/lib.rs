@@ -19,12 +19,12 @@
 //! let (mut wal, recovered) = Wal::open(&dir, options.clone())?;
 //! assert!(recovered.entries.is_empty());
 //! wal.set_hard_state(HardState { current_term: 1, voted_for: Some(1) })?;
-//! wal.append(&[Entry { index: 1, term: 1, data: b"x=1".to_vec() }])?;
+//! wal.append(&[Entry { index: 1, term: 1, data: b"x=1".to_vec().into() }])?;
 //! wal.sync()?; // durable from here on
 //! drop(wal);
 //!
 //! let (_wal, recovered) = Wal::open(&dir, options)?;
-//! assert_eq!(recovered.entries[0].data, b"x=1");
+//! assert_eq!(recovered.entries[0].data, &b"x=1"[..]);
 //! assert_eq!(recovered.hard_state.voted_for, Some(1));
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! # Ok::<(), wal::Error>(())
@@ -105,6 +105,7 @@ mod recovery;
 mod segment;
 mod wal;
 
+pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use record::{Entry, HardState, Kind, RecordRef};
 pub use recovery::{Recovered, RecoveryReport, SegmentEnd, TornTail};

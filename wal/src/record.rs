@@ -2,14 +2,17 @@
 //! them (`len u32 | crc32c u32 | kind u8 | payload`).
 //!
 //! Encoding writes straight into the caller's buffer (the memory map): no
-//! intermediate `Vec`. Decoding borrows the entry data from the buffer, so
-//! replay copies each entry's bytes exactly once, into the returned `Entry`.
+//! intermediate `Vec`. Decoding borrows the entry data from the buffer, and
+//! replay hands it out as a slice of the segment's map: no copy at all.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::format::{u32_at, FRAME_LEN};
 
-/// One log entry: its Raft index and term and opaque data.
+/// One log entry: its Raft index and term and opaque data. Recovered
+/// entries share the read-only map of the segment they were read from
+/// (no copy); the map lives as long as any of its entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Entry {
     /// Log index, starting at 1.
@@ -17,7 +20,7 @@ pub struct Entry {
     /// Term in which the entry was created.
     pub term: u64,
     /// The command, opaque to the log.
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 /// The Raft hard state: what a server must remember across restarts

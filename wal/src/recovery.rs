@@ -11,6 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
+
 use crate::bounds::Bounds;
 use crate::error::{Error, Result};
 use crate::format::{parse_segment_name, SegmentHeader, HEADER_LEN};
@@ -127,13 +129,14 @@ struct Replayer {
 }
 
 impl Replayer {
-    fn apply(&mut self, rec: RecordRef<'_>) -> Result<(), String> {
+    /// Applies one record; entry data becomes a slice of `segment`.
+    fn apply(&mut self, rec: RecordRef<'_>, segment: &Bytes) -> Result<(), String> {
         match rec {
             RecordRef::Entry { index, term, data } => {
                 self.bounds.check_entry(index).map_err(|e| e.to_string())?;
                 self.truncate_from(index);
                 self.bounds.on_entry(index);
-                self.entries.push(Entry { index, term, data: data.to_vec() });
+                self.entries.push(Entry { index, term, data: segment.slice_ref(data) });
             }
             RecordRef::HardState(hs) => self.hard_state = hs,
             RecordRef::Truncate { from_index } => {
@@ -200,7 +203,7 @@ pub(crate) fn scan(dir: &Path) -> Result<Scan> {
             has_hard_state |= matches!(rec, RecordRef::HardState(_));
             report.records_read += 1;
             report.bytes_read += rec.frame_len() as u64;
-            replayer.apply(rec).map_err(|reason| Error::InvalidRecord {
+            replayer.apply(rec, &bytes).map_err(|reason| Error::InvalidRecord {
                 path: path.clone(),
                 offset: offset as u64,
                 reason,

@@ -6,7 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use memmap2::{Mmap, MmapMut, MmapOptions};
+use bytes::Bytes;
+use memmap2::{MmapMut, MmapOptions};
 
 use crate::error::{Error, Result};
 use crate::format::{segment_path, SegmentHeader, HEADER_LEN};
@@ -102,36 +103,20 @@ impl Segment {
 /// Maps a segment file read-only, all pages populated up front (replay
 /// reads every byte once, sequentially). Files too short for a header are
 /// read into memory instead so the header check can name the problem.
-pub fn map_read(path: &Path) -> Result<SegmentBytes> {
+pub fn map_read(path: &Path) -> Result<Bytes> {
     let file = File::open(path).map_err(Error::io("open", path))?;
     let len = file.metadata().map_err(Error::io("stat", path))?.len();
     if len < HEADER_LEN as u64 {
         let mut buf = vec![0u8; len as usize];
         file.read_exact_at(&mut buf, 0).map_err(Error::io("read", path))?;
-        return Ok(SegmentBytes::Short(buf));
+        return Ok(Bytes::from(buf));
     }
     // SAFETY: the map is read-only; a writer holding the directory lock
-    // only appends into the preallocated zero tail, never truncates.
+    // only appends into the preallocated zero tail and never changes bytes
+    // of records already written (which recovered entries point into), nor
+    // truncates the file.
     let map = unsafe { MmapOptions::new().populate().map(&file) }.map_err(Error::io("mmap", path))?;
-    Ok(SegmentBytes::Mapped(map))
-}
-
-/// The bytes of a segment file, as read for recovery or dumping.
-pub enum SegmentBytes {
-    /// A mapped file.
-    Mapped(Mmap),
-    /// A file shorter than a header, read into memory.
-    Short(Vec<u8>),
-}
-
-impl std::ops::Deref for SegmentBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            SegmentBytes::Mapped(m) => m,
-            SegmentBytes::Short(v) => v,
-        }
-    }
+    Ok(Bytes::from_owner(map))
 }
 
 /// Fsyncs a directory, so entries created, renamed or removed in it are

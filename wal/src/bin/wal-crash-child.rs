@@ -43,6 +43,6 @@ fn run(dir: &str, count: u64) -> Result<(), Box<dyn std::error::Error>> {
 
 /// The data of entry `index`: its index as text, repeated to a length that
 /// varies with the index.
-fn expected_data(index: u64) -> Vec<u8> {
-    index.to_string().repeat(1 + (index % 50) as usize).into_bytes()
+fn expected_data(index: u64) -> wal::Bytes {
+    index.to_string().repeat(1 + (index % 50) as usize).into_bytes().into()
 }

@@ -46,5 +46,6 @@ pub fn small(segment_size: u64) -> WalOptions {
 }
 
 pub fn entry(index: u64, term: u64, len: usize) -> Entry {
-    Entry { index, term, data: (0..len).map(|i| (index as usize * 31 + i) as u8).collect() }
+    let data: Vec<u8> = (0..len).map(|i| (index as usize * 31 + i) as u8).collect();
+    Entry { index, term, data: data.into() }
 }
