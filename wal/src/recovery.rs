@@ -155,9 +155,12 @@ impl Replayer {
     }
 }
 
+/// Segment files as `(sequence, path)`, in sequence order.
+pub type SegmentFiles = Vec<(u64, PathBuf)>;
+
 /// Lists the segment files of `dir` in sequence order, checking that no
 /// sequence number is missing; also returns leftover temporary files.
-pub fn list_segments(dir: &Path) -> Result<(Vec<(u64, PathBuf)>, Vec<PathBuf>)> {
+pub fn list_segments(dir: &Path) -> Result<(SegmentFiles, Vec<PathBuf>)> {
     let mut segments = Vec::new();
     let mut stale_tmp = Vec::new();
     for item in std::fs::read_dir(dir).map_err(Error::io("read directory", dir))? {
