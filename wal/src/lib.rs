@@ -1,0 +1,112 @@
+//! A memory-mapped, segmented, checksummed write-ahead log for a Raft
+//! server's log entries and hard state.
+//!
+//! It stores `(index, term, bytes)` [`Entry`]s and a `(term, vote)`
+//! [`HardState`], and gives them back, in order, after a restart or a
+//! crash. Writes go into a memory map of a preallocated segment file;
+//! [`Wal::sync`] makes everything written since the last sync durable with
+//! one `msync` (group commit). It does not know Raft's rules beyond "an
+//! entry at index `i` replaces everything from `i` on", keeps no index of
+//! entries in memory (the caller holds the log it recovered), does not
+//! compress, and does not take snapshots: [`Wal::compact_prefix`] only drops
+//! whole segments that a snapshot made elsewhere covers.
+//!
+//! ```
+//! use wal::{Entry, HardState, Wal, WalOptions};
+//!
+//! let dir = std::env::temp_dir().join(format!("wal-doc-{}", std::process::id()));
+//! let options = WalOptions { create_dir: true, ..WalOptions::default() };
+//! let (mut wal, recovered) = Wal::open(&dir, options.clone())?;
+//! assert!(recovered.entries.is_empty());
+//! wal.set_hard_state(HardState { current_term: 1, voted_for: Some(1) })?;
+//! wal.append(&[Entry { index: 1, term: 1, data: b"x=1".to_vec().into() }])?;
+//! wal.sync()?; // durable from here on
+//! drop(wal);
+//!
+//! let (_wal, recovered) = Wal::open(&dir, options)?;
+//! assert_eq!(recovered.entries[0].data, &b"x=1"[..]);
+//! assert_eq!(recovered.hard_state.voted_for, Some(1));
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), wal::Error>(())
+//! ```
+//!
+//! # Format (version 1)
+//!
+//! A log is a directory holding a `LOCK` file (an exclusive `flock` held by
+//! the open `Wal`) and segment files named by a 20-digit sequence number,
+//! `00000000000000000001.wal`, `…2.wal`, … with no gaps. Each segment is
+//! created as `NAME.wal.tmp`, preallocated with `fallocate` to the segment
+//! size (64 MiB by default), given its header, fsynced, renamed, and the
+//! directory fsynced. It starts with a 64-byte header:
+//!
+//! ```text
+//! offset  size  field
+//!  0       8    magic "RAFTWAL\0"
+//!  8       4    format version (1)
+//! 12       4    reserved, 0
+//! 16       8    sequence number (equals the file name)
+//! 24       8    first index: the next entry index when the segment was made (0: none)
+//! 32       8    segment size it was preallocated to
+//! 40      20    reserved, 0
+//! 60       4    CRC32C of bytes 0..60
+//! ```
+//!
+//! Records follow back to back, then zeroes to the end of the file:
+//!
+//! ```text
+//! len u32 | crc32c u32 | kind u8 | payload (len bytes, postcard)
+//! ```
+//!
+//! `len` counts the payload; the CRC32C covers `len`, `kind` and the
+//! payload. All integers in frames and headers are little-endian; payload
+//! integers are postcard varints. Kinds:
+//!
+//! - `1` entry `{ index, term, data: bytes }`: replaces every entry from
+//!   `index` on; it must not leave a gap (an empty log takes any index);
+//! - `2` hard state `{ current_term, voted_for: Option }`: the last wins;
+//!   every new segment opens with the current hard state, so compaction
+//!   never removes the latest one;
+//! - `3` truncate `{ from_index }`: removes every entry from `from_index` on.
+//!
+//! # Recovery
+//!
+//! [`Wal::open`] replays every segment. Zeroes after the last record are
+//! the normal end. A torn or damaged frame with nothing valid after it (in
+//! its segment or any later one) is a torn tail: it is cut (zeroed and
+//! synced), later empty segments are removed, and [`RecoveryReport`] says
+//! where and how many bytes. A damaged frame followed by any valid record,
+//! or a segment whose records end before the index its successor's header
+//! expects, is corruption: `open` fails with [`Error::Corruption`] naming
+//! the file and byte offset, and changes nothing. Files that are not
+//! segments, newer format versions, truncated headers and missing segments
+//! are errors too; no file content can make `open` panic.
+//!
+//! # Durability
+//!
+//! Nothing is durable before [`Wal::sync`] returned `Ok`. A failed `sync`
+//! (or any failed write) poisons the `Wal`: every later call returns
+//! [`Error::Poisoned`], since retrying an fsync can report success for
+//! pages the kernel already dropped. Reopen to recover what is on disk.
+//! One limit: pages written but not yet synced may reach the disk in any
+//! order, so a power loss can leave a hole before later unsynced records;
+//! that is reported as corruption, not guessed around.
+//!
+//! Tools: `wal-dump DIR` prints segments, records and the recovery result
+//! without changing anything; `wal-bench` measures the log against a plain
+//! `write` + `fdatasync` file on the same file system.
+
+mod bounds;
+mod error;
+pub mod format;
+pub mod inspect;
+mod lock;
+mod record;
+mod recovery;
+mod segment;
+mod wal;
+
+pub use bytes::Bytes;
+pub use error::{Error, Result};
+pub use record::{Entry, HardState, Kind, RecordRef};
+pub use recovery::{Recovered, RecoveryReport, SegmentEnd, TornTail};
+pub use wal::{Wal, WalOptions, MIN_SEGMENT_SIZE};
