@@ -124,7 +124,12 @@ impl Endpoint {
     }
 
     /// Encodes `msg` with postcard and queues it for `to`.
-    pub fn send<M: Serialize + ?Sized>(&mut self, now_us: u64, to: NodeId, msg: &M) -> Result<u64, SendError> {
+    pub fn send<M: Serialize + ?Sized>(
+        &mut self,
+        now_us: u64,
+        to: NodeId,
+        msg: &M,
+    ) -> Result<u64, SendError> {
         let bytes = postcard::to_allocvec(msg)?;
         self.send_bytes(now_us, to, bytes)
     }
@@ -154,13 +159,13 @@ impl Endpoint {
                 Some(held) => held,
                 None => {
                     let (peer, t) = self.build_next(now_us)?;
-                    match self.faults.outbound(now_us, peer, &(peer, t.clone())) {
-                        Verdict::Pass => (peer, t),
-                        Verdict::Drop => {
+                    match self.faults.outbound(now_us, peer, (peer, t)) {
+                        (_, Some(pass)) => pass,
+                        (Verdict::Drop, None) => {
                             self.counters.drop(DropReason::Injected);
                             continue;
                         }
-                        Verdict::Held => continue,
+                        (_, None) => continue,
                     }
                 }
             };

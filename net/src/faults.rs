@@ -64,6 +64,8 @@ pub struct FaultInjector<T: Ord> {
     rng: ChaCha8Rng,
     held: BinaryHeap<Reverse<Held<T>>>,
     seq: u64,
+    /// Nothing configured: skip the dice.
+    inactive: bool,
 }
 
 /// The injector's verdict on one datagram.
@@ -80,7 +82,8 @@ pub enum Verdict {
 impl<T: Ord + Clone> FaultInjector<T> {
     pub fn new(config: FaultConfig) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(config.seed);
-        FaultInjector { config, rng, held: BinaryHeap::new(), seq: 0 }
+        let inactive = config.is_none();
+        FaultInjector { config, rng, held: BinaryHeap::new(), seq: 0, inactive }
     }
 
     pub fn config(&self) -> &FaultConfig {
@@ -89,6 +92,7 @@ impl<T: Ord + Clone> FaultInjector<T> {
 
     /// Replaces the fault settings (the random sequence goes on).
     pub fn set_config(&mut self, config: FaultConfig) {
+        self.inactive = config.is_none();
         self.config = config;
     }
 
@@ -99,39 +103,46 @@ impl<T: Ord + Clone> FaultInjector<T> {
         } else {
             self.config.blocked.remove(&peer);
         }
+        self.inactive = self.config.is_none();
     }
 
     /// Decides about a received datagram from `peer` (if known).
     pub fn inbound(&mut self, peer: Option<u64>) -> Verdict {
+        if self.inactive {
+            return Verdict::Pass;
+        }
         if peer.is_some_and(|p| self.config.blocked.contains(&p)) || self.chance(self.config.drop_inbound) {
             return Verdict::Drop;
         }
         Verdict::Pass
     }
 
-    /// Decides about an outgoing datagram to `peer`; a held (delayed,
-    /// reordered or duplicated) copy comes out of `release` later.
-    pub fn outbound(&mut self, now_us: u64, peer: u64, item: &T) -> Verdict {
+    /// Decides about an outgoing datagram to `peer`: returns it when it is
+    /// to be sent now; a held (delayed, reordered or duplicated) copy comes
+    /// out of `release` later. `None` with nothing held means dropped.
+    pub fn outbound(&mut self, now_us: u64, peer: u64, item: T) -> (Verdict, Option<T>) {
+        if self.inactive {
+            return (Verdict::Pass, Some(item));
+        }
         if self.config.blocked.contains(&peer) || self.chance(self.config.drop_outbound) {
-            return Verdict::Drop;
+            return (Verdict::Drop, None);
         }
         let copies = if self.chance(self.config.duplicate) { 2 } else { 1 };
-        let mut passed = false;
+        let mut now = None;
         for _ in 0..copies {
             let mut delay = self.delay();
             if self.chance(self.config.reorder) {
                 delay += self.config.reorder_delay_us.max(1);
             }
-            if delay == 0 && !passed {
-                passed = true;
+            if delay == 0 && now.is_none() {
+                now = Some(item.clone());
             } else {
                 self.hold(now_us + delay, item.clone());
             }
         }
-        if passed {
-            Verdict::Pass
-        } else {
-            Verdict::Held
+        match now {
+            Some(item) => (Verdict::Pass, Some(item)),
+            None => (Verdict::Held, None),
         }
     }
 
@@ -174,21 +185,21 @@ mod tests {
     fn seeded_drop_rate_and_blocking() {
         let config = FaultConfig { drop_outbound: 0.3, seed: 1, ..Default::default() };
         let mut f = FaultInjector::<u32>::new(config.clone());
-        let drops = (0..10_000).filter(|i| f.outbound(0, 2, i) == Verdict::Drop).count();
+        let drops = (0..10_000).filter(|&i| f.outbound(0, 2, i).0 == Verdict::Drop).count();
         assert!((2_700..3_300).contains(&drops), "{drops}");
         let mut g = FaultInjector::<u32>::new(config);
-        let again = (0..10_000).filter(|i| g.outbound(0, 2, i) == Verdict::Drop).count();
+        let again = (0..10_000).filter(|&i| g.outbound(0, 2, i).0 == Verdict::Drop).count();
         assert_eq!(drops, again);
         f.set_blocked(3, true);
         assert_eq!(f.inbound(Some(3)), Verdict::Drop);
-        assert_eq!(f.outbound(0, 3, &1), Verdict::Drop);
+        assert_eq!(f.outbound(0, 3, 1), (Verdict::Drop, None));
     }
 
     #[test]
     fn delayed_and_duplicated_come_out_in_time_order() {
         let config = FaultConfig { delay_us: (10, 10), duplicate: 1.0, seed: 2, ..Default::default() };
         let mut f = FaultInjector::<u32>::new(config);
-        assert_eq!(f.outbound(0, 2, &7), Verdict::Held);
+        assert_eq!(f.outbound(0, 2, 7), (Verdict::Held, None));
         assert_eq!(f.next_release(), Some(10));
         assert_eq!(f.release(9), None);
         assert_eq!(f.release(10), Some(7));

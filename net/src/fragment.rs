@@ -55,13 +55,7 @@ pub struct Reassembly {
 
 impl Reassembly {
     pub fn new(max_bytes: usize, timeout_us: u64) -> Self {
-        Reassembly {
-            partial: HashMap::new(),
-            expiry: VecDeque::new(),
-            bytes_held: 0,
-            max_bytes,
-            timeout_us,
-        }
+        Reassembly { partial: HashMap::new(), expiry: VecDeque::new(), bytes_held: 0, max_bytes, timeout_us }
     }
 
     /// Adds fragment `index` of `count` of message `key`.

@@ -57,8 +57,12 @@ impl Endpoint {
     fn on_acks(&mut self, now_us: u64, i: usize, acks: &[Ack]) {
         let peer = &mut self.peers[i];
         self.counters.acks_received += acks.len() as u64;
+        let mut newly = false;
         for ack in acks {
-            peer.sender.on_ack(now_us, ack.msg_id, ack.frag_index, &mut peer.rto);
+            newly |= peer.sender.on_ack(now_us, ack.msg_id, ack.frag_index, &mut peer.rto);
+        }
+        if newly {
+            self.counters.retransmissions += peer.sender.detect_losses(&peer.rto);
         }
     }
 

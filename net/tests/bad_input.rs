@@ -60,7 +60,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), 0u8..8).prop_map(|(i, bit)| Mutation::Flip(i, bit)),
         any::<usize>().prop_map(Mutation::Truncate),
         prop::collection::vec(any::<u8>(), 1..64).prop_map(Mutation::Extend),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..16)).prop_map(|(i, v)| Mutation::Overwrite(i, v)),
+        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..16))
+            .prop_map(|(i, v)| Mutation::Overwrite(i, v)),
     ]
 }
 

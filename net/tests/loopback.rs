@@ -24,7 +24,12 @@ fn sockets(n: usize) -> (Vec<UdpSocket>, BTreeMap<u64, SocketAddr>) {
     (socks, addrs)
 }
 
-fn transport(id: u64, sock: UdpSocket, addrs: &BTreeMap<u64, SocketAddr>, faults: FaultConfig) -> Transport<Msg> {
+fn transport(
+    id: u64,
+    sock: UdpSocket,
+    addrs: &BTreeMap<u64, SocketAddr>,
+    faults: FaultConfig,
+) -> Transport<Msg> {
     let mut c = Config::new(9, id, addrs.clone());
     c.faults = FaultConfig { seed: id, ..faults };
     c.secret = Some(b"loopback".to_vec());

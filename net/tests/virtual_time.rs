@@ -25,7 +25,11 @@ fn assert_exactly_once(sim: &Sim, expected: &BTreeSet<(u64, u64, u64)>) {
 }
 
 fn lossy(n: u64, faults: FaultConfig) -> Sim {
-    Sim::new((1..=n).map(|id| Config { faults: FaultConfig { seed: id, ..faults.clone() }, ..config(n, id) }).collect())
+    Sim::new(
+        (1..=n)
+            .map(|id| Config { faults: FaultConfig { seed: id, ..faults.clone() }, ..config(n, id) })
+            .collect(),
+    )
 }
 
 #[test]

@@ -6,7 +6,11 @@
 //! retransmission jumps the queue and does not need a window slot. Each
 //! transmission arms a timer at `now + RTO × 2^retries`; when it fires with
 //! the fragment still unacked, the fragment is queued again. A message is
-//! forgotten when all its fragments are acked, when its deadline passes
+//! An ack also reveals losses early (RFC 9002 §6.1.2, time threshold): a
+//! fragment still unacked that was sent more than `max(9/8 × SRTT, 1 ms)`
+//! before a fragment now acked is queued again at once, without waiting for
+//! its RTO. Such a resend counts as a retransmission and backs off the same.
+//! A message is forgotten when all its fragments are acked, when its deadline passes
 //! (counted), or when the queue is over its bounds (the oldest goes,
 //! counted).
 
@@ -18,6 +22,10 @@ use crate::fragment::fragment;
 
 /// Timer kind stored in the fragment slot of a timer entry.
 const DEADLINE: u32 = u32::MAX;
+/// Oldest messages scanned for early loss detection after an ack.
+const LOSS_SCAN_MESSAGES: usize = 32;
+/// Lower bound of the loss time threshold.
+const LOSS_THRESHOLD_MIN_US: u64 = 1_000;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct FragState {
@@ -67,6 +75,8 @@ pub struct SendQueue {
     timers: BinaryHeap<Reverse<(u64, u64, u32)>>,
     in_flight: usize,
     bytes: usize,
+    /// Send time of the latest-sent fragment acked so far.
+    largest_acked_sent_us: u64,
 }
 
 impl SendQueue {
@@ -78,6 +88,7 @@ impl SendQueue {
             timers: BinaryHeap::new(),
             in_flight: 0,
             bytes: 0,
+            largest_acked_sent_us: 0,
         }
     }
 
@@ -138,6 +149,7 @@ impl SendQueue {
             return false;
         }
         f.acked = true;
+        self.largest_acked_sent_us = self.largest_acked_sent_us.max(sent_us);
         if f.retries == 0 {
             rto.on_sample(now_us.saturating_sub(sent_us));
         }
@@ -147,6 +159,27 @@ impl SendQueue {
             self.forget(msg_id);
         }
         true
+    }
+
+    /// Queues again the fragments sent long enough before the latest acked
+    /// one to be taken as lost. Returns how many.
+    pub fn detect_losses(&mut self, rto: &RtoEstimator) -> u64 {
+        let srtt = rto.srtt_us().unwrap_or(0);
+        let threshold = (srtt + srtt / 8).max(LOSS_THRESHOLD_MIN_US);
+        let Some(cutoff) = self.largest_acked_sent_us.checked_sub(threshold) else { return 0 };
+        let mut lost = 0;
+        for (&msg_id, m) in self.messages.iter_mut().take(LOSS_SCAN_MESSAGES) {
+            for (index, f) in m.frags.iter_mut().enumerate() {
+                let armed = f.due_us != u64::MAX; // not already queued again
+                if !f.acked && armed && f.sent_us.is_some_and(|t| t < cutoff) {
+                    f.retries += 1;
+                    f.due_us = u64::MAX;
+                    self.ready.push_front((msg_id, index as u16));
+                    lost += 1;
+                }
+            }
+        }
+        lost
     }
 
     /// Fires the timers due at `now_us`.
@@ -252,6 +285,25 @@ mod tests {
         }
         assert_eq!(sends, vec![0, 100, 300, 700]);
         assert_eq!(now, 1_000);
+    }
+
+    #[test]
+    fn a_later_ack_reveals_an_earlier_loss() {
+        let mut q = SendQueue::new(limits(8));
+        let mut r = rto();
+        q.push(1, vec![1], 1, 1_000_000);
+        q.push(2, vec![2], 1, 1_000_000);
+        q.next_fragment(0, &r).unwrap();
+        q.next_fragment(500, &r).unwrap();
+        assert!(q.on_ack(600, 2, 0, &mut r));
+        assert_eq!(q.detect_losses(&r), 0); // 500 µs apart: under the 1 ms threshold
+        q.push(3, vec![3], 1, 1_000_000);
+        q.next_fragment(1_500, &r).unwrap();
+        assert!(q.on_ack(1_600, 3, 0, &mut r));
+        assert_eq!(q.detect_losses(&r), 1);
+        assert_eq!(q.detect_losses(&r), 0);
+        let again = q.next_fragment(1_600, &r).unwrap();
+        assert_eq!((again.msg_id, again.retransmission), (1, true));
     }
 
     #[test]
