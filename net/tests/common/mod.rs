@@ -20,6 +20,8 @@ pub struct Msg {
 }
 
 pub type Filter = Box<dyn FnMut(u64, u64, &[u8]) -> bool>;
+/// A datagram on the wire: (arrival time, sequence, from, to, bytes).
+type InFlight = (u64, u64, u64, u64, Vec<u8>);
 
 pub struct Sim {
     pub now_us: u64,
@@ -32,7 +34,7 @@ pub struct Sim {
     pub filter: Option<Filter>,
     /// Every datagram put on the wire: (time, from, to, len).
     pub wire_log: Vec<(u64, u64, u64, usize)>,
-    flight: BinaryHeap<Reverse<(u64, u64, u64, u64, Vec<u8>)>>,
+    flight: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
 }
 
