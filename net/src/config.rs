@@ -1,0 +1,106 @@
+//! Endpoint configuration: who we are, who the peers are, and every bound.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::faults::FaultConfig;
+use crate::reliability::rto::RtoConfig;
+use crate::wire::FRAGMENT_BYTES;
+
+/// A node id, unique within one cluster.
+pub type NodeId = u64;
+
+/// Configuration of one endpoint. [`Config::new`] fills in defaults meant
+/// for a LAN cluster; every field may be changed before use.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Datagrams carrying another cluster id are dropped.
+    pub cluster_id: u64,
+    /// This endpoint's node id.
+    pub id: NodeId,
+    /// Every member's address, this one's included (the driver binds it).
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Shared secret: with one, every datagram carries a MAC and datagrams
+    /// without a valid one are dropped.
+    pub secret: Option<Vec<u8>>,
+    pub rto: RtoConfig,
+    /// A message not acknowledged this long after `send` is dropped.
+    pub message_deadline_us: u64,
+    /// Largest message (encoded bytes) accepted by `send` or reassembled.
+    pub max_message_bytes: usize,
+    /// Per peer: unacknowledged messages and their bytes kept at most; past
+    /// that the oldest is dropped.
+    pub send_queue_messages: usize,
+    pub send_queue_bytes: usize,
+    /// Per peer: fragments sent and not yet acked, at most.
+    pub window_fragments: usize,
+    /// Memory held for incomplete messages (all peers together), and how
+    /// long one may stay incomplete.
+    pub reassembly_bytes: usize,
+    pub reassembly_timeout_us: u64,
+    /// Per peer: ids remembered above the sender's low watermark.
+    pub dedup_entries: usize,
+    /// Per peer: acks waiting to be sent.
+    pub ack_queue: usize,
+    /// Delivered messages the application has not taken yet.
+    pub event_queue: usize,
+    /// The first message id. Ids must grow across restarts of a node for
+    /// its peers' dedup windows; the driver uses the wall clock in
+    /// microseconds when this is 0.
+    pub first_msg_id: u64,
+    pub faults: FaultConfig,
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("node {0} is not in the peer table")]
+    SelfNotInPeers(NodeId),
+    #[error("max_message_bytes {0} needs more than 65535 fragments")]
+    MessageTooLarge(usize),
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+}
+
+impl Config {
+    pub fn new(cluster_id: u64, id: NodeId, peers: BTreeMap<NodeId, SocketAddr>) -> Self {
+        Config {
+            cluster_id,
+            id,
+            peers,
+            secret: None,
+            rto: RtoConfig::default(),
+            message_deadline_us: 3_000_000,
+            max_message_bytes: 1 << 20,
+            send_queue_messages: 4096,
+            send_queue_bytes: 16 << 20,
+            window_fragments: 256,
+            reassembly_bytes: 8 << 20,
+            reassembly_timeout_us: 5_000_000,
+            dedup_entries: 65_536,
+            ack_queue: 4096,
+            event_queue: 65_536,
+            first_msg_id: 0,
+            faults: FaultConfig::default(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.peers.contains_key(&self.id) {
+            return Err(ConfigError::SelfNotInPeers(self.id));
+        }
+        if self.max_message_bytes.div_ceil(FRAGMENT_BYTES) > u16::MAX as usize {
+            return Err(ConfigError::MessageTooLarge(self.max_message_bytes));
+        }
+        let nonzero = [
+            ("send_queue_messages", self.send_queue_messages),
+            ("window_fragments", self.window_fragments),
+            ("ack_queue", self.ack_queue),
+            ("event_queue", self.event_queue),
+        ];
+        match nonzero.iter().find(|(_, v)| *v == 0) {
+            Some((name, _)) => Err(ConfigError::Zero(name)),
+            None => Ok(()),
+        }
+    }
+}

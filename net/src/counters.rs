@@ -1,0 +1,107 @@
+//! What the transport did, counted: traffic, retransmissions, acks,
+//! duplicates, and every dropped datagram or message by reason.
+
+/// Why a datagram, fragment or message was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Too short, bad magic or version, lengths or flags that do not agree.
+    Malformed,
+    /// CRC32C mismatch.
+    Checksum,
+    /// Another cluster id.
+    WrongCluster,
+    /// MAC missing, unexpected or wrong.
+    Auth,
+    /// Sender address or id not in the peer table, or not addressed to us.
+    UnknownPeer,
+    /// Datagram over [`crate::wire::MAX_DATAGRAM`], or a message over the
+    /// configured maximum size.
+    TooLarge,
+    /// A bounded queue or buffer was full (send queue, reassembly memory,
+    /// dedup window, ack queue).
+    QueueFull,
+    /// A message not acknowledged before its deadline.
+    Deadline,
+    /// An incomplete message whose fragments did not all arrive in time.
+    ReassemblyTimeout,
+    /// A delivered message that did not decode as the expected type.
+    Decode,
+    /// Dropped on purpose by the fault injector.
+    Injected,
+}
+
+/// Drops by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drops {
+    pub malformed: u64,
+    pub checksum: u64,
+    pub wrong_cluster: u64,
+    pub auth: u64,
+    pub unknown_peer: u64,
+    pub too_large: u64,
+    pub queue_full: u64,
+    pub deadline: u64,
+    pub reassembly_timeout: u64,
+    pub decode: u64,
+    pub injected: u64,
+}
+
+impl Drops {
+    /// Drops of received datagrams that failed a check (not injected ones,
+    /// not messages given up by the sender).
+    pub fn rejected(&self) -> u64 {
+        self.malformed + self.checksum + self.wrong_cluster + self.auth + self.unknown_peer + self.too_large
+    }
+
+    fn slot(&mut self, reason: DropReason) -> &mut u64 {
+        match reason {
+            DropReason::Malformed => &mut self.malformed,
+            DropReason::Checksum => &mut self.checksum,
+            DropReason::WrongCluster => &mut self.wrong_cluster,
+            DropReason::Auth => &mut self.auth,
+            DropReason::UnknownPeer => &mut self.unknown_peer,
+            DropReason::TooLarge => &mut self.too_large,
+            DropReason::QueueFull => &mut self.queue_full,
+            DropReason::Deadline => &mut self.deadline,
+            DropReason::ReassemblyTimeout => &mut self.reassembly_timeout,
+            DropReason::Decode => &mut self.decode,
+            DropReason::Injected => &mut self.injected,
+        }
+    }
+}
+
+/// Counters of one endpoint. Plain numbers, read with
+/// [`crate::Endpoint::counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub datagrams_sent: u64,
+    pub bytes_sent: u64,
+    pub datagrams_received: u64,
+    pub bytes_received: u64,
+    /// Messages accepted by `send`.
+    pub messages_sent: u64,
+    /// Messages handed to the application.
+    pub messages_delivered: u64,
+    /// Fragments sent again after their RTO expired.
+    pub retransmissions: u64,
+    /// Ack entries sent and received.
+    pub acks_sent: u64,
+    pub acks_received: u64,
+    /// Fragments of messages already delivered or being reassembled.
+    pub duplicates: u64,
+    /// Socket errors the driver survived.
+    pub send_errors: u64,
+    pub recv_errors: u64,
+    pub drops: Drops,
+}
+
+impl Counters {
+    pub(crate) fn drop(&mut self, reason: DropReason) {
+        *self.drops.slot(reason) += 1;
+        tracing::trace!(target: "net", ?reason, "drop");
+    }
+
+    pub(crate) fn drop_n(&mut self, reason: DropReason, n: u64) {
+        *self.drops.slot(reason) += n;
+    }
+}

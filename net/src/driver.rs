@@ -1,0 +1,202 @@
+//! The I/O driver: an [`Endpoint`] on a real UDP socket, run by `smol`'s
+//! reactor (`async-io`): `Async<UdpSocket>` for the socket, `Timer` for
+//! the endpoint's deadlines.
+//!
+//! It makes progress while [`Transport::recv`] or [`Transport::drive`] is
+//! awaited, and flushes on every [`Transport::send`]. Socket errors
+//! (ECONNREFUSED from an ICMP, ENOBUFS, anything else) are counted and the
+//! datagram forgotten (retransmission covers it); they never end the loop.
+//! A datagram larger than the receive buffer arrives truncated, is longer
+//! than [`crate::wire::MAX_DATAGRAM`] and is dropped as too large.
+
+use std::io;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_io::{Async, Timer};
+use futures_lite::future;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::{Config, ConfigError, NodeId};
+use crate::endpoint::{Endpoint, SendError, Transmit};
+
+/// Kernel socket buffers asked for, so bursts of datagrams are not dropped
+/// by the kernel.
+const SOCKET_BUFFER_BYTES: usize = 4 << 20;
+/// Datagrams read per turn before timers and sends get a chance.
+const READ_BATCH: usize = 64;
+
+/// Why a transport could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot bind UDP socket: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// An endpoint on a UDP socket, moving messages of type `M`.
+#[derive(Debug)]
+pub struct Transport<M> {
+    endpoint: Endpoint,
+    socket: Async<UdpSocket>,
+    epoch: Instant,
+    pending: Option<Transmit>,
+    buf: Vec<u8>,
+    _msg: PhantomData<fn() -> M>,
+}
+
+impl<M: Serialize + DeserializeOwned> Transport<M> {
+    /// Binds this node's address from the peer table.
+    pub fn bind(config: Config) -> Result<Self, BindError> {
+        let addr = *config.peers.get(&config.id).ok_or(ConfigError::SelfNotInPeers(config.id))?;
+        Self::with_socket(config, UdpSocket::bind(addr)?)
+    }
+
+    /// Uses a socket bound by the caller (e.g. to port 0 in tests).
+    pub fn with_socket(mut config: Config, socket: UdpSocket) -> Result<Self, BindError> {
+        if config.first_msg_id == 0 {
+            config.first_msg_id = wall_clock_us();
+        }
+        let endpoint = Endpoint::new(config)?;
+        let sock = socket2::SockRef::from(&socket);
+        // Best effort: the kernel may cap these (net.core.rmem_max).
+        let _ = sock.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
+        let _ = sock.set_send_buffer_size(SOCKET_BUFFER_BYTES);
+        Ok(Transport {
+            endpoint,
+            socket: Async::new(socket)?,
+            epoch: Instant::now(),
+            pending: None,
+            buf: vec![0; 2048],
+            _msg: PhantomData,
+        })
+    }
+
+    /// Queues `msg` for `to` and sends what can be sent without waiting.
+    pub fn send(&mut self, to: NodeId, msg: &M) -> Result<u64, SendError> {
+        let id = self.endpoint.send(self.now_us(), to, msg)?;
+        self.flush();
+        Ok(id)
+    }
+
+    /// The next message from any peer.
+    pub async fn recv(&mut self) -> (NodeId, M) {
+        loop {
+            if let Some(m) = self.endpoint.poll_message() {
+                return m;
+            }
+            self.drive().await;
+        }
+    }
+
+    /// The next message, or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<(NodeId, M)> {
+        future::or(async { Some(self.recv().await) }, async {
+            Timer::after(timeout).await;
+            None
+        })
+        .await
+    }
+
+    /// A message already received, without waiting.
+    pub fn try_recv(&mut self) -> Option<(NodeId, M)> {
+        self.endpoint.poll_message()
+    }
+
+    /// One turn: timers, sends, reads; waits for the socket or the next
+    /// deadline only when there was nothing to read.
+    pub async fn drive(&mut self) {
+        self.turn();
+        if self.read_available() > 0 {
+            return;
+        }
+        let deadline = self.endpoint.poll_timeout().map(|t| self.epoch + Duration::from_micros(t));
+        let timer = async {
+            match deadline {
+                Some(at) => drop(Timer::at(at).await),
+                None => future::pending::<()>().await,
+            }
+        };
+        let writable = async {
+            match self.pending.is_some() {
+                true => drop(self.socket.writable().await),
+                false => future::pending::<()>().await,
+            }
+        };
+        let readable = async { drop(self.socket.readable().await) };
+        future::or(readable, future::or(timer, writable)).await;
+        self.turn();
+        self.read_available();
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The endpoint, e.g. to change faults; call [`Transport::flush`] after
+    /// queuing messages through it.
+    pub fn endpoint_mut(&mut self) -> &mut Endpoint {
+        &mut self.endpoint
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.get_ref().local_addr()
+    }
+
+    /// Microseconds since this transport started: the endpoint's clock.
+    pub fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    /// Sends every datagram the endpoint has, until the socket would block.
+    pub fn flush(&mut self) {
+        let now = self.now_us();
+        loop {
+            let Some(t) = self.pending.take().or_else(|| self.endpoint.poll_transmit(now)) else { return };
+            match self.socket.get_ref().send_to(&t.bytes, t.to) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.pending = Some(t);
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(target: "net", to = %t.to, error = %e, "send failed");
+                    self.endpoint.record_send_error();
+                }
+            }
+        }
+    }
+
+    fn turn(&mut self) {
+        self.endpoint.handle_timeout(self.now_us());
+        self.flush();
+    }
+
+    /// Reads and handles the datagrams waiting in the socket; returns how
+    /// many were read.
+    fn read_available(&mut self) -> usize {
+        let mut read = 0;
+        for _ in 0..READ_BATCH {
+            match self.socket.get_ref().recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    let now = self.now_us();
+                    self.endpoint.handle_datagram(now, from, &self.buf[..n]);
+                    read += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(target: "net", error = %e, "receive failed");
+                    self.endpoint.record_recv_error();
+                }
+            }
+        }
+        read
+    }
+}
+
+fn wall_clock_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_micros() as u64).max(1)
+}

@@ -1,0 +1,322 @@
+//! The sans-IO protocol core. It reads no clock and owns no socket: the
+//! caller passes the time (microseconds since an epoch of its choice) to
+//! every call, feeds it received datagrams, and sends what
+//! [`Endpoint::poll_transmit`] hands out. [`Endpoint::poll_timeout`] says
+//! when to call [`Endpoint::handle_timeout`] next.
+//!
+//! The receive path lives in `receive.rs`; this file holds the state and
+//! the send path.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::auth::Auth;
+use crate::config::{Config, ConfigError, NodeId};
+use crate::counters::{Counters, DropReason};
+use crate::faults::{FaultConfig, FaultInjector, Verdict};
+use crate::fragment::{fragment_count, Reassembly};
+use crate::reliability::dedup::DedupWindow;
+use crate::reliability::rto::RtoEstimator;
+use crate::reliability::sender::{SendLimits, SendQueue};
+use crate::wire::{self, Ack, Frame, Header, FLAG_ACK, FLAG_DATA, MAX_ACKS, MAX_PIGGYBACK_ACKS};
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+/// A message received whole, not delivered before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub from: NodeId,
+    pub msg_id: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// The current RTT estimate for a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RttEstimate {
+    /// Smoothed RTT, once a sample was taken.
+    pub srtt_us: Option<u64>,
+    pub rttvar_us: u64,
+    /// RTO before backoff.
+    pub rto_us: u64,
+}
+
+/// Why `send` refused a message.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("node {0} is not a peer")]
+    UnknownPeer(NodeId),
+    #[error("message of {len} bytes is over the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("cannot encode message: {0}")]
+    Encode(#[from] postcard::Error),
+}
+
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) id: NodeId,
+    pub(crate) addr: SocketAddr,
+    pub(crate) sender: SendQueue,
+    pub(crate) rto: RtoEstimator,
+    pub(crate) acks: VecDeque<Ack>,
+    pub(crate) dedup: DedupWindow,
+}
+
+/// One endpoint of the cluster: the whole protocol state.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub(crate) config: Config,
+    pub(crate) peers: Vec<Peer>,
+    pub(crate) by_id: HashMap<NodeId, usize>,
+    pub(crate) by_addr: HashMap<SocketAddr, usize>,
+    pub(crate) reassembly: Reassembly,
+    pub(crate) faults: FaultInjector<(NodeId, Transmit)>,
+    pub(crate) auth: Auth,
+    pub(crate) counters: Counters,
+    pub(crate) events: VecDeque<Delivered>,
+    next_id: u64,
+    round_robin: usize,
+}
+
+impl Endpoint {
+    /// A new endpoint. Says once (a `tracing` warning) when it runs
+    /// without a shared secret.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        if config.secret.is_none() {
+            tracing::warn!(target: "net", node = config.id, "no shared secret: datagrams are not authenticated");
+        }
+        let limits = SendLimits {
+            max_messages: config.send_queue_messages,
+            max_bytes: config.send_queue_bytes,
+            window_fragments: config.window_fragments,
+        };
+        let peers: Vec<Peer> = (config.peers.iter().filter(|(id, _)| **id != config.id))
+            .map(|(&id, &addr)| Peer {
+                id,
+                addr,
+                sender: SendQueue::new(limits),
+                rto: RtoEstimator::new(config.rto),
+                acks: VecDeque::new(),
+                dedup: DedupWindow::new(config.dedup_entries),
+            })
+            .collect();
+        Ok(Endpoint {
+            by_id: peers.iter().enumerate().map(|(i, p)| (p.id, i)).collect(),
+            by_addr: peers.iter().enumerate().map(|(i, p)| (p.addr, i)).collect(),
+            peers,
+            reassembly: Reassembly::new(config.reassembly_bytes, config.reassembly_timeout_us),
+            faults: FaultInjector::new(config.faults.clone()),
+            auth: Auth::new(config.secret.as_deref()),
+            counters: Counters::default(),
+            events: VecDeque::new(),
+            next_id: config.first_msg_id.max(1),
+            round_robin: 0,
+            config,
+        })
+    }
+
+    /// Encodes `msg` with postcard and queues it for `to`.
+    pub fn send<M: Serialize + ?Sized>(
+        &mut self,
+        now_us: u64,
+        to: NodeId,
+        msg: &M,
+    ) -> Result<u64, SendError> {
+        let bytes = postcard::to_allocvec(msg)?;
+        self.send_bytes(now_us, to, bytes)
+    }
+
+    /// Queues an already encoded message for `to`; returns its id.
+    pub fn send_bytes(&mut self, now_us: u64, to: NodeId, bytes: Vec<u8>) -> Result<u64, SendError> {
+        let Some(&index) = self.by_id.get(&to) else { return Err(SendError::UnknownPeer(to)) };
+        let max = self.config.max_message_bytes;
+        if bytes.len() > max {
+            self.counters.drop(DropReason::TooLarge);
+            return Err(SendError::TooLarge { len: bytes.len(), max });
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let count = fragment_count(bytes.len()) as u16;
+        let deadline = now_us + self.config.message_deadline_us;
+        let evicted = self.peers[index].sender.push(id, bytes, count, deadline);
+        self.counters.messages_sent += 1;
+        self.counters.drop_n(DropReason::QueueFull, evicted);
+        Ok(id)
+    }
+
+    /// The next datagram to send, if any. Call until it returns `None`.
+    pub fn poll_transmit(&mut self, now_us: u64) -> Option<Transmit> {
+        loop {
+            let (peer, t) = match self.faults.release(now_us) {
+                Some(held) => held,
+                None => {
+                    let (peer, t) = self.build_next(now_us)?;
+                    match self.faults.outbound(now_us, peer, (peer, t)) {
+                        (_, Some(pass)) => pass,
+                        (Verdict::Drop, None) => {
+                            self.counters.drop(DropReason::Injected);
+                            continue;
+                        }
+                        (_, None) => continue,
+                    }
+                }
+            };
+            tracing::trace!(target: "net", to = peer, len = t.bytes.len(), "transmit");
+            self.counters.datagrams_sent += 1;
+            self.counters.bytes_sent += t.bytes.len() as u64;
+            return Some(t);
+        }
+    }
+
+    /// Runs the timers due at `now_us`: retransmissions, message deadlines,
+    /// reassembly timeouts.
+    pub fn handle_timeout(&mut self, now_us: u64) {
+        for peer in &mut self.peers {
+            let expired = peer.sender.on_timers(now_us);
+            self.counters.retransmissions += expired.retransmits;
+            self.counters.drop_n(DropReason::Deadline, expired.deadline_drops);
+        }
+        let dropped = self.reassembly.expire(now_us) as u64;
+        self.counters.drop_n(DropReason::ReassemblyTimeout, dropped);
+    }
+
+    /// When `handle_timeout` should run next (it may be early, never late).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let peers = self.peers.iter().filter_map(|p| p.sender.next_timer());
+        peers.chain(self.reassembly.next_expiry()).chain(self.faults.next_release()).min()
+    }
+
+    /// The next delivered message, as bytes.
+    pub fn poll_event(&mut self) -> Option<Delivered> {
+        self.events.pop_front()
+    }
+
+    /// The next delivered message decoded as `M`; messages that do not
+    /// decode are dropped and counted.
+    pub fn poll_message<M: DeserializeOwned>(&mut self) -> Option<(NodeId, M)> {
+        while let Some(d) = self.events.pop_front() {
+            match postcard::from_bytes(&d.bytes) {
+                Ok(m) => return Some((d.from, m)),
+                Err(_) => self.counters.drop(DropReason::Decode),
+            }
+        }
+        None
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The RTT estimate for `peer`.
+    pub fn rtt(&self, peer: NodeId) -> Option<RttEstimate> {
+        let p = &self.peers[*self.by_id.get(&peer)?];
+        Some(RttEstimate { srtt_us: p.rto.srtt_us(), rttvar_us: p.rto.rttvar_us(), rto_us: p.rto.rto_us() })
+    }
+
+    /// Messages to `peer` not yet fully acknowledged (for flow control).
+    pub fn queued(&self, peer: NodeId) -> usize {
+        self.by_id.get(&peer).map_or(0, |&i| self.peers[i].sender.queued())
+    }
+
+    /// Cuts `peer` off in both directions, or reconnects it.
+    pub fn set_blocked(&mut self, peer: NodeId, blocked: bool) {
+        self.faults.set_blocked(peer, blocked);
+    }
+
+    /// The fault settings in force.
+    pub fn faults(&self) -> &FaultConfig {
+        self.faults.config()
+    }
+
+    /// Bytes held and messages waiting in the reassembly buffer.
+    pub fn reassembly_held(&self) -> (usize, usize) {
+        (self.reassembly.bytes_held(), self.reassembly.incomplete())
+    }
+
+    /// Replaces the fault settings.
+    pub fn set_faults(&mut self, faults: FaultConfig) {
+        self.faults.set_config(faults);
+    }
+
+    pub(crate) fn record_send_error(&mut self) {
+        self.counters.send_errors += 1;
+    }
+
+    pub(crate) fn record_recv_error(&mut self) {
+        self.counters.recv_errors += 1;
+    }
+
+    /// The next datagram by round robin over peers: a fragment (with acks
+    /// piggy-backed), else a datagram of acks alone.
+    fn build_next(&mut self, now_us: u64) -> Option<(NodeId, Transmit)> {
+        let n = self.peers.len();
+        for step in 0..n {
+            let i = (self.round_robin + step) % n;
+            if let Some(t) = self.build_data(now_us, i).or_else(|| self.build_acks(i)) {
+                self.round_robin = (i + 1) % n;
+                return Some((self.peers[i].id, t));
+            }
+        }
+        None
+    }
+
+    fn build_data(&mut self, now_us: u64, i: usize) -> Option<Transmit> {
+        let peer = &mut self.peers[i];
+        let frag = peer.sender.next_fragment(now_us, &peer.rto)?;
+        let take = peer.acks.len().min(MAX_PIGGYBACK_ACKS);
+        let acks: Vec<Ack> = peer.acks.drain(..take).collect();
+        let mut header = self.header(i);
+        header.flags = FLAG_DATA | if acks.is_empty() { 0 } else { FLAG_ACK };
+        header.msg_id = frag.msg_id;
+        header.frag_index = frag.index;
+        header.frag_count = frag.count;
+        self.counters.acks_sent += acks.len() as u64;
+        Some(self.seal(i, &Frame { header, acks: &acks, data: &frag.data }))
+    }
+
+    fn build_acks(&mut self, i: usize) -> Option<Transmit> {
+        let peer = &mut self.peers[i];
+        if peer.acks.is_empty() {
+            return None;
+        }
+        let take = peer.acks.len().min(MAX_ACKS);
+        let acks: Vec<Ack> = peer.acks.drain(..take).collect();
+        let mut header = self.header(i);
+        header.flags = FLAG_ACK;
+        self.counters.acks_sent += acks.len() as u64;
+        Some(self.seal(i, &Frame { header, acks: &acks, data: &[] }))
+    }
+
+    fn header(&self, i: usize) -> Header {
+        let peer = &self.peers[i];
+        Header {
+            cluster_id: self.config.cluster_id,
+            from: self.config.id,
+            to: peer.id,
+            low_watermark: peer.sender.low_watermark(self.next_id),
+            ..Header::default()
+        }
+    }
+
+    fn seal(&self, i: usize, frame: &Frame<'_>) -> Transmit {
+        let mut bytes = wire::encode(frame, self.auth.mac_len());
+        self.auth.sign(&mut bytes);
+        Transmit { to: self.peers[i].addr, bytes }
+    }
+}
