@@ -32,9 +32,14 @@ pub struct Invariants {
     led_in: Vec<Option<u64>>,
 }
 
-/// FNV-1a: a cheap, deterministic fingerprint of a command.
+/// A fingerprint of a command, to compare entries without keeping copies
+/// (std's SipHash with fixed keys: the same within a run, which is all
+/// the checks need).
 fn fingerprint(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    data.hash(&mut h);
+    h.finish()
 }
 
 impl Invariants {
