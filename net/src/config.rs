@@ -10,6 +10,12 @@ use crate::wire::FRAGMENT_BYTES;
 /// A node id, unique within one cluster.
 pub type NodeId = u64;
 
+/// Ids at or above this are clients: processes with an ephemeral address,
+/// not in any peer table. An endpoint with [`Config::accept_clients`] set
+/// learns their address from their first valid datagram. Member ids must
+/// stay below it.
+pub const CLIENT_ID_MIN: NodeId = 1 << 63;
+
 /// Configuration of one endpoint. [`Config::new`] fills in defaults meant
 /// for a LAN cluster; every field may be changed before use.
 #[derive(Debug, Clone)]
@@ -49,6 +55,14 @@ pub struct Config {
     /// microseconds when this is 0.
     pub first_msg_id: u64,
     pub faults: FaultConfig,
+    /// Accept datagrams from clients (ids at or above [`CLIENT_ID_MIN`]) that
+    /// are not in `peers`: once a datagram from one passes every other check
+    /// (cluster id, MAC when a secret is set, addressed to us) its address
+    /// is learned, so replies can be sent to it. Off by default.
+    pub accept_clients: bool,
+    /// Clients remembered at most; past that the one heard from least
+    /// recently is forgotten (with whatever was queued for it).
+    pub max_clients: usize,
 }
 
 /// A configuration that cannot work.
@@ -82,6 +96,8 @@ impl Config {
             event_queue: 65_536,
             first_msg_id: 0,
             faults: FaultConfig::default(),
+            accept_clients: false,
+            max_clients: 1024,
         }
     }
 
@@ -97,6 +113,7 @@ impl Config {
             ("window_fragments", self.window_fragments),
             ("ack_queue", self.ack_queue),
             ("event_queue", self.event_queue),
+            ("max_clients", self.max_clients),
         ];
         match nonzero.iter().find(|(_, v)| *v == 0) {
             Some((name, _)) => Err(ConfigError::Zero(name)),

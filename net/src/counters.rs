@@ -92,6 +92,10 @@ pub struct Counters {
     /// Socket errors the driver survived.
     pub send_errors: u64,
     pub recv_errors: u64,
+    /// Client addresses learned, and forgotten to keep the table bounded
+    /// (see `Config::accept_clients`).
+    pub clients_learned: u64,
+    pub clients_evicted: u64,
     pub drops: Drops,
 }
 

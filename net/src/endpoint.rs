@@ -67,6 +67,30 @@ pub(crate) struct Peer {
     pub(crate) rto: RtoEstimator,
     pub(crate) acks: VecDeque<Ack>,
     pub(crate) dedup: DedupWindow,
+    /// A learned client rather than a member from the peer table.
+    pub(crate) is_client: bool,
+    /// When a valid datagram from it last arrived (clients are evicted by it).
+    pub(crate) last_heard_us: u64,
+}
+
+impl Peer {
+    pub(crate) fn new(id: NodeId, addr: SocketAddr, config: &Config) -> Peer {
+        let limits = SendLimits {
+            max_messages: config.send_queue_messages,
+            max_bytes: config.send_queue_bytes,
+            window_fragments: config.window_fragments,
+        };
+        Peer {
+            id,
+            addr,
+            sender: SendQueue::new(limits),
+            rto: RtoEstimator::new(config.rto),
+            acks: VecDeque::new(),
+            dedup: DedupWindow::new(config.dedup_entries),
+            is_client: false,
+            last_heard_us: 0,
+        }
+    }
 }
 
 /// One endpoint of the cluster: the whole protocol state.
@@ -82,7 +106,7 @@ pub struct Endpoint {
     pub(crate) counters: Counters,
     pub(crate) events: VecDeque<Delivered>,
     next_id: u64,
-    round_robin: usize,
+    pub(crate) round_robin: usize,
 }
 
 impl Endpoint {
@@ -93,20 +117,8 @@ impl Endpoint {
         if config.secret.is_none() {
             tracing::warn!(target: "net", node = config.id, "no shared secret: datagrams are not authenticated");
         }
-        let limits = SendLimits {
-            max_messages: config.send_queue_messages,
-            max_bytes: config.send_queue_bytes,
-            window_fragments: config.window_fragments,
-        };
         let peers: Vec<Peer> = (config.peers.iter().filter(|(id, _)| **id != config.id))
-            .map(|(&id, &addr)| Peer {
-                id,
-                addr,
-                sender: SendQueue::new(limits),
-                rto: RtoEstimator::new(config.rto),
-                acks: VecDeque::new(),
-                dedup: DedupWindow::new(config.dedup_entries),
-            })
+            .map(|(&id, &addr)| Peer::new(id, addr, &config))
             .collect();
         Ok(Endpoint {
             by_id: peers.iter().enumerate().map(|(i, p)| (p.id, i)).collect(),
@@ -252,6 +264,11 @@ impl Endpoint {
     /// Replaces the fault settings.
     pub fn set_faults(&mut self, faults: FaultConfig) {
         self.faults.set_config(faults);
+    }
+
+    /// Clients whose address is known now.
+    pub fn clients(&self) -> usize {
+        self.peers.iter().filter(|p| p.is_client).count()
     }
 
     pub(crate) fn record_send_error(&mut self) {

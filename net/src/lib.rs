@@ -20,6 +20,11 @@
 //! - injects faults on demand ([`FaultConfig`]): loss per direction, delay,
 //!   duplication, reordering, blocked peers.
 //!
+//! Clients: with [`Config::accept_clients`], an endpoint also talks to
+//! processes that are not in its peer table, with ids at or above
+//! [`CLIENT_ID_MIN`]; their (ephemeral) addresses are learned from their
+//! first valid datagram into a bounded table (least recently heard evicted).
+//!
 //! What it does not: ordering, congestion control (a fixed window of
 //! fragments in flight per peer), encryption, peer discovery or membership
 //! changes, IP fragmentation.
@@ -62,6 +67,7 @@
 //! ```
 
 mod auth;
+mod clients;
 mod config;
 mod counters;
 mod driver;
@@ -72,7 +78,7 @@ mod receive;
 pub mod reliability;
 pub mod wire;
 
-pub use config::{Config, ConfigError, NodeId};
+pub use config::{Config, ConfigError, NodeId, CLIENT_ID_MIN};
 pub use counters::{Counters, DropReason, Drops};
 pub use driver::{BindError, Transport};
 pub use endpoint::{Delivered, Endpoint, RttEstimate, SendError, Transmit};

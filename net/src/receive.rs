@@ -1,5 +1,5 @@
 //! The receive path of [`Endpoint`]: checks in order (size and structure,
-//! checksum, cluster id, MAC, peer table), then acks, then data: dedup,
+//! checksum, cluster id, MAC, peer table or client admission), then acks, then data: dedup,
 //! reassembly, delivery. Every datagram that fails a check is dropped and
 //! counted; nothing here panics on any input.
 
@@ -30,8 +30,12 @@ impl Endpoint {
                 return;
             }
         };
-        let Some(i) = peer else { return };
         let h = decoded.header;
+        let i = match peer {
+            Some(i) if self.peers[i].id == h.from => i,
+            _ => self.learn_client(now_us, h.from, from),
+        };
+        self.peers[i].last_heard_us = now_us;
         self.peers[i].dedup.advance(h.low_watermark);
         self.on_acks(now_us, i, &decoded.acks);
         if h.flags & FLAG_DATA != 0 {
@@ -50,6 +54,7 @@ impl Endpoint {
         }
         match peer {
             Some(i) if self.peers[i].id == d.header.from && d.header.to == self.config.id => Ok(d),
+            _ if peer.is_none_or(|i| self.peers[i].is_client) && self.admits_client(&d.header) => Ok(d),
             _ => Err(DropReason::UnknownPeer),
         }
     }

@@ -1,0 +1,121 @@
+//! `Config::accept_clients`: endpoints with ephemeral addresses, outside the
+//! peer table, talking to a member (sans-IO, virtual time).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use net::{Config, Endpoint, CLIENT_ID_MIN};
+
+const SERVER: u64 = 1;
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn server(accept: bool, max_clients: usize, secret: Option<&[u8]>) -> Endpoint {
+    let peers = BTreeMap::from([(SERVER, addr(7000))]);
+    let mut c = Config::new(9, SERVER, peers);
+    c.accept_clients = accept;
+    c.max_clients = max_clients;
+    c.secret = secret.map(<[u8]>::to_vec);
+    Endpoint::new(c).unwrap()
+}
+
+/// A client knows the server and itself.
+fn client(n: u64, secret: Option<&[u8]>) -> (Endpoint, SocketAddr) {
+    let id = CLIENT_ID_MIN + n;
+    let me = addr(40_000 + n as u16);
+    let mut c = Config::new(9, id, BTreeMap::from([(SERVER, addr(7000)), (id, me)]));
+    c.secret = secret.map(<[u8]>::to_vec);
+    (Endpoint::new(c).unwrap(), me)
+}
+
+/// Moves every datagram of `from` (at `from_addr`) into `to`.
+fn pump(from: &mut Endpoint, from_addr: SocketAddr, to: &mut Endpoint) {
+    while let Some(t) = from.poll_transmit(0) {
+        to.handle_datagram(0, from_addr, &t.bytes);
+    }
+}
+
+/// Client sends "ping", the server answers "pong" to the learned address.
+fn round_trip(server: &mut Endpoint, client: &mut Endpoint, me: SocketAddr) -> Option<String> {
+    client.send(0, SERVER, "ping").unwrap();
+    pump(client, me, server);
+    let (from, msg) = server.poll_message::<String>()?;
+    assert_eq!(msg, "ping");
+    server.send(0, from, "pong").unwrap();
+    let mut replies = Vec::new();
+    while let Some(t) = server.poll_transmit(0) {
+        assert_eq!(t.to, me, "reply goes to the learned address");
+        replies.push(t);
+    }
+    for t in replies {
+        client.handle_datagram(0, addr(7000), &t.bytes);
+    }
+    client.poll_message::<String>().map(|(_, m)| m)
+}
+
+#[test]
+fn a_client_is_learned_and_answered() {
+    let mut s = server(true, 8, None);
+    let (mut c, me) = client(1, None);
+    assert_eq!(round_trip(&mut s, &mut c, me).as_deref(), Some("pong"));
+    assert_eq!(s.clients(), 1);
+    assert_eq!(s.counters().clients_learned, 1);
+}
+
+#[test]
+fn clients_are_refused_unless_accepted() {
+    let mut s = server(false, 8, None);
+    let (mut c, me) = client(1, None);
+    assert_eq!(round_trip(&mut s, &mut c, me), None);
+    assert_eq!(s.counters().drops.unknown_peer, 1);
+    assert_eq!(s.clients(), 0);
+}
+
+#[test]
+fn ids_below_the_client_range_are_not_learned() {
+    let mut s = server(true, 8, None);
+    let mut c =
+        Endpoint::new(Config::new(9, 5, BTreeMap::from([(SERVER, addr(7000)), (5, addr(40_005))]))).unwrap();
+    c.send(0, SERVER, "ping").unwrap();
+    pump(&mut c, addr(40_005), &mut s);
+    assert_eq!(s.poll_message::<String>(), None);
+    assert_eq!(s.counters().drops.unknown_peer, 1);
+}
+
+#[test]
+fn clients_are_authenticated_like_members() {
+    let mut s = server(true, 8, Some(b"secret"));
+    let (mut wrong, me) = client(1, Some(b"guess"));
+    assert_eq!(round_trip(&mut s, &mut wrong, me), None);
+    assert_eq!(s.counters().drops.auth, 1);
+    assert_eq!(s.clients(), 0);
+    let (mut right, me) = client(2, Some(b"secret"));
+    assert_eq!(round_trip(&mut s, &mut right, me).as_deref(), Some("pong"));
+}
+
+#[test]
+fn the_client_table_is_bounded_and_evicts_the_least_recently_heard() {
+    let mut s = server(true, 2, None);
+    let mut clients: Vec<_> = (1..=3).map(|n| client(n, None)).collect();
+    for (c, me) in clients.iter_mut() {
+        assert_eq!(round_trip(&mut s, c, *me).as_deref(), Some("pong"));
+    }
+    assert_eq!(s.clients(), 2);
+    assert_eq!(s.counters().clients_evicted, 1);
+    // The evicted first client is learned again on its next datagram.
+    let (c, me) = &mut clients[0];
+    assert_eq!(round_trip(&mut s, c, *me).as_deref(), Some("pong"));
+    assert_eq!(s.clients(), 2);
+}
+
+#[test]
+fn a_client_that_rebinds_is_answered_at_its_new_address() {
+    let mut s = server(true, 8, None);
+    let (mut c, me) = client(1, None);
+    assert_eq!(round_trip(&mut s, &mut c, me).as_deref(), Some("pong"));
+    let moved = addr(41_000);
+    assert_eq!(round_trip(&mut s, &mut c, moved).as_deref(), Some("pong"));
+    assert_eq!(s.clients(), 1);
+}

@@ -1,0 +1,256 @@
+//! `cluster.toml`: one file describes the whole cluster and is the same on
+//! every machine; each member binds the `addr` of its own id.
+//!
+//! ```toml
+//! cluster_id = 1
+//! # secret = "a shared secret"      or      secret_file = "/etc/raft/secret"
+//! data_dir = "./data"               # member N keeps its WAL in data_dir/node-N
+//!
+//! [timing]                          # optional; these are the defaults
+//! tick_ms = 10
+//! heartbeat_ticks = 5
+//! election_min_ticks = 30
+//! election_max_ticks = 60
+//!
+//! [[node]]
+//! id = 1
+//! addr = "127.0.0.1:7101"
+//! ```
+//!
+//! Parsing is strict (unknown keys are errors) so a typo never silently
+//! falls back to a default; every error is one line. [`ClusterConfig::load`]
+//! resolves a relative `data_dir` and `secret_file` against the directory of
+//! the file, so a command gives the same paths from any working directory.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A cluster.toml that cannot be used, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Syntax(String),
+    #[error("node id {0} is listed twice")]
+    DuplicateId(u64),
+    #[error("address {0} is listed twice")]
+    DuplicateAddr(SocketAddr),
+    #[error("node id {0} is out of range (1 ..= 2^63-1)")]
+    BadId(u64),
+    #[error("no [[node]] entries")]
+    NoNodes,
+    #[error("set either secret or secret_file, not both")]
+    TwoSecrets,
+    #[error("the secret is empty")]
+    EmptySecret,
+    #[error("bad timing: {0}")]
+    Timing(String),
+    #[error("node id {0} is not in the cluster file")]
+    UnknownId(u64),
+}
+
+/// cluster.toml, parsed and validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub cluster_id: u64,
+    /// From `secret = "..."` or the bytes of `secret_file` (one trailing
+    /// newline removed): datagrams are MAC'd with it.
+    pub secret: Option<Vec<u8>>,
+    pub timing: Timing,
+    /// Member N keeps its WAL in `data_dir/node-N`.
+    pub data_dir: PathBuf,
+    pub nodes: Vec<Member>,
+}
+
+/// The clock: one Raft tick every `tick_ms`; the rest counted in ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timing {
+    pub tick_ms: u64,
+    pub heartbeat_ticks: u32,
+    pub election_min_ticks: u32,
+    pub election_max_ticks: u32,
+}
+
+impl Default for Timing {
+    /// 50 ms heartbeats, elections after 300–600 ms of silence: a LAN.
+    fn default() -> Self {
+        Timing { tick_ms: 10, heartbeat_ticks: 5, election_min_ticks: 30, election_max_ticks: 60 }
+    }
+}
+
+/// One member: its id and the UDP address it binds and is reached at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub id: u64,
+    pub addr: SocketAddr,
+}
+
+/// The file as written, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    cluster_id: u64,
+    secret: Option<String>,
+    secret_file: Option<PathBuf>,
+    #[serde(default)]
+    timing: Timing,
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default)]
+    node: Vec<RawMember>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMember {
+    id: u64,
+    addr: String,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+impl ClusterConfig {
+    /// Reads and validates `path`; relative paths in it are taken from the
+    /// file's directory.
+    pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+        let read = |p: &Path| std::fs::read(p).map_err(|source| ConfigError::Read { path: p.into(), source });
+        let text = String::from_utf8(read(path)?)
+            .map_err(|_| ConfigError::Syntax(format!("{}: not UTF-8", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut config =
+            parse_with(&text, |secret_file| read(&base.join(secret_file))).map_err(|e| name_file(e, path))?;
+        config.data_dir = base.join(&config.data_dir);
+        Ok(config)
+    }
+
+    /// Parses and validates cluster.toml text; a `secret_file` is read
+    /// relative to the working directory.
+    pub fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
+        parse_with(text, |p| std::fs::read(p).map_err(|source| ConfigError::Read { path: p.into(), source }))
+    }
+
+    pub fn member(&self, id: u64) -> Option<&Member> {
+        self.nodes.iter().find(|m| m.id == id)
+    }
+
+    /// The member, or [`ConfigError::UnknownId`].
+    pub fn require_member(&self, id: u64) -> Result<&Member, ConfigError> {
+        self.member(id).ok_or(ConfigError::UnknownId(id))
+    }
+
+    pub fn node_data_dir(&self, id: u64) -> PathBuf {
+        self.data_dir.join(format!("node-{id}"))
+    }
+
+    /// Every member's id, in file order.
+    pub fn ids(&self) -> Vec<u64> {
+        self.nodes.iter().map(|m| m.id).collect()
+    }
+}
+
+fn name_file(e: ConfigError, path: &Path) -> ConfigError {
+    match e {
+        ConfigError::Syntax(msg) => ConfigError::Syntax(format!("{}: {msg}", path.display())),
+        other => other,
+    }
+}
+
+fn parse_with(
+    text: &str,
+    read_secret: impl Fn(&Path) -> Result<Vec<u8>, ConfigError>,
+) -> Result<ClusterConfig, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
+    let secret = match (raw.secret, raw.secret_file) {
+        (Some(_), Some(_)) => return Err(ConfigError::TwoSecrets),
+        (Some(s), None) => Some(s.into_bytes()),
+        (None, Some(p)) => Some(trim_newline(read_secret(&p)?)),
+        (None, None) => None,
+    };
+    if secret.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ConfigError::EmptySecret);
+    }
+    check_timing(&raw.timing)?;
+    let nodes = check_members(raw.node)?;
+    Ok(ClusterConfig {
+        cluster_id: raw.cluster_id,
+        secret,
+        timing: raw.timing,
+        data_dir: raw.data_dir,
+        nodes,
+    })
+}
+
+/// toml's messages span several lines with a source excerpt; keep the
+/// line number and the message.
+fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+    let msg = e.message().trim().replace('\n', " ");
+    match line {
+        Some(l) => ConfigError::Syntax(format!("line {l}: {msg}")),
+        None => ConfigError::Syntax(msg),
+    }
+}
+
+fn trim_newline(mut s: Vec<u8>) -> Vec<u8> {
+    if s.last() == Some(&b'\n') {
+        s.pop();
+        if s.last() == Some(&b'\r') {
+            s.pop();
+        }
+    }
+    s
+}
+
+fn check_timing(t: &Timing) -> Result<(), ConfigError> {
+    let fail = |m: String| Err(ConfigError::Timing(m));
+    if t.tick_ms == 0 || t.heartbeat_ticks == 0 {
+        return fail("tick_ms and heartbeat_ticks must be at least 1".into());
+    }
+    if t.election_min_ticks >= t.election_max_ticks {
+        return fail(format!(
+            "election_min_ticks ({}) must be below election_max_ticks ({})",
+            t.election_min_ticks, t.election_max_ticks
+        ));
+    }
+    if t.heartbeat_ticks >= t.election_min_ticks {
+        return fail(format!(
+            "heartbeat_ticks ({}) must be below election_min_ticks ({})",
+            t.heartbeat_ticks, t.election_min_ticks
+        ));
+    }
+    Ok(())
+}
+
+fn check_members(raw: Vec<RawMember>) -> Result<Vec<Member>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::NoNodes);
+    }
+    let (mut ids, mut addrs) = (BTreeSet::new(), BTreeSet::new());
+    let mut nodes = Vec::with_capacity(raw.len());
+    for m in raw {
+        if m.id == 0 || m.id >= net::CLIENT_ID_MIN {
+            return Err(ConfigError::BadId(m.id));
+        }
+        let addr: SocketAddr = m.addr.parse().map_err(|_| {
+            ConfigError::Syntax(format!("node {}: bad address {:?} (want IP:PORT)", m.id, m.addr))
+        })?;
+        if !ids.insert(m.id) {
+            return Err(ConfigError::DuplicateId(m.id));
+        }
+        if !addrs.insert(addr) {
+            return Err(ConfigError::DuplicateAddr(addr));
+        }
+        nodes.push(Member { id: m.id, addr });
+    }
+    Ok(nodes)
+}
+
+#[cfg(test)]
+mod tests;

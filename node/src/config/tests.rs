@@ -1,0 +1,122 @@
+use super::*;
+
+const GOOD: &str = r#"
+cluster_id = 7
+data_dir = "./d"
+
+[timing]
+tick_ms = 10
+heartbeat_ticks = 5
+election_min_ticks = 30
+election_max_ticks = 60
+
+[[node]]
+id = 1
+addr = "127.0.0.1:7101"
+
+[[node]]
+id = 2
+addr = "127.0.0.1:7102"
+"#;
+
+fn err(text: &str) -> String {
+    match ClusterConfig::parse(text) {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => {
+            let line = e.to_string();
+            assert!(!line.contains('\n'), "one line: {line}");
+            line
+        }
+    }
+}
+
+#[test]
+fn a_good_file_parses() {
+    let c = ClusterConfig::parse(GOOD).unwrap();
+    assert_eq!(c.cluster_id, 7);
+    assert_eq!(c.ids(), vec![1, 2]);
+    assert_eq!(c.member(2).unwrap().addr, "127.0.0.1:7102".parse().unwrap());
+    assert_eq!(c.node_data_dir(2), PathBuf::from("./d/node-2"));
+    assert_eq!(c.secret, None);
+}
+
+#[test]
+fn the_repository_cluster_toml_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cluster.toml");
+    let c = ClusterConfig::load(&path).unwrap();
+    assert_eq!(c.nodes.len(), 3);
+}
+
+#[test]
+fn unknown_keys_are_refused() {
+    assert!(err(&format!("colour = 1\n{GOOD}")).contains("colour"));
+    let typo = GOOD.replace("tick_ms", "tick_msec");
+    assert!(err(&typo).contains("tick_msec"));
+    let in_node = GOOD.replace("id = 2", "id = 2\nport = 3");
+    assert!(err(&in_node).contains("port"));
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    assert!(err(&GOOD.replace("id = 2", "id = 1")).contains("node id 1 is listed twice"));
+}
+
+#[test]
+fn duplicate_addresses_are_refused() {
+    assert!(err(&GOOD.replace("7102", "7101")).contains("127.0.0.1:7101 is listed twice"));
+}
+
+#[test]
+fn bad_addresses_are_refused() {
+    assert!(err(&GOOD.replace("127.0.0.1:7102", "localhost")).contains("bad address"));
+    assert!(err(&GOOD.replace("127.0.0.1:7102", "127.0.0.1:99999")).contains("bad address"));
+}
+
+#[test]
+fn bad_ids_are_refused() {
+    assert!(err(&GOOD.replace("id = 2", "id = 0")).contains("out of range"));
+    assert!(err(&GOOD.replace("id = 2", "id = 9223372036854775808")).contains("9223372036854775808"));
+}
+
+#[test]
+fn bad_timing_is_refused() {
+    assert!(err(&GOOD.replace("heartbeat_ticks = 5", "heartbeat_ticks = 30")).contains("heartbeat_ticks"));
+    assert!(err(&GOOD.replace("election_max_ticks = 60", "election_max_ticks = 30")).contains("election_min"));
+    assert!(err(&GOOD.replace("tick_ms = 10", "tick_ms = 0")).contains("tick_ms"));
+}
+
+#[test]
+fn secrets_come_from_the_file_or_a_path() {
+    let c = ClusterConfig::parse(&format!("secret = \"s3\"\n{GOOD}")).unwrap();
+    assert_eq!(c.secret.as_deref(), Some(&b"s3"[..]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), "from file\n").unwrap();
+    std::fs::write(dir.path().join("cluster.toml"), format!("secret_file = \"secret\"\n{GOOD}")).unwrap();
+    let c = ClusterConfig::load(&dir.path().join("cluster.toml")).unwrap();
+    assert_eq!(c.secret.as_deref(), Some(&b"from file"[..]));
+    assert_eq!(c.data_dir, dir.path().join("./d"));
+    let both = format!("secret = \"a\"\nsecret_file = \"b\"\n{GOOD}");
+    assert!(err(&both).contains("not both"));
+    assert!(err(&format!("secret = \"\"\n{GOOD}")).contains("empty"));
+    assert!(err(&format!("secret_file = \"/nonexistent/x\"\n{GOOD}")).contains("/nonexistent/x"));
+}
+
+#[test]
+fn syntax_errors_and_missing_parts_are_one_line() {
+    assert!(err("cluster_id = ").starts_with("line 1"));
+    assert!(err("data_dir = \"x\"").contains("cluster_id"));
+    assert!(err("cluster_id = 1").contains("no [[node]]"));
+    assert!(err(&GOOD.replace("cluster_id = 7", "cluster_id = \"seven\"")).contains("line 2"));
+}
+
+#[test]
+fn an_id_not_in_the_file_is_named() {
+    let c = ClusterConfig::parse(GOOD).unwrap();
+    assert_eq!(c.require_member(9).unwrap_err().to_string(), "node id 9 is not in the cluster file");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let e = ClusterConfig::load(Path::new("/nonexistent/cluster.toml")).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/cluster.toml"), "{e}");
+}

@@ -1,0 +1,34 @@
+//! A member of a Raft cluster and its clients: `cluster.toml`, the event
+//! loop that wires the `raft` core to the `wal` log and the `net`
+//! transport, a key-value state machine with client sessions, and the
+//! client that finds the leader.
+//!
+//! What it does not: snapshots or log compaction (a restarted member
+//! replays its whole log), membership changes.
+//!
+//! ```no_run
+//! use node::config::ClusterConfig;
+//! use node::kv::KvStore;
+//! use node::server::{Server, ServerOptions};
+//!
+//! let config = ClusterConfig::load("cluster.toml".as_ref())?;
+//! let data_dir = config.node_data_dir(1);
+//! let options = ServerOptions { config, id: 1, data_dir, noop_on_election: true };
+//! let server = Server::start(options, Box::new(KvStore::default()))?;
+//! println!("{:?}", server.status());
+//! server.stop();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Files: `config.rs` (cluster.toml), `storage.rs` (raft ↔ wal),
+//! `server/` (the handle and the event loop), `proto.rs` (the wire enum),
+//! `kv.rs` (the state machine), `client.rs` (leader finding, retries),
+//! `cli/` (the `node` binary's subcommands).
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod kv;
+pub mod proto;
+pub mod server;
+pub mod storage;

@@ -1,0 +1,100 @@
+//! What travels between members and clients: one enum on the `net`
+//! transport, for Raft's messages and the client protocol.
+//!
+//! The server does not interpret client commands: a [`Wire::Request`]
+//! carries the bytes to propose, and the reply carries what the state
+//! machine returned for them. Retries are safe because the state machine
+//! deduplicates (the KV store keys its sessions by client id and sequence
+//! number inside the command). The `seq` here only pairs replies with
+//! requests on the client side.
+
+use serde::{Deserialize, Serialize};
+
+/// One message on the transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Wire {
+    /// Member to member.
+    Raft(raft::Message),
+    /// Client to any member: propose `command`; answered once it is
+    /// committed and applied.
+    Request {
+        seq: u64,
+        command: Vec<u8>,
+    },
+    /// Member to client.
+    Reply {
+        seq: u64,
+        reply: Reply,
+    },
+    /// Client to any member: how are you?
+    StatusQuery {
+        seq: u64,
+    },
+    StatusReply {
+        seq: u64,
+        status: MemberStatus,
+    },
+}
+
+/// A member's answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// Committed and applied; the state machine's reply.
+    Applied(Vec<u8>),
+    /// Ask someone else; the leader of the current term if known.
+    NotLeader { leader_hint: Option<u64> },
+}
+
+/// A member's state, as `node status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    pub id: u64,
+    pub role: Role,
+    pub term: u64,
+    pub leader_id: Option<u64>,
+    pub commit_index: u64,
+    pub last_index: u64,
+    pub applied_index: u64,
+}
+
+/// [`raft::Role`] on the wire (raft's own type is not serde).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+impl From<raft::Role> for Role {
+    fn from(r: raft::Role) -> Role {
+        match r {
+            raft::Role::Follower => Role::Follower,
+            raft::Role::Candidate => Role::Candidate,
+            raft::Role::Leader => Role::Leader,
+        }
+    }
+}
+
+impl From<raft::Status> for MemberStatus {
+    fn from(s: raft::Status) -> MemberStatus {
+        MemberStatus {
+            id: s.id,
+            role: s.role.into(),
+            term: s.current_term,
+            leader_id: s.leader_id,
+            commit_index: s.commit_index,
+            last_index: s.last_index,
+            applied_index: s.applied_index,
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The event loop of one member. Each turn:
+//!
+//! 1. wait for an input (tick timer, datagram, command from the handle),
+//!    then take every other input already waiting;
+//! 2. drain the core's `Ready`: one WAL batch and one `sync`, then send the
+//!    messages, then apply the committed entries and answer the clients
+//!    whose entries they are; `advance`; repeat while the core has more
+//!    (an `advance` can move the leader's commit index).
+//!
+//! Proposals made during a turn leave in one AppendEntries per follower,
+//! since `ready()` runs once per turn.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use futures_lite::future;
+use smol::channel::Receiver;
+
+use super::requests::Requests;
+use super::{Command, FatalError, Shared, StateMachine};
+use crate::proto::{MemberStatus, Reply, Wire};
+use crate::storage::Storage;
+
+/// Inputs taken per turn before the turn's persist, at most (so a flood of
+/// datagrams cannot starve the timer).
+const MAX_INPUTS_PER_TURN: usize = 256;
+
+enum Event {
+    Tick,
+    Wire(u64, Wire),
+    Command(Command),
+    /// The handle is gone.
+    Closed,
+}
+
+pub(super) struct EventLoop {
+    shared: Arc<Shared>,
+    storage: Storage,
+    transport: net::Transport<Wire>,
+    sm: Box<dyn StateMachine>,
+    inbox: Receiver<Command>,
+    tick: Duration,
+    next_tick: Instant,
+    requests: Requests,
+    /// Role and term at the end of the last turn, to log changes.
+    last_seen: (raft::Role, u64),
+}
+
+impl EventLoop {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        storage: Storage,
+        transport: net::Transport<Wire>,
+        sm: Box<dyn StateMachine>,
+        inbox: Receiver<Command>,
+        tick: Duration,
+    ) -> EventLoop {
+        let term = shared.raft().current_term();
+        EventLoop {
+            shared,
+            storage,
+            transport,
+            sm,
+            inbox,
+            tick,
+            next_tick: Instant::now() + tick,
+            requests: Requests::default(),
+            last_seen: (raft::Role::Follower, term),
+        }
+    }
+
+    /// Runs until stopped (`Ok`) or a WAL error (`Err`, logged here).
+    pub(super) async fn run(mut self) -> Result<(), FatalError> {
+        let id = self.transport.endpoint().id();
+        let result = self.turns().await;
+        if let Err(e) = &result {
+            tracing::error!(target: "wal", id, error = %e, "stopping: the log cannot be written");
+        }
+        tracing::info!(target: "election", id, "member stopped");
+        result
+    }
+
+    async fn turns(&mut self) -> Result<(), FatalError> {
+        loop {
+            let first = self.next_event().await;
+            if !self.handle(first) {
+                return Ok(());
+            }
+            for _ in 0..MAX_INPUTS_PER_TURN {
+                let Some(event) = self.try_next_event() else { break };
+                if !self.handle(event) {
+                    return Ok(());
+                }
+            }
+            self.drain_ready()?;
+            self.watch_role();
+        }
+    }
+
+    async fn next_event(&mut self) -> Event {
+        if Instant::now() >= self.next_tick {
+            return Event::Tick;
+        }
+        let (inbox, transport, at) = (&self.inbox, &mut self.transport, self.next_tick);
+        let command = async { inbox.recv().await.map_or(Event::Closed, Event::Command) };
+        let datagram = async {
+            let (from, wire) = transport.recv().await;
+            Event::Wire(from, wire)
+        };
+        let timer = async {
+            Timer::at(at).await;
+            Event::Tick
+        };
+        future::or(command, future::or(datagram, timer)).await
+    }
+
+    fn try_next_event(&mut self) -> Option<Event> {
+        if Instant::now() >= self.next_tick {
+            return Some(Event::Tick);
+        }
+        if let Ok(c) = self.inbox.try_recv() {
+            return Some(Event::Command(c));
+        }
+        self.transport.try_recv().map(|(from, wire)| Event::Wire(from, wire))
+    }
+
+    /// Handles one input; false to stop.
+    fn handle(&mut self, event: Event) -> bool {
+        match event {
+            Event::Tick => {
+                self.shared.raft().tick();
+                self.next_tick += self.tick;
+                // After a stall (debugger, overloaded machine) do not fire
+                // a burst of ticks: elections would start at once.
+                let now = Instant::now();
+                if self.next_tick < now {
+                    self.next_tick = now + self.tick;
+                }
+            }
+            Event::Wire(from, wire) => self.on_wire(from, wire),
+            Event::Command(c) => return self.on_command(c),
+            Event::Closed => return false,
+        }
+        true
+    }
+
+    fn on_command(&mut self, command: Command) -> bool {
+        match command {
+            Command::Wake => self.shared.wake_queued.store(false, Ordering::Release),
+            Command::SetBlocked { peer, blocked, done } => {
+                self.transport.endpoint_mut().set_blocked(peer, blocked);
+                let _ = done.try_send(());
+            }
+            Command::SetFaults { faults, done } => {
+                self.transport.endpoint_mut().set_faults(faults);
+                let _ = done.try_send(());
+            }
+            Command::Stop => return false,
+        }
+        true
+    }
+
+    fn on_wire(&mut self, from: u64, wire: Wire) {
+        match wire {
+            Wire::Raft(msg) if msg.from == from && from < net::CLIENT_ID_MIN => {
+                if let Err(e) = self.shared.raft().step(msg) {
+                    tracing::debug!(target: "net", from, error = %e, "message refused");
+                }
+            }
+            Wire::Request { seq, command } => self.on_request(from, seq, command),
+            Wire::StatusQuery { seq } => {
+                let status = MemberStatus::from(self.shared.status());
+                self.send(from, &Wire::StatusReply { seq, status });
+            }
+            other => tracing::debug!(target: "net", from, ?other, "unexpected message dropped"),
+        }
+    }
+
+    /// A client's command: proposed if we lead, else a redirect.
+    fn on_request(&mut self, client: u64, seq: u64, command: Vec<u8>) {
+        if command.is_empty() {
+            return; // empty entries are no-ops; nothing to answer with
+        }
+        let proposed = self.shared.raft().propose(command);
+        match proposed {
+            Ok((index, term)) => {
+                tracing::debug!(target: "client", client, seq, index, "proposed");
+                self.requests.insert(index, term, client, seq);
+            }
+            Err(raft::NotLeader { leader_hint }) => {
+                self.send(client, &Wire::Reply { seq, reply: Reply::NotLeader { leader_hint } });
+            }
+        }
+    }
+
+    /// Persist, send, apply, advance; until the core has nothing more.
+    fn drain_ready(&mut self) -> Result<(), FatalError> {
+        loop {
+            let ready = {
+                let mut raft = self.shared.raft();
+                if !raft.has_ready() {
+                    return Ok(());
+                }
+                raft.ready()
+            };
+            self.storage.persist(&ready)?;
+            for msg in ready.messages {
+                self.send_raft(msg);
+            }
+            for entry in ready.committed_entries {
+                self.apply(entry);
+            }
+            self.shared.raft().advance();
+        }
+    }
+
+    fn apply(&mut self, entry: raft::Entry) {
+        // No-op entries (a new leader's) are not the state machine's business.
+        let reply = (!entry.data.is_empty()).then(|| self.sm.apply(entry.index, &entry.data));
+        self.shared.applied_index.store(entry.index, Ordering::Release);
+        if let (Some(reply), Some((client, seq))) = (reply, self.requests.applied(entry.index, entry.term)) {
+            tracing::debug!(target: "client", client, seq, index = entry.index, "applied, answering");
+            self.send(client, &Wire::Reply { seq, reply: Reply::Applied(reply) });
+        }
+    }
+
+    fn send_raft(&mut self, msg: raft::Message) {
+        let (to, is_request) = (msg.to, msg.is_request());
+        let wire = Wire::Raft(msg);
+        let bytes = match postcard::to_allocvec(&wire) {
+            Ok(b) => b,
+            Err(e) => return tracing::error!(target: "net", to, error = %e, "cannot encode"),
+        };
+        self.shared.messages.fetch_add(1, Ordering::Relaxed);
+        if is_request {
+            self.shared.rpcs.fetch_add(1, Ordering::Relaxed);
+            // Less the one-byte variant tag of `Wire::Raft`: the message's own bytes.
+            self.shared.rpc_bytes.fetch_add(bytes.len() as u64 - 1, Ordering::Relaxed);
+        }
+        let now = self.transport.now_us();
+        if let Err(e) = self.transport.endpoint_mut().send_bytes(now, to, bytes) {
+            tracing::debug!(target: "net", to, error = %e, "not sent");
+        }
+        self.transport.flush();
+    }
+
+    fn send(&mut self, to: u64, wire: &Wire) {
+        if let Err(e) = self.transport.send(to, wire) {
+            tracing::debug!(target: "net", to, error = %e, "not sent");
+        }
+    }
+
+    /// Logs role and term changes; a leader that stepped down tells its
+    /// waiting clients to look elsewhere.
+    fn watch_role(&mut self) {
+        let (role, term, leader) = {
+            let raft = self.shared.raft();
+            (raft.role(), raft.current_term(), raft.leader_id())
+        };
+        if (role, term) == self.last_seen {
+            return;
+        }
+        let id = self.transport.endpoint().id();
+        tracing::info!(target: "election", id, ?role, term, ?leader, "role or term changed");
+        self.last_seen = (role, term);
+        // Entries proposed in an earlier term may still commit under the
+        // new leader; their clients retry there and the state machine's
+        // sessions apply each command once.
+        let keep_term = (role == raft::Role::Leader).then_some(term);
+        if !self.requests.is_empty() {
+            for (client, seq, reply) in self.requests.abandon(leader, keep_term) {
+                self.send(client, &Wire::Reply { seq, reply });
+            }
+        }
+    }
+}

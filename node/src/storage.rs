@@ -1,0 +1,119 @@
+//! Raft's persistent state on the write-ahead log: the bridge between a
+//! [`raft::Ready`] and [`wal::Wal`].
+//!
+//! Per event-loop turn the server calls [`Storage::persist`] once: the hard
+//! state and the entries of that turn's `Ready` are appended and made
+//! durable with one `sync` (group commit). `Ready::entries` follows "an
+//! entry at index i replaces everything from i on", which is exactly what a
+//! WAL entry record means, so entries are appended as they come.
+//!
+//! Any WAL error is fatal: the caller stops the member. A failed fsync is
+//! never retried (the kernel may have dropped the dirty pages and a retry
+//! can report success for data that is gone); the WAL poisons itself too.
+
+use std::path::Path;
+
+use wal::{Wal, WalOptions};
+
+/// Why the log could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] wal::Error),
+    #[error("write-ahead log holds a state raft refuses: {0}")]
+    Restore(#[from] raft::RestoreError),
+}
+
+/// A member's WAL.
+pub struct Storage {
+    wal: Wal,
+}
+
+impl Storage {
+    /// Opens (creating if needed) and replays the log in `dir`. A torn tail
+    /// is cut and logged; corruption is an error naming file and offset.
+    pub fn open(dir: &Path) -> Result<(Storage, raft::Persisted), StorageError> {
+        let options = WalOptions { create_dir: true, ..WalOptions::default() };
+        let (wal, recovered) = Wal::open(dir, options)?;
+        if let Some(torn) = &recovered.report.torn_tail {
+            tracing::warn!(target: "wal", path = %torn.path.display(), offset = torn.offset,
+                bytes = torn.bytes_cut, reason = torn.reason, "cut a torn tail");
+        }
+        let persisted = raft::Persisted {
+            hard_state: raft::HardState {
+                current_term: recovered.hard_state.current_term,
+                voted_for: recovered.hard_state.voted_for,
+            },
+            entries: recovered.entries.into_iter().map(to_raft).collect(),
+        };
+        tracing::info!(target: "wal", dir = %dir.display(), entries = persisted.entries.len(),
+            term = persisted.hard_state.current_term, "recovered");
+        Ok((Storage { wal }, persisted))
+    }
+
+    /// Writes what `ready` asks to persist and syncs once. Returns whether
+    /// anything was written.
+    pub fn persist(&mut self, ready: &raft::Ready) -> Result<bool, StorageError> {
+        if ready.hard_state.is_none() && ready.entries.is_empty() {
+            return Ok(false);
+        }
+        if let Some(hs) = ready.hard_state {
+            self.wal
+                .set_hard_state(wal::HardState { current_term: hs.current_term, voted_for: hs.voted_for })?;
+        }
+        if !ready.entries.is_empty() {
+            let entries: Vec<wal::Entry> = ready.entries.iter().map(to_wal).collect();
+            self.wal.append(&entries)?;
+        }
+        self.wal.sync()?;
+        tracing::trace!(target: "wal", entries = ready.entries.len(), "synced");
+        Ok(true)
+    }
+}
+
+fn to_raft(e: wal::Entry) -> raft::Entry {
+    raft::Entry { index: e.index, term: e.term, data: e.data.to_vec() }
+}
+
+fn to_wal(e: &raft::Entry) -> wal::Entry {
+    wal::Entry { index: e.index, term: e.term, data: bytes::Bytes::copy_from_slice(&e.data) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64, term: u64, data: &[u8]) -> raft::Entry {
+        raft::Entry { index, term, data: data.to_vec() }
+    }
+
+    #[test]
+    fn what_is_persisted_comes_back_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, p) = Storage::open(dir.path()).unwrap();
+        assert_eq!(p, raft::Persisted::default());
+        let hard_state = raft::HardState { current_term: 3, voted_for: Some(2) };
+        let ready = raft::Ready {
+            hard_state: Some(hard_state),
+            entries: vec![entry(1, 1, b"a"), entry(2, 2, b""), entry(3, 3, b"c")],
+            ..raft::Ready::default()
+        };
+        assert!(s.persist(&ready).unwrap());
+        // An entry at index 2 replaces 2 and 3.
+        let ready = raft::Ready { entries: vec![entry(2, 3, b"b")], ..raft::Ready::default() };
+        assert!(s.persist(&ready).unwrap());
+        assert!(!s.persist(&raft::Ready::default()).unwrap());
+        drop(s);
+        let (_s, p) = Storage::open(dir.path()).unwrap();
+        assert_eq!(p.hard_state, hard_state);
+        assert_eq!(p.entries, vec![entry(1, 1, b"a"), entry(2, 3, b"b")]);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = Storage::open(dir.path()).unwrap();
+        let Err(err) = Storage::open(dir.path()) else { panic!("opened twice") };
+        assert!(err.to_string().contains("locked"), "{err}");
+    }
+}
