@@ -1,0 +1,3 @@
+pub(super) fn local(_c: &std::path::Path, _t: std::time::Duration) -> std::process::ExitCode {
+    std::process::ExitCode::FAILURE
+}

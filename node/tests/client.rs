@@ -1,0 +1,73 @@
+//! The client against an in-process 3-member cluster on loopback: finding
+//! the leader, failing over, timing out.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{leader, local_config, start, wait_for};
+use node::client::{Client, ClientError};
+use node::kv::KvStore;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn the_client_finds_the_leader_writes_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(3, dir.path());
+    let servers: Vec<_> = (1..=3).map(|id| start(&config, id, Box::new(KvStore::default()))).collect();
+    let mut client = Client::new(&config, LIMIT).unwrap();
+    client.put("k", b"v1").unwrap();
+    let refs: Vec<_> = servers.iter().collect();
+    assert_eq!(client.leader(), leader(&refs));
+    assert_eq!(client.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
+    client.delete("k").unwrap();
+    assert_eq!(client.get("k").unwrap(), None);
+    let status = client.status();
+    assert!(status.iter().all(|(_, s)| s.is_some()));
+}
+
+#[test]
+fn the_client_follows_a_new_leader_after_the_old_one_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(3, dir.path());
+    let mut servers: Vec<_> = (1..=3).map(|id| start(&config, id, Box::new(KvStore::default()))).collect();
+    let mut client = Client::new(&config, LIMIT).unwrap();
+    client.put("a", b"1").unwrap();
+    let old = client.leader().unwrap();
+    let position = servers.iter().position(|s| s.id() == old).unwrap();
+    servers.remove(position).stop();
+    client.put("b", b"2").unwrap();
+    assert_ne!(client.leader(), Some(old));
+    assert_eq!(client.get("a").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(client.get("b").unwrap().as_deref(), Some(&b"2"[..]));
+    let (m, s) = client.status().into_iter().find(|(m, _)| m.id == old).unwrap();
+    assert_eq!((m.id, s), (old, None), "the stopped member is unreachable");
+}
+
+#[test]
+fn without_a_majority_the_client_times_out_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(3, dir.path());
+    let only = start(&config, 1, Box::new(KvStore::default()));
+    let timeout = Duration::from_millis(600);
+    let mut client = Client::new(&config, timeout).unwrap();
+    let began = Instant::now();
+    let err = client.put("k", b"v").unwrap_err();
+    assert!(matches!(err, ClientError::Timeout(_)), "{err}");
+    assert!(err.to_string().contains("600ms"), "{err}");
+    assert!(began.elapsed() < timeout + Duration::from_millis(500));
+    wait_for(LIMIT, "member still up", || Some(only.status()));
+}
+
+#[test]
+fn a_client_without_the_secret_is_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(1, dir.path());
+    let _server = start(&config, 1, Box::new(KvStore::default()));
+    let mut wrong = config.clone();
+    wrong.secret = Some(b"guess".to_vec());
+    let mut client = Client::new(&wrong, Duration::from_millis(300)).unwrap();
+    assert!(matches!(client.put("k", b"v"), Err(ClientError::Timeout(_))));
+    assert!(client.status().iter().all(|(_, s)| s.is_none()));
+}
