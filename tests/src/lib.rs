@@ -10,8 +10,9 @@
 //! - [`scenarios`]: every scenario, written once against the harness.
 //! - [`runner`]: runs a scenario over seeds, for the `#[test]`s and the
 //!   `lab` report binary.
-//!
-//! Not here: the back end over real nodes and UDP (a later part).
+//! - [`live`]: the live back end: each server a real `node` event loop
+//!   over UDP on loopback with its WAL on disk, in real time; the same
+//!   scenarios run on it (`cargo test live_`, `lab --live`).
 //!
 //! Where the tester differs from the lab's, and why:
 //! - `one()` gets `retry` where later versions of the lab pass it (after a
@@ -41,6 +42,7 @@
 //! ```
 
 pub mod harness;
+pub mod live;
 pub mod report;
 pub mod runner;
 pub mod scenarios;

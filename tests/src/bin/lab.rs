@@ -1,9 +1,13 @@
 //! `lab`: runs the lab's scenarios on the simulator over many seeds and
 //! prints a table per scenario (pass count, virtual seconds, wall ms,
 //! rpcs, bytes, commands), with the hand-out's reference beside the 2B rows.
+//! With `--live`, on live clusters (real nodes over UDP on loopback, real
+//! time; reliable profile only), all runs at once unless `--jobs` says
+//! otherwise, and the process's CPU time in the totals.
 //!
 //! ```text
 //! cargo run --release -p tests --bin lab -- --seeds 100 --scenario 2b
+//! cargo run --release -p tests --bin lab -- --live --scenario 2b
 //! ```
 
 use std::process::ExitCode;
@@ -34,6 +38,10 @@ struct Args {
     /// Print each run's lab result line too.
     #[arg(long)]
     lines: bool,
+    /// Run on live clusters (real nodes, UDP on loopback, real time)
+    /// instead of the simulator; reliable network only.
+    #[arg(long)]
+    live: bool,
 }
 
 /// One unit of work: a scenario, a seed, a profile.
@@ -45,7 +53,7 @@ fn tasks(args: &Args) -> Vec<Task> {
     for s in scenarios::all().iter().filter(|s| s.name.contains(filter)) {
         for seed in args.first_seed..args.first_seed + args.seeds {
             out.push((s, seed, false));
-            if s.unreliable_too {
+            if s.unreliable_too && !args.live {
                 out.push((s, seed, true));
             }
         }
@@ -54,7 +62,7 @@ fn tasks(args: &Args) -> Vec<Task> {
 }
 
 /// Runs the tasks on `jobs` threads, with a progress bar on stderr.
-fn run_all(tasks: &[Task], jobs: usize) -> Vec<Run> {
+fn run_all(tasks: &[Task], jobs: usize, live: bool) -> Vec<Run> {
     let bar = ProgressBar::new(tasks.len() as u64);
     let style = ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed}  {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
@@ -66,7 +74,7 @@ fn run_all(tasks: &[Task], jobs: usize) -> Vec<Run> {
             scope.spawn(|| loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(s, seed, unreliable)) = tasks.get(k) else { break };
-                let run = run_once(s, seed, unreliable);
+                let run = if live { tests::live::run_once(s, seed) } else { run_once(s, seed, unreliable) };
                 if run.result.is_err() {
                     bar.set_message(format!("FAIL {} seed {seed}", s.name));
                 }
@@ -86,10 +94,14 @@ fn main() -> ExitCode {
         eprintln!("lab: no scenario matches {:?}", args.scenario.unwrap_or_default());
         return ExitCode::FAILURE;
     }
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Live runs mostly sleep (real time): run them all at once by default.
+    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or_else(|| if args.live { tasks.len() } else { cores() });
+    let cpu0 = tests::live::process_cpu_time();
     let start = Instant::now();
-    let mut runs = run_all(&tasks, jobs);
+    let mut runs = run_all(&tasks, jobs, args.live);
     let wall = start.elapsed();
+    let cpu = tests::live::process_cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     runs.sort_by_key(|r| (r.scenario, r.unreliable, r.seed));
     if args.lines {
         for r in &runs {
@@ -105,10 +117,15 @@ fn main() -> ExitCode {
     let failures: Vec<&Run> = runs.iter().filter(|r| r.result.is_err()).collect();
     for r in &failures {
         if let Err(f) = &r.result {
-            println!("{}", failure_report(r, f));
+            let report = if args.live { tests::live::failure_report(r, f) } else { failure_report(r, f) };
+            println!("{report}");
         }
     }
     print!("{}", tests::report::totals(&runs, wall, jobs));
+    if args.live {
+        let cpu = cpu.map_or("unknown".to_string(), |c| format!("{:.2} s", c.as_secs_f64()));
+        println!("live: CPU time of all runs (user + system, all threads) {cpu}");
+    }
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
