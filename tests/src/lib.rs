@@ -13,6 +13,8 @@
 //! - [`live`]: the live back end: each server a real `node` event loop
 //!   over UDP on loopback with its WAL on disk, in real time; the same
 //!   scenarios run on it (`cargo test live_`, `lab --live`).
+//! - [`procs`]: helpers for tests that run the real `node` binary as
+//!   processes (`kill -9`, restarts, WAL corruption, network namespaces).
 //!
 //! Where the tester differs from the lab's, and why:
 //! - `one()` gets `retry` where later versions of the lab pass it (after a
@@ -43,6 +45,7 @@
 
 pub mod harness;
 pub mod live;
+pub mod procs;
 pub mod report;
 pub mod runner;
 pub mod scenarios;

@@ -1,0 +1,254 @@
+//! `node_bench`: measures a 3-member `node` cluster on loopback with the
+//! WAL fsynced, each figure beside a baseline measured in the same run:
+//!
+//! - write latency and throughput of one sequential client and of
+//!   `--clients` concurrent clients (p50/p99 from `hdrhistogram`), against
+//!   a raw `write` + `fdatasync` of the same size in the same directory;
+//! - leader failover after `kill -9` (p50/p99 over `--kills` kills): time
+//!   until another member reports itself leader, and until a write is
+//!   acknowledged again, against the configured election timeout;
+//! - memory (`VmRSS`) of a member when idle, and after `--rss-puts` puts of
+//!   `--value-bytes`-byte values, against the bytes written.
+//!
+//! ```text
+//! cargo run --release -p tests --bin node_bench -- --kills 50 --rss-puts 1000000
+//! ```
+
+use std::fs::File;
+use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hdrhistogram::Histogram;
+use node::client::Client;
+use node::config::ClusterConfig;
+use tests::procs::{ClusterSpec, ProcCluster};
+
+#[derive(Parser, Debug)]
+#[command(about = "Measure a node cluster: write latency, failover, memory")]
+struct Args {
+    /// Members of the cluster.
+    #[arg(long, default_value_t = 3)]
+    members: u64,
+    /// Puts of the sequential client (0 skips).
+    #[arg(long, default_value_t = 2000)]
+    seq_puts: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    clients: u64,
+    /// Puts over all concurrent clients (0 skips).
+    #[arg(long, default_value_t = 20_000)]
+    concurrent_puts: u64,
+    /// Leader kills (0 skips).
+    #[arg(long, default_value_t = 50)]
+    kills: usize,
+    /// Puts before the second memory reading (0 skips).
+    #[arg(long, default_value_t = 100_000)]
+    rss_puts: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    value_bytes: usize,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("node_bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn run(args: &Args) -> Result<(), BoxError> {
+    let mut cluster = ProcCluster::start(ClusterSpec::loopback(args.members)?)?;
+    let config = ClusterConfig::load(cluster.config_path())?;
+    cluster.wait_leader(Duration::from_secs(10))?;
+    let mut rows: Vec<[String; 3]> = Vec::new();
+    let value = vec![b'v'; args.value_bytes];
+
+    let fsync = raw_fsync(&cluster.data_dir(1), args.value_bytes + 32, 1000)?;
+    rows.push(["raw write+fdatasync (baseline)".into(), lat(&fsync), String::new()]);
+
+    std::thread::sleep(Duration::from_secs(1)); // settle before the idle reading
+    let idle = max_rss(&cluster);
+    rows.push([
+        "idle RSS (max over members)".into(),
+        format!("{:.1} MiB", idle as f64 / 1024.0),
+        "goal ≤ 16 MiB".into(),
+    ]);
+
+    if args.seq_puts > 0 {
+        let (hist, secs) = puts(&config, 1, args.seq_puts, &value, "s")?;
+        rows.push(writes_row("sequential client", &hist, secs, &fsync));
+    }
+    if args.concurrent_puts > 0 {
+        let (hist, secs) = puts(&config, args.clients, args.concurrent_puts, &value, "c")?;
+        rows.push(writes_row(&format!("{} concurrent clients", args.clients), &hist, secs, &fsync));
+    }
+    if args.kills > 0 {
+        failover(&mut cluster, &config, args.kills, &mut rows)?;
+    }
+    if args.rss_puts > 0 {
+        let (_, secs) = puts(&config, args.clients, args.rss_puts, &value, "m")?;
+        let after = max_rss(&cluster);
+        let written = args.rss_puts * args.value_bytes as u64;
+        rows.push([
+            format!(
+                "RSS after {} puts of {} B ({:.0}/s)",
+                args.rss_puts,
+                args.value_bytes,
+                args.rss_puts as f64 / secs
+            ),
+            format!("{:.1} MiB", after as f64 / 1024.0),
+            format!(
+                "{:.2}× the {:.1} MiB written (goal ≤ 3×)",
+                after as f64 * 1024.0 / written as f64,
+                written as f64 / 1048576.0
+            ),
+        ]);
+    }
+    print_table(args, &rows);
+    Ok(())
+}
+
+/// `write` + `fdatasync` of `bytes` bytes, appended, in `dir`.
+fn raw_fsync(dir: &Path, bytes: usize, count: u64) -> Result<Histogram<u64>, BoxError> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("bench-fsync.tmp");
+    let file = File::create(&path)?;
+    let mut hist = Histogram::new(3)?;
+    let buf = vec![7u8; bytes];
+    for n in 0..count {
+        let t = Instant::now();
+        file.write_all_at(&buf, n * bytes as u64)?;
+        file.sync_data()?;
+        hist.record(t.elapsed().as_micros() as u64)?;
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(hist)
+}
+
+/// `total` puts spread over `clients` threads, each with its own client;
+/// latency histogram (µs) and elapsed seconds.
+fn puts(
+    config: &ClusterConfig,
+    clients: u64,
+    total: u64,
+    value: &[u8],
+    tag: &str,
+) -> Result<(Histogram<u64>, f64), BoxError> {
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|_| {
+            let (config, next, value, tag) = (config.clone(), next.clone(), value.to_vec(), tag.to_string());
+            std::thread::spawn(move || -> Result<Histogram<u64>, String> {
+                let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
+                let mut client = Client::new(&config, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        return Ok(hist);
+                    }
+                    let t = Instant::now();
+                    client.put(&format!("{tag}{n}"), &value).map_err(|e| format!("put {tag}{n}: {e}"))?;
+                    hist.record(t.elapsed().as_micros() as u64).map_err(|e| e.to_string())?;
+                }
+            })
+        })
+        .collect();
+    let mut all = Histogram::<u64>::new(3)?;
+    for h in handles {
+        all.add(h.join().map_err(|_| "client thread panicked")??)?;
+    }
+    Ok((all, start.elapsed().as_secs_f64()))
+}
+
+/// Kills the leader `kills` times; records time to a new leader (status
+/// polls with a 20 ms wait, so dead members cost little) and to the next
+/// acknowledged write of a client that last wrote to the old leader.
+fn failover(
+    cluster: &mut ProcCluster,
+    config: &ClusterConfig,
+    kills: usize,
+    rows: &mut Vec<[String; 3]>,
+) -> Result<(), BoxError> {
+    let mut elected = Histogram::<u64>::new(3)?;
+    let mut writable = Histogram::<u64>::new(3)?;
+    let mut poller = Client::new(config, Duration::from_millis(20))?;
+    for round in 0..kills {
+        cluster.wait_converged(0, Duration::from_secs(20))?;
+        let mut client = Client::new(config, Duration::from_secs(20))?;
+        client.put(&format!("before{round}"), b"x")?; // now it knows the leader
+        let old = client.leader().ok_or("no leader after a write")?;
+        let t0 = Instant::now();
+        cluster.kill(old)?;
+        let writer =
+            std::thread::spawn(move || client.put(&format!("after{round}"), b"x").map(|_| t0.elapsed()));
+        loop {
+            let leads = poller
+                .status()
+                .into_iter()
+                .any(|(m, s)| m.id != old && s.is_some_and(|s| s.role.name() == "leader" && s.term > 0));
+            if leads {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(20) {
+                return Err(format!("round {round}: no new leader within 20 s").into());
+            }
+        }
+        elected.record(t0.elapsed().as_micros() as u64)?;
+        writable.record(writer.join().map_err(|_| "writer panicked")??.as_micros() as u64)?;
+        cluster.spawn(old)?;
+    }
+    let timing = &config.timing;
+    let (min_ms, max_ms) = (
+        timing.tick_ms * u64::from(timing.election_min_ticks),
+        timing.tick_ms * u64::from(timing.election_max_ticks),
+    );
+    let vs = format!("election timeout {min_ms}–{max_ms} ms");
+    rows.push([format!("failover: new leader ({kills} kill -9)"), lat(&elected), vs.clone()]);
+    rows.push([format!("failover: next write acked ({kills} kill -9)"), lat(&writable), vs]);
+    Ok(())
+}
+
+fn max_rss(cluster: &ProcCluster) -> u64 {
+    cluster.ids().into_iter().filter_map(|id| cluster.rss_kib(id)).max().unwrap_or(0)
+}
+
+fn lat(h: &Histogram<u64>) -> String {
+    format!("p50 {} p99 {}", ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99)))
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+fn writes_row(name: &str, h: &Histogram<u64>, secs: f64, fsync: &Histogram<u64>) -> [String; 3] {
+    let ratio = h.value_at_quantile(0.5) as f64 / fsync.value_at_quantile(0.5).max(1) as f64;
+    [
+        format!("{name}: {:.0} writes/s", h.len() as f64 / secs),
+        lat(h),
+        format!("p50 = {ratio:.1}× raw fdatasync p50"),
+    ]
+}
+
+fn print_table(args: &Args, rows: &[[String; 3]]) {
+    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "node_bench: {} members on loopback, fsync on, {} B values",
+        args.members, args.value_bytes
+    );
+    for r in rows {
+        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
+    }
+}

@@ -1,0 +1,147 @@
+//! The `node` client commands (`put`, `get`, `status --json`) as typed
+//! calls, each one a child process, optionally run through a prefix such
+//! as `ip netns exec NS`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use super::error::{io, ProcError, Result};
+
+/// One member's line of `node status --json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub id: u64,
+    pub role: String,
+    pub term: u64,
+    pub commit_index: u64,
+    pub last_index: u64,
+    pub applied_index: u64,
+}
+
+impl MemberStatus {
+    pub fn is_leader(&self) -> bool {
+        self.role == "leader"
+    }
+    pub fn is_reachable(&self) -> bool {
+        self.role != "unreachable"
+    }
+}
+
+/// How a `put` ended: acknowledged (exit 0) or not (exit 1, e.g. a
+/// timeout; the write may or may not have been applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Acked,
+    NotAcked(String),
+}
+
+/// Runs client commands against one `cluster.toml`.
+#[derive(Debug, Clone)]
+pub struct Cli {
+    pub bin: PathBuf,
+    pub config: PathBuf,
+    /// Words before the binary, e.g. `["ip", "netns", "exec", "ns"]`.
+    pub prefix: Vec<String>,
+    /// The `--timeout` of puts and gets, e.g. `"3s"`.
+    pub timeout: String,
+    /// The `--timeout` of `status` (how long it waits for a member that
+    /// does not answer), short so polls stay quick while one is down.
+    pub status_timeout: String,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> Result<Output> {
+        self.run_with(&self.timeout, args)
+    }
+
+    fn run_with(&self, timeout: &str, args: &[&str]) -> Result<Output> {
+        let mut cmd = match self.prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        cmd.args(&args[..1]).arg("--config").arg(&self.config);
+        cmd.args(["--timeout", timeout]).args(&args[1..]);
+        cmd.output().map_err(io(format!("spawn node {}", args[0])))
+    }
+
+    /// `node put KEY VALUE`. Exit 2 (bad arguments or config) is an error.
+    pub fn put(&self, key: &str, value: &str) -> Result<PutOutcome> {
+        let out = self.run(&["put", key, value])?;
+        match out.status.code() {
+            Some(0) => Ok(PutOutcome::Acked),
+            Some(1) | None => Ok(PutOutcome::NotAcked(stderr_line(&out))),
+            Some(_) => Err(failed("node put", &out)),
+        }
+    }
+
+    /// `node get KEY`: `Some(value)`, or `None` when not found.
+    pub fn get(&self, key: &str) -> Result<Option<String>> {
+        let out = self.run(&["get", key])?;
+        let stderr = stderr_line(&out);
+        match out.status.code() {
+            Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())),
+            Some(1) if stderr.contains("not found") => Ok(None),
+            _ => Err(failed("node get", &out)),
+        }
+    }
+
+    /// `node status --json`, one entry per member, by id.
+    pub fn status(&self) -> Result<Vec<MemberStatus>> {
+        let out = self.run_with(&self.status_timeout, &["status", "--json"])?;
+        if !out.status.success() {
+            return Err(failed("node status --json", &out));
+        }
+        parse_status(&String::from_utf8_lossy(&out.stdout))
+    }
+}
+
+/// Parses the array printed by `node status --json`.
+pub fn parse_status(text: &str) -> Result<Vec<MemberStatus>> {
+    let bad = |detail: String| ProcError::Parse { command: "node status --json".into(), detail };
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| bad(format!("{e}: {text}")))?;
+    let items = value.as_array().ok_or_else(|| bad(format!("not an array: {text}")))?;
+    let num = |item: &serde_json::Value, key: &str| item.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
+    let mut members: Vec<MemberStatus> = items
+        .iter()
+        .map(|item| MemberStatus {
+            id: num(item, "id"),
+            role: item.get("role").and_then(|v| v.as_str()).unwrap_or("unreachable").to_string(),
+            term: num(item, "term"),
+            commit_index: num(item, "commit_index"),
+            last_index: num(item, "last_index"),
+            applied_index: num(item, "applied_index"),
+        })
+        .collect();
+    members.sort_by_key(|m| m.id);
+    Ok(members)
+}
+
+fn stderr_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+fn failed(command: &str, out: &Output) -> ProcError {
+    ProcError::Command { command: command.into(), detail: format!("{}: {}", out.status, stderr_line(out)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_json_with_unreachable_members() {
+        let text = r#"[{"id":2,"addr":"127.0.0.1:2","role":"unreachable","term":null},
+            {"id":1,"addr":"127.0.0.1:1","role":"leader","term":3,"commit_index":7,"last_index":8,"applied_index":7}]"#;
+        let members = parse_status(text).unwrap();
+        assert_eq!(members.len(), 2);
+        assert!(members[0].is_leader());
+        assert_eq!((members[0].term, members[0].commit_index, members[0].last_index), (3, 7, 8));
+        assert!(!members[1].is_reachable());
+        assert!(parse_status("{}").is_err());
+    }
+}

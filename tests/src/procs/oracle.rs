@@ -1,0 +1,124 @@
+//! The acknowledged-write oracle: a client that writes continuously, one
+//! fresh key per write (so a late-applied, unacknowledged write can never
+//! overwrite an acknowledged one), records every write that returned OK,
+//! and the final check that each of them reads back.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::cli::{Cli, PutOutcome};
+
+/// What a writer saw.
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    /// Every write that returned OK: key → value.
+    pub acked: BTreeMap<String, String>,
+    /// Writes that timed out or failed (may or may not be applied).
+    pub not_acked: usize,
+    /// Errors that are not a timeout (bad arguments, spawn failures).
+    pub errors: Vec<String>,
+}
+
+/// A thread that puts `tag-N = tag-N-<nonce>` for N = 0, 1, … until stopped.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicU64>,
+    handle: JoinHandle<WriterReport>,
+}
+
+impl Writer {
+    pub fn start(cli: Cli, tag: &str) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(AtomicU64::new(0));
+        let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
+        let nonce = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
+        let handle = std::thread::spawn(move || {
+            let mut report = WriterReport::default();
+            let mut n = 0u64;
+            while !stop2.load(Ordering::Relaxed) {
+                let (key, value) = (format!("{tag}-{n}"), format!("{tag}-{n}-{nonce:x}"));
+                n += 1;
+                match cli.put(&key, &value) {
+                    Ok(PutOutcome::Acked) => {
+                        report.acked.insert(key, value);
+                        acked2.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(PutOutcome::NotAcked(_)) => report.not_acked += 1,
+                    Err(e) => {
+                        report.errors.push(e.to_string());
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            report
+        });
+        Writer { stop, acked, handle }
+    }
+
+    /// Writes acknowledged so far.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` further writes are acknowledged; false on timeout.
+    pub fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
+        let (target, start) = (self.acked() + more, Instant::now());
+        while self.acked() < target {
+            if start.elapsed() >= timeout || self.handle.is_finished() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
+    pub fn stop(self) -> WriterReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or_else(|_| WriterReport {
+            errors: vec!["writer thread panicked".into()],
+            ..WriterReport::default()
+        })
+    }
+}
+
+/// Reads back every acknowledged write (linearizable `get`); the list of
+/// mismatches, empty when all are there.
+pub fn missing_acked(cli: &Cli, acked: &BTreeMap<String, String>) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (key, value) in acked {
+        match cli.get(key) {
+            Ok(Some(got)) if &got == value => {}
+            Ok(got) => missing.push(format!("{key}: wrote {value:?}, read {got:?}")),
+            Err(e) => missing.push(format!("{key}: get failed: {e}")),
+        }
+    }
+    missing
+}
+
+/// The end of every process test: the writer stopped cleanly, the running
+/// members converge (one leader, equal commit and applied index, at least
+/// one entry per acknowledged write), and every acknowledged write reads
+/// back. Panics with what failed.
+pub fn assert_final(cluster: &mut super::ProcCluster, report: &WriterReport) {
+    assert!(report.errors.is_empty(), "client errors: {:?}", report.errors);
+    let acked = report.acked.len() as u64;
+    let members = cluster
+        .wait_converged(acked, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("members did not converge: {e}"));
+    let missing = missing_acked(cluster.cli(), &report.acked);
+    assert!(
+        missing.is_empty(),
+        "{} of {acked} acknowledged writes lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    eprintln!(
+        "final: {acked} acknowledged, {} not acknowledged, commit index {} on all {} members",
+        report.not_acked,
+        members[0].commit_index,
+        members.len()
+    );
+}

@@ -1,0 +1,111 @@
+//! Network-fault tests: each member in its own network namespace, joined
+//! by veth pairs to a bridge in a hub namespace where the client runs, on
+//! a private subnet the test makes (10.231.0.0/24). Partitions and random
+//! loss are `nftables` rules inside the members' namespaces; delay and
+//! loss with `tc netem` where the kernel has `sch_netem`.
+//!
+//! Needs root, `ip` and `nft` (`.ci/run` installs them). Without them a
+//! test prints why and passes, except with `CI=true`, where it fails; a
+//! kernel without `sch_netem` only skips the netem part, with a message.
+
+use std::time::Duration;
+
+use tests::procs::cli::MemberStatus;
+use tests::procs::netns::NetnsLab;
+use tests::procs::oracle::{assert_final, Writer};
+use tests::procs::ProcCluster;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn commit_of(members: &[MemberStatus], id: u64) -> u64 {
+    members.iter().find(|m| m.id == id).map(|m| m.commit_index).unwrap_or_default()
+}
+
+/// Partitions the cluster into `minority` and the rest while a client
+/// writes; the majority keeps committing, the minority's commit index does
+/// not move; after healing everyone converges and nothing acknowledged is
+/// lost.
+fn split(test: &str, members: u64, pick_minority: impl Fn(u64, &[u64]) -> Vec<u64>) {
+    let ids: Vec<u64> = (1..=members).collect();
+    let Some(lab) = NetnsLab::create_or_skip(test, &ids) else { return };
+    let mut cluster = ProcCluster::start(lab.cluster_spec()).unwrap();
+    let leader = cluster.wait_leader(TIMEOUT).unwrap();
+    let writer = Writer::start(cluster.cli().clone(), "p");
+    assert!(writer.wait_progress(5, TIMEOUT), "no writes before the partition");
+
+    let minority = pick_minority(leader, &ids);
+    let majority: Vec<u64> = ids.iter().copied().filter(|id| !minority.contains(id)).collect();
+    lab.partition(&[&minority, &majority]).unwrap();
+    let at_split = cluster.status().unwrap();
+    assert!(writer.wait_progress(10, TIMEOUT), "the majority {majority:?} stopped committing");
+    let majority_leader = cluster
+        .wait_for("a leader in the majority", TIMEOUT, |m| {
+            m.iter().any(|s| s.is_leader() && majority.contains(&s.id))
+        })
+        .unwrap();
+    for &id in &minority {
+        assert_eq!(
+            commit_of(&majority_leader, id),
+            commit_of(&at_split, id),
+            "minority member {id} committed while cut off from the majority"
+        );
+    }
+    let majority_commit = majority.iter().map(|&id| commit_of(&majority_leader, id)).max().unwrap_or(0);
+    let split_commit = minority.iter().map(|&id| commit_of(&at_split, id)).max().unwrap_or(0);
+    assert!(
+        majority_commit >= split_commit + 10,
+        "majority commit {majority_commit} vs {split_commit} at the split"
+    );
+
+    lab.heal().unwrap();
+    assert!(writer.wait_progress(5, TIMEOUT), "no writes after healing");
+    let report = writer.stop();
+    assert_final(&mut cluster, &report);
+}
+
+#[test]
+fn netns_leader_isolated_majority_commits_minority_does_not() {
+    split("netns_leader_isolated", 3, |leader, _| vec![leader]);
+}
+
+#[test]
+fn netns_two_three_split_with_the_leader_in_the_minority() {
+    split("netns_two_three_split", 5, |leader, ids| {
+        let other = ids.iter().copied().find(|&id| id != leader).unwrap();
+        vec![leader, other]
+    });
+}
+
+/// 20% of datagrams between members dropped by `nft numgen random` on
+/// every member: writes go on, and after the loss is lifted all converge.
+#[test]
+fn netns_random_loss_20_percent() {
+    let ids = [1, 2, 3];
+    let Some(lab) = NetnsLab::create_or_skip("netns_random_loss", &ids) else { return };
+    let mut cluster = ProcCluster::start(lab.cluster_spec()).unwrap();
+    cluster.wait_leader(TIMEOUT).unwrap();
+    lab.loss(20).unwrap();
+    let writer = Writer::start(cluster.cli().clone(), "l");
+    assert!(writer.wait_progress(30, Duration::from_secs(60)), "writes stalled under 20% loss");
+    lab.loss(0).unwrap();
+    let report = writer.stop();
+    assert_final(&mut cluster, &report);
+}
+
+/// `tc netem` delay and loss on every member's link. Kernels without
+/// `sch_netem` (as on the CI machines) skip this with a message, also in CI.
+#[test]
+fn netns_netem_delay_and_loss() {
+    let ids = [1, 2, 3];
+    let Some(lab) = NetnsLab::create_or_skip("netns_netem", &ids) else { return };
+    if let Err(why) = lab.netem(&["delay", "20ms", "5ms", "loss", "2%"]) {
+        eprintln!("skipped netem: {why}");
+        return;
+    }
+    let mut cluster = ProcCluster::start(lab.cluster_spec()).unwrap();
+    cluster.wait_leader(TIMEOUT).unwrap();
+    let writer = Writer::start(cluster.cli().clone(), "n");
+    assert!(writer.wait_progress(20, Duration::from_secs(60)), "writes stalled under netem");
+    let report = writer.stop();
+    assert_final(&mut cluster, &report);
+}
