@@ -99,7 +99,9 @@ fn netns_netem_delay_and_loss() {
     let ids = [1, 2, 3];
     let Some(lab) = NetnsLab::create_or_skip("netns_netem", &ids) else { return };
     if let Err(why) = lab.netem(&["delay", "20ms", "5ms", "loss", "2%"]) {
-        eprintln!("skipped netem: {why}");
+        let kernel =
+            if why.contains("qdisc kind is unknown") { "this kernel has no sch_netem; " } else { "" };
+        eprintln!("skipped netem: {kernel}{why}");
         return;
     }
     let mut cluster = ProcCluster::start(lab.cluster_spec()).unwrap();

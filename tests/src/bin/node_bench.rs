@@ -49,6 +49,10 @@ struct Args {
     /// Puts before the second memory reading (0 skips).
     #[arg(long, default_value_t = 100_000)]
     rss_puts: u64,
+    /// Use the tests' faster timing (150–300 ms elections) instead of the
+    /// node's defaults.
+    #[arg(long)]
+    test_timing: bool,
     /// Bytes per value.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
@@ -65,7 +69,15 @@ fn main() {
 type BoxError = Box<dyn std::error::Error>;
 
 fn run(args: &Args) -> Result<(), BoxError> {
-    let mut cluster = ProcCluster::start(ClusterSpec::loopback(args.members)?)?;
+    let mut spec = ClusterSpec::loopback(args.members)?;
+    if !args.test_timing {
+        let timing = node::config::Timing::default();
+        spec.tick_ms = timing.tick_ms;
+        spec.heartbeat_ticks = timing.heartbeat_ticks;
+        spec.election_min_ticks = timing.election_min_ticks;
+        spec.election_max_ticks = timing.election_max_ticks;
+    }
+    let mut cluster = ProcCluster::start(spec)?;
     let config = ClusterConfig::load(cluster.config_path())?;
     cluster.wait_leader(Duration::from_secs(10))?;
     let mut rows: Vec<[String; 3]> = Vec::new();
@@ -97,6 +109,14 @@ fn run(args: &Args) -> Result<(), BoxError> {
         let (_, secs) = puts(&config, args.clients, args.rss_puts, &value, "m")?;
         let after = max_rss(&cluster);
         let written = args.rss_puts * args.value_bytes as u64;
+        let leader = cluster.wait_leader(Duration::from_secs(10))?;
+        let pid = cluster.pid(leader).unwrap_or(0);
+        let field = |f| tests::procs::cluster::proc_status_kib(pid, f).unwrap_or(0) as f64 / 1024.0;
+        rows.push([
+            "RSS split of the leader after the puts".into(),
+            format!("anon {:.1} MiB", field("RssAnon")),
+            format!("file-backed (mapped WAL) {:.1} MiB", field("RssFile")),
+        ]);
         rows.push([
             format!(
                 "RSS after {} puts of {} B ({:.0}/s)",

@@ -311,8 +311,13 @@ pub fn converged(members: &[MemberStatus], running: &[u64], min_commit: u64) -> 
 
 /// `VmRSS` of process `pid` in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    proc_status_kib(pid, "VmRSS")
+}
+
+/// A KiB field of /proc/PID/status (`VmRSS`, `RssAnon`, `RssFile`, …).
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = text.lines().find(|l| l.split(':').next() == Some(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
