@@ -117,6 +117,18 @@ impl Progress {
         self.probe_sent_at = None;
     }
 
+    /// The leader clock value at which `tick_heartbeats` next has something
+    /// to do for this follower: a heartbeat, or a resend of what is
+    /// unanswered.
+    pub fn next_due(&self, interval: u64) -> u64 {
+        let oldest = match self.state {
+            ReplicationState::Probe => self.probe_sent_at,
+            ReplicationState::Replicate => self.in_flight.front().map(|&(_, at)| at),
+        };
+        let last = oldest.map_or(self.last_sent_at, |at| at.min(self.last_sent_at));
+        last + interval
+    }
+
     /// True when what was sent has gone unanswered for `timeout` ticks: the
     /// request or its answer is taken as lost and is sent again.
     pub fn is_overdue(&self, now: u64, timeout: u64) -> bool {

@@ -148,6 +148,34 @@ impl Raft {
         }
     }
 
+    /// How many `tick` calls may pass before one of them can do anything
+    /// (start an election, send a heartbeat or a resend, check the quorum);
+    /// at least 1. A driver may sleep that long instead of waking every
+    /// tick, provided it makes up the ticks that elapsed before it handles
+    /// the next input. Any input can change the answer: ask again after it.
+    pub fn ticks_until_due(&self) -> u64 {
+        let due = match self.role {
+            Role::Follower | Role::Candidate => {
+                u64::from(self.election_timeout.saturating_sub(self.election_elapsed))
+            }
+            Role::Leader => self.leader_ticks_until_due(),
+        };
+        due.max(1)
+    }
+
+    fn leader_ticks_until_due(&self) -> u64 {
+        let interval = u64::from(self.config.heartbeat_interval_ticks);
+        let mut due = u64::MAX;
+        if self.config.check_quorum {
+            let period = self.config.election_timeout_max_ticks;
+            due = u64::from(period.saturating_sub(self.quorum_check_elapsed));
+        }
+        for pr in self.progress.values() {
+            due = due.min(pr.next_due(interval).saturating_sub(self.now));
+        }
+        due
+    }
+
     /// Feeds one message from another member.
     pub fn step(&mut self, msg: Message) -> Result<(), StepError> {
         self.check_sender(&msg)?;

@@ -100,3 +100,43 @@ fn unanswered_probe_is_repeated_without_entries() {
     assert!(!to_2.is_empty());
     assert_eq!(entries_sent_to(&net, 2, since), 0);
 }
+
+/// `ticks_until_due` is exact: ticking one less changes nothing observable,
+/// ticking exactly that many does something.
+#[test]
+fn ticks_until_due_predicts_the_next_timer_action() {
+    let mut net = Net::new(3);
+    // A follower: its election timeout.
+    let due = net.node(2).ticks_until_due();
+    assert!((30..=60).contains(&due), "{due}");
+    for _ in 1..due {
+        net.node(2).tick();
+    }
+    assert!(!net.node(2).has_ready(), "nothing before the deadline");
+    net.node(2).tick();
+    assert_eq!(net.node(2).role(), raft::Role::Candidate);
+
+    // A leader: heartbeats and resends, in both replication states.
+    let mut net = Net::with_config(3, |c| c.check_quorum = false);
+    net.campaign(1);
+    for round in 0..40 {
+        if round % 7 == 3 {
+            net.node(1).propose(vec![round as u8]).unwrap();
+            net.flush();
+            if round % 2 == 1 {
+                net.queue.clear(); // lose it: the leader must resend
+            }
+            net.deliver_all();
+        }
+        let due = net.node(1).ticks_until_due();
+        for _ in 1..due {
+            net.node(1).tick();
+            net.flush();
+            assert!(net.queue.is_empty(), "round {round}: sent before the predicted tick");
+        }
+        net.node(1).tick();
+        net.flush();
+        assert!(!net.queue.is_empty(), "round {round}: nothing sent when due");
+        net.deliver_all();
+    }
+}

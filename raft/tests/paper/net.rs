@@ -42,7 +42,21 @@ impl Net {
     }
 
     pub fn with_logs(n: u64, persisted: impl Fn(NodeId) -> Persisted) -> Net {
-        let nodes = (1..=n).map(|id| (id, new_raft(id, n, persisted(id)))).collect();
+        Net::build(n, persisted, |_| {})
+    }
+
+    /// Members with a configuration changed by `adjust`.
+    pub fn with_config(n: u64, adjust: impl Fn(&mut Config)) -> Net {
+        Net::build(n, |_| Persisted::default(), adjust)
+    }
+
+    fn build(n: u64, persisted: impl Fn(NodeId) -> Persisted, adjust: impl Fn(&mut Config)) -> Net {
+        let make = |id| {
+            let mut config = Config::lab(id, (1..=n).collect());
+            adjust(&mut config);
+            Raft::new(config, persisted(id), rng(id)).expect("valid config")
+        };
+        let nodes = (1..=n).map(|id| (id, make(id))).collect();
         Net {
             nodes,
             queue: VecDeque::new(),
