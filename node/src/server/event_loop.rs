@@ -9,6 +9,12 @@
 //!
 //! Proposals made during a turn leave in one AppendEntries per follower,
 //! since `ready()` runs once per turn.
+//!
+//! The clock does not wake the loop every tick: it sleeps until the tick
+//! at which the core can next act (`Raft::ticks_until_due`: an election
+//! timeout, a heartbeat, a resend) and makes up the elapsed ticks whenever
+//! it wakes, before handling any input. The core sees the same ticks as
+//! with a wake-up per tick; an idle follower wakes only for heartbeats.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,6 +48,11 @@ pub(super) struct EventLoop {
     sm: Box<dyn StateMachine>,
     inbox: Receiver<Command>,
     tick: Duration,
+    /// When the last tick given to the core was due.
+    last_tick: Instant,
+    /// Ticks the core may go without (from `last_tick`), and when the last
+    /// of them is due: the timer's deadline.
+    planned_ticks: u64,
     next_tick: Instant,
     requests: Requests,
     /// Role and term at the end of the last turn, to log changes.
@@ -58,6 +69,7 @@ impl EventLoop {
         tick: Duration,
     ) -> EventLoop {
         let term = shared.raft().current_term();
+        let now = Instant::now();
         EventLoop {
             shared,
             storage,
@@ -65,7 +77,9 @@ impl EventLoop {
             sm,
             inbox,
             tick,
-            next_tick: Instant::now() + tick,
+            last_tick: now,
+            planned_ticks: 1,
+            next_tick: now + tick,
             requests: Requests::default(),
             last_seen: (raft::Role::Follower, term),
         }
@@ -85,6 +99,7 @@ impl EventLoop {
     async fn turns(&mut self) -> Result<(), FatalError> {
         loop {
             let first = self.next_event().await;
+            self.catch_up_ticks();
             if !self.handle(first) {
                 return Ok(());
             }
@@ -96,7 +111,42 @@ impl EventLoop {
             }
             self.drain_ready()?;
             self.watch_role();
+            self.plan_ticks();
         }
+    }
+
+    /// Gives the core the ticks that elapsed since the last one, at most
+    /// as many as were planned: after a stall (debugger, overloaded
+    /// machine) the clock jumps rather than firing a burst of ticks, which
+    /// would start elections at once.
+    fn catch_up_ticks(&mut self) {
+        let now = Instant::now();
+        let tick_ns = self.tick.as_nanos().max(1);
+        let elapsed = (now.saturating_duration_since(self.last_tick).as_nanos() / tick_ns) as u64;
+        let n = elapsed.min(self.planned_ticks);
+        if n == 0 {
+            return;
+        }
+        {
+            let mut raft = self.shared.raft();
+            for _ in 0..n {
+                raft.tick();
+            }
+        }
+        self.planned_ticks -= n;
+        self.last_tick = if elapsed > n { now } else { self.last_tick + self.tick * n as u32 };
+        if self.planned_ticks == 0 {
+            // Tick by tick until the end of the turn plans again.
+            self.planned_ticks = 1;
+            self.next_tick = self.last_tick + self.tick;
+        }
+    }
+
+    /// Sets the timer to the next tick at which the core can act.
+    fn plan_ticks(&mut self) {
+        let due = self.shared.raft().ticks_until_due();
+        self.planned_ticks = due;
+        self.next_tick = self.last_tick + self.tick * u32::try_from(due).unwrap_or(u32::MAX);
     }
 
     async fn next_event(&mut self) -> Event {
@@ -129,16 +179,7 @@ impl EventLoop {
     /// Handles one input; false to stop.
     fn handle(&mut self, event: Event) -> bool {
         match event {
-            Event::Tick => {
-                self.shared.raft().tick();
-                self.next_tick += self.tick;
-                // After a stall (debugger, overloaded machine) do not fire
-                // a burst of ticks: elections would start at once.
-                let now = Instant::now();
-                if self.next_tick < now {
-                    self.next_tick = now + self.tick;
-                }
-            }
+            Event::Tick => self.catch_up_ticks(),
             Event::Wire(from, wire) => self.on_wire(from, wire),
             Event::Command(c) => return self.on_command(c),
             Event::Closed => return false,
