@@ -59,6 +59,9 @@ pub struct Wal {
     bounds: Bounds,
     hard_state: Option<HardState>,
     poisoned: bool,
+    /// Tests only: the next `sync` fails as if the kernel reported EIO.
+    #[cfg(test)]
+    fail_next_sync: bool,
     // Declared last so it is dropped last: the maps go before the lock.
     _lock: DirLock,
 }
@@ -118,6 +121,8 @@ impl Wal {
             bounds,
             hard_state,
             poisoned: false,
+            #[cfg(test)]
+            fail_next_sync: false,
             _lock: lock,
         };
         Ok((wal, recovered))
@@ -168,6 +173,11 @@ impl Wal {
     /// kernel may have dropped the dirty pages it could not write.
     pub fn sync(&mut self) -> Result<()> {
         self.check_writable()?;
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next_sync) {
+            self.poisoned = true;
+            return Err(Error::io("msync", self.active.path())(std::io::Error::from_raw_os_error(5)));
+        }
         let result = self.active.sync();
         self.poisoned |= result.is_err();
         result
@@ -303,4 +313,37 @@ fn remove_files<'a>(dir: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> Res
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64) -> Entry {
+        Entry { index, term: 1, data: vec![index as u8; 10].into() }
+    }
+
+    /// A failed sync is final: the `Wal` refuses every later call instead
+    /// of retrying an fsync whose dirty pages the kernel may have dropped,
+    /// and a reopen recovers what was synced before.
+    #[test]
+    fn failed_sync_poisons_the_wal() {
+        let dir = std::env::temp_dir().join(format!("wal-poison-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = WalOptions { create_dir: true, segment_size: 1 << 20 };
+        let (mut wal, _) = Wal::open(&dir, options.clone()).unwrap();
+        wal.append(&[entry(1)]).unwrap();
+        wal.sync().unwrap();
+        wal.append(&[entry(2)]).unwrap();
+        wal.fail_next_sync = true;
+        assert!(matches!(wal.sync(), Err(Error::Io { .. })), "the failure is reported");
+        assert!(matches!(wal.sync(), Err(Error::Poisoned)), "and never retried");
+        assert!(matches!(wal.append(&[entry(3)]), Err(Error::Poisoned)));
+        assert!(matches!(wal.set_hard_state(HardState::default()), Err(Error::Poisoned)));
+        assert!(matches!(wal.truncate_suffix(1), Err(Error::Poisoned)));
+        drop(wal);
+        let (_wal, recovered) = Wal::open(&dir, options).unwrap();
+        assert_eq!(recovered.entries.first().map(|e| e.index), Some(1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

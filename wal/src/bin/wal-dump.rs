@@ -29,6 +29,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), wal::Error> {
+    // Segments are listed even when recovery would fail (that is when a
+    // dump is most useful), so check the directory first.
+    match std::fs::metadata(&args.dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(wal::Error::NotADir(args.dir.clone())),
+        Err(_) => return Err(wal::Error::MissingDir(args.dir.clone())),
+    }
     for path in inspect::segments(&args.dir)? {
         dump_segment(&path, args.summary)?;
     }
