@@ -11,6 +11,10 @@
 //! get sees every write committed before it was proposed); they need no
 //! session entry, since applying a get twice changes nothing.
 //!
+//! A put's value is kept as a slice of the log entry it came in (the entry's
+//! data is reference-counted), so a value lives once in memory, not once in
+//! the Raft log and again in the map.
+//!
 //! Sessions are bounded ([`KvStore::with_max_sessions`], default
 //! [`DEFAULT_MAX_SESSIONS`]): past the bound the session used least
 //! recently (by log index, so every replica evicts the same one) is
@@ -18,6 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::server::StateMachine;
@@ -38,6 +43,25 @@ pub enum Op {
     Put { key: String, value: Vec<u8> },
     Get { key: String },
     Delete { key: String },
+}
+
+/// [`KvCommand`] decoded in place: same encoding, borrowing from the
+/// entry's data (postcard writes a `Vec<u8>` and a `&[u8]`, a `String` and
+/// a `&str` alike).
+#[derive(Debug, Deserialize)]
+struct CommandRef<'a> {
+    client_id: u64,
+    seq: u64,
+    #[serde(borrow)]
+    op: OpRef<'a>,
+}
+
+/// [`Op`] borrowed; the variants in the same order.
+#[derive(Debug, Deserialize)]
+enum OpRef<'a> {
+    Put { key: &'a str, value: &'a [u8] },
+    Get { key: &'a str },
+    Delete { key: &'a str },
 }
 
 /// What a command returned.
@@ -71,7 +95,8 @@ struct Session {
 /// The map and the sessions.
 #[derive(Debug, Clone)]
 pub struct KvStore {
-    data: BTreeMap<String, Vec<u8>>,
+    /// Values are slices of the entries they were put by.
+    data: BTreeMap<String, Bytes>,
     sessions: HashMap<u64, Session>,
     /// Sessions by `last_index`, for eviction.
     by_age: BTreeMap<u64, u64>,
@@ -90,7 +115,7 @@ impl KvStore {
     }
 
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        self.data.get(key).map(Vec::as_slice)
+        self.data.get(key).map(|v| &v[..])
     }
 
     pub fn len(&self) -> usize {
@@ -105,10 +130,11 @@ impl KvStore {
         self.sessions.len()
     }
 
-    /// Applies one decoded command at log `index`.
-    pub fn execute(&mut self, index: u64, cmd: KvCommand) -> KvReply {
-        if let Op::Get { key } = &cmd.op {
-            return KvReply::Value(self.data.get(key).cloned());
+    /// Applies the command `cmd`, decoded from `data`, at log `index`.
+    fn execute(&mut self, index: u64, cmd: CommandRef<'_>, data: &Bytes) -> KvReply {
+        let value_of = |v: Option<&Bytes>| KvReply::Value(v.map(|b| b.to_vec()));
+        if let OpRef::Get { key } = cmd.op {
+            return value_of(self.data.get(key));
         }
         if let Some(s) = self.sessions.get(&cmd.client_id) {
             if cmd.seq == s.seq {
@@ -119,15 +145,15 @@ impl KvStore {
             }
         }
         let reply = match cmd.op {
-            Op::Put { key, value } => {
-                self.data.insert(key, value);
+            OpRef::Put { key, value } => {
+                self.data.insert(key.to_owned(), data.slice_ref(value));
                 KvReply::Done
             }
-            Op::Delete { key } => {
-                self.data.remove(&key);
+            OpRef::Delete { key } => {
+                self.data.remove(key);
                 KvReply::Done
             }
-            Op::Get { key } => KvReply::Value(self.data.get(&key).cloned()),
+            OpRef::Get { key } => value_of(self.data.get(key)),
         };
         self.remember(index, cmd.client_id, cmd.seq, reply.clone());
         reply
@@ -146,9 +172,9 @@ impl KvStore {
 }
 
 impl StateMachine for KvStore {
-    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
-        let reply = match postcard::from_bytes::<KvCommand>(data) {
-            Ok(cmd) => self.execute(index, cmd),
+    fn apply(&mut self, index: u64, data: &Bytes) -> Vec<u8> {
+        let reply = match postcard::from_bytes::<CommandRef<'_>>(data) {
+            Ok(cmd) => self.execute(index, cmd, data),
             Err(_) => KvReply::Malformed,
         };
         postcard::to_allocvec(&reply).unwrap_or_default()
@@ -164,54 +190,72 @@ mod tests {
         KvCommand { client_id, seq, op }
     }
 
+    /// Applies `cmd` the way the server does: encoded, as an entry's data.
+    fn exec(store: &mut KvStore, index: u64, cmd: KvCommand) -> KvReply {
+        let reply = store.apply(index, &Bytes::from(cmd.encode()));
+        postcard::from_bytes(&reply).unwrap()
+    }
+
     fn get(store: &mut KvStore, index: u64, key: &str) -> KvReply {
-        store.execute(index, KvCommand { client_id: 99, seq: 1, op: Op::Get { key: key.into() } })
+        exec(store, index, KvCommand { client_id: 99, seq: 1, op: Op::Get { key: key.into() } })
     }
 
     #[test]
     fn a_retried_write_is_applied_once() {
         let mut kv = KvStore::default();
-        assert_eq!(kv.execute(1, put(7, 1, "k", "a")), KvReply::Done);
-        assert_eq!(kv.execute(2, put(8, 1, "k", "b")), KvReply::Done);
+        assert_eq!(exec(&mut kv, 1, put(7, 1, "k", "a")), KvReply::Done);
+        assert_eq!(exec(&mut kv, 2, put(8, 1, "k", "b")), KvReply::Done);
         // Client 7's retry of seq 1 arrives late: must not overwrite "b".
-        assert_eq!(kv.execute(3, put(7, 1, "k", "a")), KvReply::Done);
+        assert_eq!(exec(&mut kv, 3, put(7, 1, "k", "a")), KvReply::Done);
         assert_eq!(get(&mut kv, 4, "k"), KvReply::Value(Some(b"b".to_vec())));
     }
 
     #[test]
     fn an_older_seq_is_stale_and_not_applied() {
         let mut kv = KvStore::default();
-        kv.execute(1, put(7, 2, "k", "new"));
-        assert_eq!(kv.execute(2, put(7, 1, "k", "old")), KvReply::Stale);
+        exec(&mut kv, 1, put(7, 2, "k", "new"));
+        assert_eq!(exec(&mut kv, 2, put(7, 1, "k", "old")), KvReply::Stale);
         assert_eq!(kv.get("k"), Some(&b"new"[..]));
     }
 
     #[test]
     fn deletes_and_gets() {
         let mut kv = KvStore::default();
-        kv.execute(1, put(7, 1, "k", "v"));
+        exec(&mut kv, 1, put(7, 1, "k", "v"));
         let del = KvCommand { client_id: 7, seq: 2, op: Op::Delete { key: "k".into() } };
-        assert_eq!(kv.execute(2, del), KvReply::Done);
+        assert_eq!(exec(&mut kv, 2, del), KvReply::Done);
         assert_eq!(get(&mut kv, 3, "k"), KvReply::Value(None));
     }
 
     #[test]
     fn sessions_are_bounded_least_recent_first() {
         let mut kv = KvStore::with_max_sessions(2);
-        kv.execute(1, put(1, 1, "a", "1"));
-        kv.execute(2, put(2, 1, "b", "1"));
-        kv.execute(3, put(1, 2, "a", "2")); // client 1 is now the most recent
-        kv.execute(4, put(3, 1, "c", "1")); // evicts client 2
+        exec(&mut kv, 1, put(1, 1, "a", "1"));
+        exec(&mut kv, 2, put(2, 1, "b", "1"));
+        exec(&mut kv, 3, put(1, 2, "a", "2")); // client 1 is now the most recent
+        exec(&mut kv, 4, put(3, 1, "c", "1")); // evicts client 2
         assert_eq!(kv.sessions(), 2);
         // Client 1's retry is still recognised.
-        assert_eq!(kv.execute(5, put(1, 2, "a", "changed")), KvReply::Done);
+        assert_eq!(exec(&mut kv, 5, put(1, 2, "a", "changed")), KvReply::Done);
         assert_eq!(kv.get("a"), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn a_value_shares_the_entry_it_came_in() {
+        let mut kv = KvStore::default();
+        let entry = Bytes::from(put(7, 1, "k", "value").encode());
+        kv.apply(1, &entry);
+        let stored = kv.data.get("k").unwrap();
+        assert_eq!(&stored[..], b"value");
+        let within = entry.as_ptr_range();
+        assert!(within.contains(&stored.as_ptr()), "the value is a slice of the entry, not a copy");
     }
 
     #[test]
     fn garbage_entries_change_nothing() {
         let mut kv = KvStore::default();
-        let reply: KvReply = postcard::from_bytes(&kv.apply(1, &[0xff, 0xff, 0xff])).unwrap();
+        let reply: KvReply =
+            postcard::from_bytes(&kv.apply(1, &Bytes::from_static(&[0xff, 0xff, 0xff]))).unwrap();
         assert_eq!(reply, KvReply::Malformed);
         assert!(kv.is_empty());
     }

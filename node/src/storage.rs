@@ -71,12 +71,13 @@ impl Storage {
     }
 }
 
+/// Recovered entries keep sharing the WAL's read-only maps (no copy).
 fn to_raft(e: wal::Entry) -> raft::Entry {
-    raft::Entry { index: e.index, term: e.term, data: e.data.to_vec() }
+    raft::Entry { index: e.index, term: e.term, data: e.data }
 }
 
 fn to_wal(e: &raft::Entry) -> wal::Entry {
-    wal::Entry { index: e.index, term: e.term, data: bytes::Bytes::copy_from_slice(&e.data) }
+    wal::Entry { index: e.index, term: e.term, data: e.data.clone() }
 }
 
 #[cfg(test)]
@@ -84,7 +85,7 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64, data: &[u8]) -> raft::Entry {
-        raft::Entry { index, term, data: data.to_vec() }
+        raft::Entry { index, term, data: bytes::Bytes::copy_from_slice(data) }
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Raft {
         self.progress = self.peers().map(|p| (p, Progress::new(next_index, now))).collect();
         if self.config.noop_on_election {
             let (index, term) = (next_index, self.current_term);
-            self.log.push(crate::Entry { index, term, data: Vec::new() });
+            self.log.push(crate::Entry { index, term, data: bytes::Bytes::new() });
         }
         let peers: Vec<NodeId> = self.peers().collect();
         for peer in peers {

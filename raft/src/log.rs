@@ -157,13 +157,13 @@ mod tests {
         let entries = terms
             .iter()
             .enumerate()
-            .map(|(i, &term)| Entry { index: i as u64 + 1, term, data: vec![i as u8] })
+            .map(|(i, &term)| Entry { index: i as u64 + 1, term, data: vec![i as u8].into() })
             .collect();
         RaftLog::restore(entries)
     }
 
     fn e(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: vec![] }
+        Entry { index, term, data: Default::default() }
     }
 
     #[test]
@@ -206,7 +206,7 @@ mod tests {
     fn entries_from_respects_the_byte_budget_but_sends_one() {
         let mut l = RaftLog::default();
         for i in 1..=3 {
-            l.push(Entry { index: i, term: 1, data: vec![0; 100] });
+            l.push(Entry { index: i, term: 1, data: vec![0; 100].into() });
         }
         assert_eq!(l.entries_from(1, 10).len(), 1);
         assert_eq!(l.entries_from(1, 200).len(), 2);

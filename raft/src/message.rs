@@ -5,6 +5,7 @@
 //! own that names what it answers, so a transport that loses, duplicates or
 //! reorders datagrams needs no request/response pairing.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// A member of the cluster. Ids are chosen by the application; 0 is reserved
@@ -14,11 +15,16 @@ pub type NodeId = u64;
 /// One log entry (§5.3). An entry with empty `data` is a no-op, the kind a
 /// leader appends on election when [`crate::Config::noop_on_election`] is set;
 /// state machines skip it.
+///
+/// `data` is reference-counted: the log, the messages that carry an entry
+/// and the state machine that applies it can share one copy (a write-ahead
+/// log's recovery can hand out slices of its file maps, a state machine
+/// can keep slices of it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub index: u64,
     pub term: u64,
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 /// Figure 2 "Persistent state on all servers", less the log itself.

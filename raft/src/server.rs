@@ -212,12 +212,12 @@ impl Raft {
     /// 2, Leaders). Returns the index and term the entry will commit at, if
     /// it commits. Proposals made between two calls of `ready` go out
     /// together, in one AppendEntries per follower.
-    pub fn propose(&mut self, data: Vec<u8>) -> Result<(u64, u64), NotLeader> {
+    pub fn propose(&mut self, data: impl Into<bytes::Bytes>) -> Result<(u64, u64), NotLeader> {
         if self.role != Role::Leader {
             return Err(NotLeader { leader_hint: self.leader_id });
         }
         let (index, term) = (self.log.last_index() + 1, self.current_term);
-        self.log.push(crate::Entry { index, term, data });
+        self.log.push(crate::Entry { index, term, data: data.into() });
         self.proposals_pending = true;
         Ok((index, term))
     }

@@ -30,7 +30,9 @@ pub trait StateMachine: Send + 'static {
     /// (a new leader's, see `ServerOptions::noop_on_election`) are skipped.
     /// Returns the reply for the client that proposed it (ignored for
     /// entries proposed with [`Server::propose`]).
-    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8>;
+    /// `data` is shared with the log: a state machine may keep slices of
+    /// it instead of copies.
+    fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8>;
 }
 
 /// How to start one member.

@@ -31,7 +31,7 @@ pub struct Recorder(pub Applied);
 pub type Applied = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
 
 impl StateMachine for Recorder {
-    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+    fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8> {
         self.0.lock().unwrap().push((index, data.to_vec()));
         data.to_vec()
     }

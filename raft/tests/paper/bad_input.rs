@@ -21,7 +21,7 @@ fn message_from_a_stranger_or_for_someone_else_is_refused() {
 fn append_with_a_gap_or_future_terms_is_refused() {
     let mut r = new_raft(1, 3, Persisted::default());
     let gap = vec![entry(1, 1), entry(3, 1)];
-    let future = vec![Entry { index: 1, term: 7, data: vec![] }];
+    let future = vec![Entry { index: 1, term: 7, data: Default::default() }];
     for entries in [gap, future] {
         let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 5 };
         let result = r.step(Message { from: 2, to: 1, term: 1, body });

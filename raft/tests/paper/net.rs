@@ -13,7 +13,7 @@ pub fn rng(seed: u64) -> Box<rand_chacha::ChaCha8Rng> {
 }
 
 pub fn entry(index: u64, term: u64) -> Entry {
-    Entry { index, term, data: vec![index as u8, term as u8] }
+    Entry { index, term, data: vec![index as u8, term as u8].into() }
 }
 
 /// Entries 1.. with the given terms.

@@ -36,7 +36,7 @@ fn s5_3_leader_replicates_and_commits_on_majority() {
     // Followers learn the commit index with the next message from the leader.
     net.tick_all(10);
     for id in 2..=3 {
-        assert_eq!(net.applied[&id].last().map(|e| e.data.clone()), Some(b"a".to_vec()));
+        assert_eq!(net.applied[&id].last().map(|e| e.data.clone()), Some(b"a".to_vec().into()));
     }
 }
 

@@ -69,7 +69,7 @@ pub struct CheckedMachine {
 }
 
 impl StateMachine for CheckedMachine {
-    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+    fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8> {
         if let Err(what) = self.shared.checker.apply(self.server, index, data) {
             self.shared.record(Failure::Invariant { event: self.shared.event(), what });
         }

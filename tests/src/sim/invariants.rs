@@ -157,11 +157,11 @@ mod tests {
     fn a_second_entry_at_the_same_index_and_term_is_caught() {
         let mut inv = Invariants::new(2);
         let mut a = Disk::default();
-        let e1 = Entry { index: 1, term: 1, data: b"x".to_vec() };
+        let e1 = Entry { index: 1, term: 1, data: b"x".to_vec().into() };
         a.write(std::slice::from_ref(&e1));
         assert!(inv.on_entries(0, &a, &[e1]).is_ok());
         let mut b = Disk::default();
-        let other = Entry { index: 1, term: 1, data: b"y".to_vec() };
+        let other = Entry { index: 1, term: 1, data: b"y".to_vec().into() };
         b.write(std::slice::from_ref(&other));
         assert!(inv.on_entries(1, &b, &[other]).is_err());
     }

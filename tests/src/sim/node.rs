@@ -57,7 +57,7 @@ mod tests {
     use super::*;
 
     fn e(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: vec![index as u8] }
+        Entry { index, term, data: vec![index as u8].into() }
     }
 
     #[test]
