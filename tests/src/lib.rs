@@ -1,4 +1,4 @@
-//! The tester: the lab's Raft scenarios (lab-tests.md) over a harness with
+//! The tester: the lab's Raft scenarios (docs/scenarios.md) over a harness with
 //! interchangeable back ends.
 //!
 //! - [`harness`]: the cluster API ([`harness::Backend`]), the apply-order

@@ -1,4 +1,5 @@
-//! The lab tester's helpers, with its semantics (see lab-tests.md):
+//! The lab tester's helpers, with its semantics (see docs/scenarios.md,
+//! "The helpers and what they mean"):
 //! `check_one_leader`, `check_terms`, `check_no_leader`, `n_committed`,
 //! `one`, `wait`.
 

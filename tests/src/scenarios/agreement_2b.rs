@@ -1,4 +1,4 @@
-//! 2B: log agreement (lab-tests.md, "2B: agreement"), the hand-out's eight
+//! 2B: log agreement (docs/scenarios.md, "2B: agreement"), the hand-out's eight
 //! tests plus `follower_failure_2b` and `leader_failure_2b`. Where the
 //! later versions of the lab pass `retry` to `one()` (after a partition
 //! heals, when a leader change may strand an entry of an older term until

@@ -1,4 +1,4 @@
-//! 2A: leader election (lab-tests.md, "2A: election").
+//! 2A: leader election (docs/scenarios.md, "2A: election").
 
 use crate::harness::{TestResult, Tester, ELECTION_TIMEOUT};
 

@@ -1,4 +1,4 @@
-//! Every scenario of lab-tests.md, written once against the harness API,
+//! Every scenario of docs/scenarios.md, written once against the harness API,
 //! and the registry the tests and the `lab` report run them from.
 
 mod agreement_2b;
@@ -20,7 +20,7 @@ pub enum Part {
 
 /// A scenario and how to run it.
 pub struct Scenario {
-    /// The test function's name, as in lab-tests.md.
+    /// The test function's name, as in docs/scenarios.md.
     pub name: &'static str,
     pub part: Part,
     pub servers: usize,

@@ -1,4 +1,4 @@
-//! 2C: persistence (lab-tests.md, "2C: persistence"): crash and restart
+//! 2C: persistence (docs/scenarios.md, "2C: persistence"): crash and restart
 //! servers, which come back with only what they persisted.
 
 use crate::harness::{cmd, Activity, OneOp, TestResult, Tester, ELECTION_TIMEOUT};
