@@ -110,6 +110,16 @@ pub enum Error {
     /// Invalid options (segment size too small or too large).
     #[error("invalid options: {0}")]
     Options(String),
+    /// `open` recovered the log but could not make it durable (a sync
+    /// failed), so it returned no `Wal`: acting on records that a power
+    /// loss could still take back would be unsafe.
+    #[error("log directory {}: could not make the recovered log durable, not opened: {source}", dir.display())]
+    RecoverySync {
+        /// The log directory.
+        dir: PathBuf,
+        /// The failed sync.
+        source: Box<Error>,
+    },
     /// An earlier write or sync failed; the `Wal` refuses further writes.
     /// Reopen the directory (in a new process) to recover what is durable.
     #[error("the wal is poisoned by an earlier failed write or sync; reopen to recover")]

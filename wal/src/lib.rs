@@ -83,19 +83,29 @@
 //!
 //! # Durability
 //!
-//! Nothing is durable before [`Wal::sync`] returned `Ok`. A failed `sync`
-//! (or any failed write) poisons the `Wal`: every later call returns
-//! [`Error::Poisoned`], since retrying an fsync can report success for
-//! pages the kernel already dropped. Reopen to recover what is on disk.
-//! One limit: pages written but not yet synced may reach the disk in any
-//! order, so a power loss can leave a hole before later unsynced records;
-//! that is reported as corruption, not guessed around.
+//! Nothing written is durable before [`Wal::sync`] returned `Ok`, and
+//! nothing recovered is handed out before it is durable: [`Wal::open`]
+//! syncs everything it recovered before it returns (each closed segment
+//! with `fdatasync`, the active one's records with `msync`, then the
+//! directory, and for a new log the parent directory). Records a killed
+//! process wrote through the map without syncing are in the page cache, so
+//! the next open reads them; a server acts on what open returns, so a
+//! power loss after that must not take them back. If one of these syncs
+//! fails, open fails with [`Error::RecoverySync`].
+//!
+//! A failed `sync` (or any failed write) poisons the `Wal`: every later
+//! call returns [`Error::Poisoned`], since retrying an fsync can report
+//! success for pages the kernel already dropped. Reopen to recover what is
+//! on disk. One limit: pages written but not yet synced may reach the disk
+//! in any order, so a power loss can leave a hole before later unsynced
+//! records; that is reported as corruption, not guessed around.
 //!
 //! Tools: `wal-dump DIR` prints segments, records and the recovery result
 //! without changing anything; `wal-bench` measures the log against a plain
 //! `write` + `fdatasync` file on the same file system.
 
 mod bounds;
+mod durable;
 mod error;
 pub mod format;
 pub mod inspect;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use memmap2::{MmapMut, MmapOptions};
 
+use crate::durable::{self, sync_dir};
 use crate::error::{Error, Result};
 use crate::format::{segment_path, SegmentHeader, HEADER_LEN};
 use crate::record::RecordRef;
@@ -42,7 +43,7 @@ impl Segment {
         rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, header.segment_size)
             .map_err(|e| Error::io("fallocate", &tmp)(e.into()))?;
         file.write_all_at(&header.encode(), 0).map_err(Error::io("write header", &tmp))?;
-        file.sync_all().map_err(Error::io("fsync", &tmp))?;
+        durable::fsync(&file, &tmp)?;
         std::fs::rename(&tmp, &path).map_err(Error::io("rename", &tmp))?;
         sync_dir(dir)?;
         tracing::debug!(target: "wal", path = %path.display(), first_index = header.first_index, "segment created");
@@ -72,9 +73,18 @@ impl Segment {
     pub fn sync(&mut self) -> Result<()> {
         if self.write_pos > self.synced_pos {
             let len = self.write_pos - self.synced_pos;
-            self.map.flush_range(self.synced_pos, len).map_err(Error::io("msync", &self.path))?;
+            durable::msync(&self.map, &self.path, self.synced_pos, len)?;
             self.synced_pos = self.write_pos;
         }
+        Ok(())
+    }
+
+    /// Makes everything before the write position durable, the header
+    /// included (`msync` of `[0, write_pos)`): what recovery found in the
+    /// file may never have been synced by the run that wrote it.
+    pub fn sync_written(&mut self) -> Result<()> {
+        durable::msync(&self.map, &self.path, 0, self.write_pos)?;
+        self.synced_pos = self.write_pos;
         Ok(())
     }
 
@@ -84,7 +94,7 @@ impl Segment {
         let end = from.saturating_add(len).min(self.map.len());
         if from < end {
             self.map[from..end].fill(0);
-            self.map.flush_range(from, end - from).map_err(Error::io("msync", &self.path))?;
+            durable::msync(&self.map, &self.path, from, end - from)?;
         }
         Ok(())
     }
@@ -117,10 +127,4 @@ pub fn map_read(path: &Path) -> Result<Bytes> {
     // truncates the file.
     let map = unsafe { MmapOptions::new().populate().map(&file) }.map_err(Error::io("mmap", path))?;
     Ok(Bytes::from_owner(map))
-}
-
-/// Fsyncs a directory, so entries created, renamed or removed in it are
-/// durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("fsync directory", dir))
 }

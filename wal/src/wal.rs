@@ -1,15 +1,17 @@
-//! The `Wal`: open (lock, recover, repair), append, hard state, sync (group
-//! commit), truncate, compact, segment roll-over.
+//! The `Wal`: append, hard state, sync (group commit), truncate, compact,
+//! segment roll-over. Opening (lock, recover, repair, sync) is in `open.rs`.
 
 use std::path::{Path, PathBuf};
 
 use crate::bounds::Bounds;
+use crate::durable::sync_dir;
 use crate::error::{Error, Result};
 use crate::format::{SegmentHeader, HEADER_LEN};
 use crate::lock::DirLock;
 use crate::record::{Entry, HardState, RecordRef};
-use crate::recovery::{self, Recovered, Scan};
-use crate::segment::{sync_dir, Segment};
+use crate::segment::Segment;
+
+mod open;
 
 /// Smallest segment size accepted.
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
@@ -59,75 +61,11 @@ pub struct Wal {
     bounds: Bounds,
     hard_state: Option<HardState>,
     poisoned: bool,
-    /// Tests only: the next `sync` fails as if the kernel reported EIO.
-    #[cfg(test)]
-    fail_next_sync: bool,
     // Declared last so it is dropped last: the maps go before the lock.
     _lock: DirLock,
 }
 
 impl Wal {
-    /// Opens (recovers) the log in `dir`: takes the directory lock, replays
-    /// every segment, cuts a torn tail, and returns the log ready to append
-    /// with what it recovered. Fails without changing anything on
-    /// corruption, a foreign or newer-version file, or a held lock.
-    pub fn open(dir: impl AsRef<Path>, options: WalOptions) -> Result<(Wal, Recovered)> {
-        let dir = dir.as_ref();
-        options.validate()?;
-        prepare_dir(dir, options.create_dir)?;
-        let lock = DirLock::acquire(dir)?;
-        let scan = recovery::scan(dir)?;
-        Wal::resume(dir, options, lock, scan)
-    }
-
-    /// Reads the log in `dir` the way `open` would, without taking the lock
-    /// or changing anything (for inspection tools).
-    pub fn recover_read_only(dir: impl AsRef<Path>) -> Result<Recovered> {
-        let dir = dir.as_ref();
-        prepare_dir(dir, false)?;
-        Ok(recovery::scan(dir)?.recovered)
-    }
-
-    fn resume(dir: &Path, options: WalOptions, lock: DirLock, scan: Scan) -> Result<(Wal, Recovered)> {
-        let Scan { recovered, mut segments, bounds, stale_tmp } = scan;
-        remove_files(dir, stale_tmp.iter().chain(&recovered.report.segments_discarded))?;
-        let hard_state = segments.iter().any(|s| s.has_hard_state).then_some(recovered.hard_state);
-        let (active, active_has_hard_state) = match segments.pop() {
-            None => {
-                let header =
-                    SegmentHeader { sequence: 1, first_index: 0, segment_size: options.segment_size };
-                (Segment::create(dir, header)?, false)
-            }
-            Some(last) => {
-                let mut active = Segment::open(last.path, last.header, last.end)?;
-                if let Some(torn) = &recovered.report.torn_tail {
-                    tracing::warn!(target: "wal", path = %torn.path.display(), offset = torn.offset,
-                        bytes = torn.bytes_cut, reason = torn.reason, "cutting torn tail");
-                    active.zero_and_sync(last.end, torn.bytes_cut as usize)?;
-                }
-                (active, last.has_hard_state)
-            }
-        };
-        let closed = segments
-            .into_iter()
-            .map(|s| Closed { path: s.path, header: s.header, has_hard_state: s.has_hard_state })
-            .collect();
-        let wal = Wal {
-            dir: dir.to_path_buf(),
-            options,
-            closed,
-            active,
-            active_has_hard_state,
-            bounds,
-            hard_state,
-            poisoned: false,
-            #[cfg(test)]
-            fail_next_sync: false,
-            _lock: lock,
-        };
-        Ok((wal, recovered))
-    }
-
     /// Appends entries (not yet durable: call [`Wal::sync`]). An entry at
     /// index `i` replaces every entry from `i` on; an entry may not leave a
     /// gap after the last index. The whole batch is checked before any of
@@ -173,11 +111,6 @@ impl Wal {
     /// kernel may have dropped the dirty pages it could not write.
     pub fn sync(&mut self) -> Result<()> {
         self.check_writable()?;
-        #[cfg(test)]
-        if std::mem::take(&mut self.fail_next_sync) {
-            self.poisoned = true;
-            return Err(Error::io("msync", self.active.path())(std::io::Error::from_raw_os_error(5)));
-        }
         let result = self.active.sync();
         self.poisoned |= result.is_err();
         result
@@ -283,24 +216,6 @@ impl Wal {
     }
 }
 
-/// Checks that `dir` is a directory, creating it (and fsyncing its parent)
-/// if asked to.
-fn prepare_dir(dir: &Path, create: bool) -> Result<()> {
-    match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(Error::NotADir(dir.to_path_buf())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
-            match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                Some(parent) => sync_dir(parent),
-                None => Ok(()),
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::MissingDir(dir.to_path_buf())),
-        Err(e) => Err(Error::io("stat", dir)(e)),
-    }
-}
-
 /// Removes files of `dir` and fsyncs it if any were removed.
 fn remove_files<'a>(dir: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> Result<()> {
     let mut removed = false;
@@ -316,34 +231,4 @@ fn remove_files<'a>(dir: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> Res
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(index: u64) -> Entry {
-        Entry { index, term: 1, data: vec![index as u8; 10].into() }
-    }
-
-    /// A failed sync is final: the `Wal` refuses every later call instead
-    /// of retrying an fsync whose dirty pages the kernel may have dropped,
-    /// and a reopen recovers what was synced before.
-    #[test]
-    fn failed_sync_poisons_the_wal() {
-        let dir = std::env::temp_dir().join(format!("wal-poison-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let options = WalOptions { create_dir: true, segment_size: 1 << 20 };
-        let (mut wal, _) = Wal::open(&dir, options.clone()).unwrap();
-        wal.append(&[entry(1)]).unwrap();
-        wal.sync().unwrap();
-        wal.append(&[entry(2)]).unwrap();
-        wal.fail_next_sync = true;
-        assert!(matches!(wal.sync(), Err(Error::Io { .. })), "the failure is reported");
-        assert!(matches!(wal.sync(), Err(Error::Poisoned)), "and never retried");
-        assert!(matches!(wal.append(&[entry(3)]), Err(Error::Poisoned)));
-        assert!(matches!(wal.set_hard_state(HardState::default()), Err(Error::Poisoned)));
-        assert!(matches!(wal.truncate_suffix(1), Err(Error::Poisoned)));
-        drop(wal);
-        let (_wal, recovered) = Wal::open(&dir, options).unwrap();
-        assert_eq!(recovered.entries.first().map(|e| e.index), Some(1));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;
