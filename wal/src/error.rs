@@ -4,6 +4,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::identity::Identity;
+
 /// A result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -66,6 +68,30 @@ pub enum Error {
         previous: u64,
         /// The sequence after the gap.
         found: u64,
+    },
+    /// The log was created for another cluster or member than the one
+    /// opening it: refused before anything in it is changed or used.
+    #[error("log directory {} belongs to {found}, not to {expected} (the identity it was opened with)", dir.display())]
+    WrongIdentity {
+        /// The log directory.
+        dir: PathBuf,
+        /// The identity its segments record.
+        found: Identity,
+        /// The identity `open` was given.
+        expected: Identity,
+    },
+    /// A segment whose header names another identity than the log's first
+    /// segment (or none: a version-1 segment after version-2 ones), as if
+    /// copied in from another log.
+    #[error("{}: segment of {} in a log of {log}", path.display(),
+        found.map_or_else(|| "no identity (format version 1)".to_string(), |f| f.to_string()))]
+    ForeignSegment {
+        /// The segment.
+        path: PathBuf,
+        /// The identity its header records (`None`: version 1, none).
+        found: Option<Identity>,
+        /// The identity of the log's earlier segments.
+        log: Identity,
     },
     /// A damaged record followed by valid ones: the log cannot be trusted.
     #[error("{}: corrupt record at byte offset {offset} ({reason}), followed by valid records", path.display())]

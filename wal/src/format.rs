@@ -4,11 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::identity::Identity;
 
 /// First 8 bytes of every segment file.
 pub const MAGIC: [u8; 8] = *b"RAFTWAL\0";
 /// The format version this code writes and the newest it reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The oldest format version this code reads: version 1 has the same
+/// layout with bytes 40..60 of the header reserved (no identity).
+pub const OLDEST_VERSION: u32 = 1;
 /// Length of the segment header in bytes; records start here.
 pub const HEADER_LEN: usize = 64;
 /// Length of a record frame before the payload: `len u32 | crc u32 | kind u8`.
@@ -27,7 +31,9 @@ pub const LOCK_FILE: &str = "LOCK";
 /// 16 sequence            u64  (matches the file name)
 /// 24 first_index         u64  (next entry index when the segment was made; 0 = none yet)
 /// 32 segment_size        u64  (preallocated length)
-/// 40 reserved            20 bytes (0)
+/// 40 cluster_id          u64  (version 2; reserved, 0, in version 1)
+/// 48 member_id           u64  (version 2; reserved, 0, in version 1)
+/// 56 reserved            4 bytes (0)
 /// 60 crc32c of bytes 0..60
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +46,10 @@ pub struct SegmentHeader {
     pub first_index: u64,
     /// The preallocated size of the file in bytes.
     pub segment_size: u64,
+    /// Whose log the segment belongs to; `None` in a version-1 segment,
+    /// which records none (encoding one writes version 1: tests use that
+    /// to make logs of the previous version).
+    pub identity: Option<Identity>,
 }
 
 impl SegmentHeader {
@@ -47,10 +57,15 @@ impl SegmentHeader {
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[0..8].copy_from_slice(&MAGIC);
-        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        let version = if self.identity.is_some() { VERSION } else { OLDEST_VERSION };
+        b[8..12].copy_from_slice(&version.to_le_bytes());
         b[16..24].copy_from_slice(&self.sequence.to_le_bytes());
         b[24..32].copy_from_slice(&self.first_index.to_le_bytes());
         b[32..40].copy_from_slice(&self.segment_size.to_le_bytes());
+        if let Some(id) = self.identity {
+            b[40..48].copy_from_slice(&id.cluster_id.to_le_bytes());
+            b[48..56].copy_from_slice(&id.member_id.to_le_bytes());
+        }
         let crc = crc32c::crc32c(&b[0..60]);
         b[60..64].copy_from_slice(&crc.to_le_bytes());
         b
@@ -77,10 +92,16 @@ impl SegmentHeader {
             let (path, supported) = (path.to_path_buf(), VERSION);
             return Err(Error::NewerVersion { path, found: version, supported });
         }
+        if version < OLDEST_VERSION {
+            return Err(not_a_segment(path, "format version 0"));
+        }
+        let identity =
+            (version >= 2).then(|| Identity { cluster_id: u64_at(bytes, 40), member_id: u64_at(bytes, 48) });
         Ok(SegmentHeader {
             sequence: u64_at(bytes, 16),
             first_index: u64_at(bytes, 24),
             segment_size: u64_at(bytes, 32),
+            identity,
         })
     }
 }
@@ -124,10 +145,20 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_checks() {
-        let h = SegmentHeader { sequence: 7, first_index: 42, segment_size: 1 << 20 };
+        let identity = Some(Identity { cluster_id: u64::MAX, member_id: 3 });
+        let h = SegmentHeader { sequence: 7, first_index: 42, segment_size: 1 << 20, identity };
         let p = Path::new("x.wal");
         let mut b = h.encode();
+        assert_eq!(u32_at(&b, 8), VERSION);
         assert_eq!(SegmentHeader::decode(p, &b).unwrap(), h);
+        let v1 = SegmentHeader { identity: None, ..h };
+        assert_eq!(u32_at(&v1.encode(), 8), 1);
+        assert_eq!(SegmentHeader::decode(p, &v1.encode()).unwrap(), v1);
+        for at in [20, 44, 50] {
+            b[at] ^= 1;
+            assert!(matches!(SegmentHeader::decode(p, &b), Err(Error::NotASegment { .. })), "flip at {at}");
+            b[at] ^= 1;
+        }
         b[20] ^= 1;
         assert!(matches!(SegmentHeader::decode(p, &b), Err(Error::NotASegment { .. })));
         assert!(matches!(SegmentHeader::decode(p, &h.encode()[..30]), Err(Error::TruncatedHeader { .. })));

@@ -12,10 +12,11 @@
 //! whole segments that a snapshot made elsewhere covers.
 //!
 //! ```
-//! use wal::{Entry, HardState, Wal, WalOptions};
+//! use wal::{Entry, HardState, Identity, Wal, WalOptions};
 //!
 //! let dir = std::env::temp_dir().join(format!("wal-doc-{}", std::process::id()));
-//! let options = WalOptions { create_dir: true, ..WalOptions::default() };
+//! let identity = Identity { cluster_id: 7, member_id: 1 };
+//! let options = WalOptions { create_dir: true, identity, ..WalOptions::default() };
 //! let (mut wal, recovered) = Wal::open(&dir, options.clone())?;
 //! assert!(recovered.entries.is_empty());
 //! wal.set_hard_state(HardState { current_term: 1, voted_for: Some(1) })?;
@@ -23,14 +24,20 @@
 //! wal.sync()?; // durable from here on
 //! drop(wal);
 //!
-//! let (_wal, recovered) = Wal::open(&dir, options)?;
+//! let (wal, recovered) = Wal::open(&dir, options.clone())?;
 //! assert_eq!(recovered.entries[0].data, &b"x=1"[..]);
 //! assert_eq!(recovered.hard_state.voted_for, Some(1));
+//! assert_eq!(recovered.identity, Some(identity));
+//! drop(wal);
+//!
+//! // The directory is member 1's: member 2 is refused.
+//! let member_2 = WalOptions { identity: Identity { member_id: 2, ..identity }, ..options };
+//! assert!(matches!(Wal::open(&dir, member_2), Err(wal::Error::WrongIdentity { .. })));
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! # Ok::<(), wal::Error>(())
 //! ```
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! A log is a directory holding a `LOCK` file (an exclusive `flock` held by
 //! the open `Wal`) and segment files named by a 20-digit sequence number,
@@ -42,14 +49,30 @@
 //! ```text
 //! offset  size  field
 //!  0       8    magic "RAFTWAL\0"
-//!  8       4    format version (1)
+//!  8       4    format version (2)
 //! 12       4    reserved, 0
 //! 16       8    sequence number (equals the file name)
 //! 24       8    first index: the next entry index when the segment was made (0: none)
 //! 32       8    segment size it was preallocated to
-//! 40      20    reserved, 0
+//! 40       8    cluster id  } the log's identity: the same in every segment
+//! 48       8    member id   }
+//! 56       4    reserved, 0
 //! 60       4    CRC32C of bytes 0..60
 //! ```
+//!
+//! The identity ([`Identity`], from [`WalOptions::identity`]) is in every
+//! header, so it survives any compaction and is covered by the header
+//! checksum; it is written, like the rest of the header, before the
+//! segment gets its name. [`Wal::open`] compares it with the one it is
+//! given at the first segment, before reading a record or changing
+//! anything, and fails with [`Error::WrongIdentity`] on a difference; a
+//! later segment naming another identity is [`Error::ForeignSegment`].
+//! Version 1 had the same layout with bytes 40..60 reserved (zero) and no
+//! identity. A version-1 log is read and adopted: open takes the identity
+//! it is given, records it at once in a new version-2 segment (synced),
+//! sets [`RecoveryReport::identity_adopted`] and logs a warning; from then
+//! on the identity is checked. Version-1 segments are never rewritten and
+//! may only precede version-2 ones.
 //!
 //! Records follow back to back, then zeroes to the end of the file:
 //!
@@ -78,8 +101,10 @@
 //! or a segment whose records end before the index its successor's header
 //! expects, is corruption: `open` fails with [`Error::Corruption`] naming
 //! the file and byte offset, and changes nothing. Files that are not
-//! segments, newer format versions, truncated headers and missing segments
-//! are errors too; no file content can make `open` panic.
+//! segments (a damaged header, the identity included, fails its checksum),
+//! newer format versions, truncated headers, missing segments and another
+//! log's identity are errors too, and change nothing either; no file
+//! content can make `open` panic.
 //!
 //! # Durability
 //!
@@ -100,14 +125,15 @@
 //! in any order, so a power loss can leave a hole before later unsynced
 //! records; that is reported as corruption, not guessed around.
 //!
-//! Tools: `wal-dump DIR` prints segments, records and the recovery result
-//! without changing anything; `wal-bench` measures the log against a plain
-//! `write` + `fdatasync` file on the same file system.
+//! Tools: `wal-dump DIR` prints the identity, segments, records and the
+//! recovery result without changing anything; `wal-bench` measures the log
+//! against a plain `write` + `fdatasync` file on the same file system.
 
 mod bounds;
 mod durable;
 mod error;
 pub mod format;
+mod identity;
 pub mod inspect;
 mod lock;
 mod record;
@@ -117,6 +143,7 @@ mod wal;
 
 pub use bytes::Bytes;
 pub use error::{Error, Result};
+pub use identity::Identity;
 pub use record::{Entry, HardState, Kind, RecordRef};
 pub use recovery::{Recovered, RecoveryReport, SegmentEnd, TornTail};
 pub use wal::{Wal, WalOptions, MIN_SEGMENT_SIZE};

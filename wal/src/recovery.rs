@@ -16,12 +16,18 @@ use bytes::Bytes;
 use crate::bounds::Bounds;
 use crate::error::{Error, Result};
 use crate::format::{parse_segment_name, SegmentHeader, HEADER_LEN};
+use crate::identity::{Identity, IdentityCheck};
 use crate::record::{read_frame, Entry, Frame, HardState, RecordRef};
 use crate::segment::map_read;
 
 /// What `Wal::open` found: the state to resume from and what it did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovered {
+    /// The identity the log's segments record: `None` for a directory
+    /// that held no segment yet (`open` recorded the one it was given) or
+    /// a log of format version 1, which records none (`open` adopted the
+    /// one it was given, see [`RecoveryReport::identity_adopted`]).
+    pub identity: Option<Identity>,
     /// The last hard state written (the default if none was).
     pub hard_state: HardState,
     /// The live entries, in index order, contiguous.
@@ -43,6 +49,9 @@ pub struct RecoveryReport {
     pub torn_tail: Option<TornTail>,
     /// Segments after a torn tail that held no valid record (removed).
     pub segments_discarded: Vec<PathBuf>,
+    /// The log was of format version 1 (no identity): `open` adopted the
+    /// identity it was given and recorded it in a new segment.
+    pub identity_adopted: bool,
 }
 
 /// A torn last record: where it starts and how many bytes were cut.
@@ -183,21 +192,19 @@ pub fn list_segments(dir: &Path) -> Result<(SegmentFiles, Vec<PathBuf>)> {
     Ok((segments, stale_tmp))
 }
 
-/// Reads the whole log in `dir` without changing anything.
-pub(crate) fn scan(dir: &Path) -> Result<Scan> {
+/// Reads the whole log in `dir` without changing anything. With
+/// `expected`, a log of another identity is refused at its first segment
+/// that records one, before any record is read.
+pub(crate) fn scan(dir: &Path, expected: Option<Identity>) -> Result<Scan> {
     let (files, stale_tmp) = list_segments(dir)?;
+    let mut identity = IdentityCheck::new(dir, expected);
     let mut replayer = Replayer::default();
     let mut report = RecoveryReport::default();
     let mut segments: Vec<SegmentState> = Vec::new();
     for (i, (seq, path)) in files.iter().enumerate() {
         let bytes = map_read(path)?;
-        let header = SegmentHeader::decode(path, &bytes)?;
-        if header.sequence != *seq {
-            return Err(Error::NotASegment {
-                path: path.clone(),
-                reason: "sequence does not match file name",
-            });
-        }
+        let header = read_header(path, *seq, &bytes)?;
+        identity.segment(path, header.identity)?;
         if let Some(prev) = segments.last() {
             check_successor(prev, &header, &replayer.bounds)?;
         }
@@ -226,8 +233,23 @@ pub(crate) fn scan(dir: &Path) -> Result<Scan> {
         }
         segments.push(state);
     }
-    let recovered = Recovered { hard_state: replayer.hard_state, entries: replayer.entries, report };
+    let recovered = Recovered {
+        identity: identity.found(),
+        hard_state: replayer.hard_state,
+        entries: replayer.entries,
+        report,
+    };
     Ok(Scan { recovered, segments, bounds: replayer.bounds, stale_tmp })
+}
+
+/// Decodes a segment's header and checks it against the file's name.
+fn read_header(path: &Path, sequence: u64, bytes: &[u8]) -> Result<SegmentHeader> {
+    let header = SegmentHeader::decode(path, bytes)?;
+    if header.sequence != sequence {
+        let reason = "sequence does not match file name";
+        return Err(Error::NotASegment { path: path.to_path_buf(), reason });
+    }
+    Ok(header)
 }
 
 /// A segment's header records the next entry index when it was created:

@@ -7,6 +7,7 @@ use crate::bounds::Bounds;
 use crate::durable::sync_dir;
 use crate::error::{Error, Result};
 use crate::format::{SegmentHeader, HEADER_LEN};
+use crate::identity::Identity;
 use crate::lock::DirLock;
 use crate::record::{Entry, HardState, RecordRef};
 use crate::segment::Segment;
@@ -25,11 +26,16 @@ pub struct WalOptions {
     /// Create the directory if it is missing (default `false`: a wrong path
     /// should not silently start an empty log).
     pub create_dir: bool,
+    /// Whose log this is. A new log records it in every segment header;
+    /// opening an existing log of another identity fails with
+    /// [`Error::WrongIdentity`]. A server must set its own (the default,
+    /// cluster 0 member 0, is for tests and tools).
+    pub identity: Identity,
 }
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { segment_size: 64 << 20, create_dir: false }
+        WalOptions { segment_size: 64 << 20, create_dir: false, identity: Identity::default() }
     }
 }
 
@@ -164,6 +170,11 @@ impl Wal {
         &self.dir
     }
 
+    /// Whose log this is (checked, or recorded, by `open`).
+    pub fn identity(&self) -> Identity {
+        self.options.identity
+    }
+
     fn check_writable(&self) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned);
@@ -203,6 +214,7 @@ impl Wal {
             sequence: self.active.header().sequence + 1,
             first_index: self.bounds.last().map_or(0, |last| last + 1),
             segment_size: self.options.segment_size,
+            identity: Some(self.options.identity),
         };
         let next = Segment::create(&self.dir, header)?;
         let old = std::mem::replace(&mut self.active, next);

@@ -149,7 +149,7 @@ fn create_dir_option() {
     let err = Wal::open(&missing, small(4096)).err().unwrap();
     assert!(matches!(err, Error::MissingDir(_)), "{err}");
     assert!(!missing.exists());
-    let options = WalOptions { segment_size: 4096, create_dir: true };
+    let options = WalOptions { segment_size: 4096, create_dir: true, ..WalOptions::default() };
     assert!(Wal::open(&missing, options).is_ok());
 }
 

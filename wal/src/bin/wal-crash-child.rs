@@ -24,7 +24,7 @@ fn main() -> ExitCode {
 }
 
 fn run(dir: &str, count: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let options = WalOptions { segment_size: 64 << 10, create_dir: true };
+    let options = WalOptions { segment_size: 64 << 10, create_dir: true, ..WalOptions::default() };
     let (mut wal, recovered) = Wal::open(dir, options)?;
     let mut next = recovered.entries.last().map_or(1, |e| e.index + 1);
     let mut out = std::io::stdout().lock();

@@ -1,11 +1,12 @@
-//! `wal-dump DIR`: prints a log directory's segments and records, and what
-//! recovery would do, without changing anything (no lock taken).
+//! `wal-dump DIR`: prints a log directory's segments (with the cluster and
+//! member each belongs to) and records, and what recovery would do,
+//! without changing anything (no lock taken).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use wal::{inspect, RecordRef, SegmentEnd, Wal};
+use wal::{inspect, Identity, RecordRef, SegmentEnd, Wal};
 
 /// Print the segments and records of a write-ahead log directory.
 #[derive(Parser)]
@@ -41,6 +42,13 @@ fn run(args: &Args) -> Result<(), wal::Error> {
     }
     let recovered = Wal::recover_read_only(&args.dir)?;
     let r = &recovered.report;
+    match recovered.identity {
+        Some(id) => println!("identity: {id}"),
+        None if r.segments_read == 0 => {
+            println!("identity: none yet (no segment; open records the one it is given)")
+        }
+        None => println!("identity: none recorded (format version 1; open adopts the one it is given)"),
+    }
     println!(
         "recovery: {} segments, {} records, {} bytes; {} entries ({}..={}), hard state term {} vote {:?}",
         r.segments_read,
@@ -79,14 +87,19 @@ fn dump_segment(path: &std::path::Path, summary: bool) -> Result<(), wal::Error>
         SegmentEnd::Stopped { offset, reason } => format!("bad frame at {offset}: {reason}"),
     };
     println!(
-        "segment {} seq {} first_index {} size {} ({} bytes on disk): {records} records, {end}",
+        "segment {} seq {} first_index {} size {} ({} bytes on disk), {}: {records} records, {end}",
         path.display(),
         header.sequence,
         header.first_index,
         header.segment_size,
-        file_len
+        file_len,
+        describe_identity(header.identity),
     );
     Ok(())
+}
+
+fn describe_identity(identity: Option<Identity>) -> String {
+    identity.map_or_else(|| "no identity (format version 1)".to_string(), |id| id.to_string())
 }
 
 fn describe(rec: &RecordRef<'_>) -> String {

@@ -15,8 +15,10 @@ impl Wal {
     /// Opens (recovers) the log in `dir`: takes the directory lock, replays
     /// every segment, cuts a torn tail, makes everything it recovered
     /// durable, and returns the log ready to append with what it
-    /// recovered. Fails without changing anything on corruption, a foreign
-    /// or newer-version file, or a held lock.
+    /// recovered. A new log records `options.identity`; an existing one
+    /// must record the same ([`Error::WrongIdentity`] otherwise). Fails
+    /// without changing anything on corruption, a foreign or newer-version
+    /// file, another identity, or a held lock.
     ///
     /// The recovered records may never have been synced: a process killed
     /// (`kill -9`) after writing them through the map leaves them in the
@@ -29,11 +31,16 @@ impl Wal {
         options.validate()?;
         prepare_dir(dir, options.create_dir)?;
         let lock = DirLock::acquire(dir)?;
-        let scan = recovery::scan(dir)?;
+        let scan = recovery::scan(dir, Some(options.identity))?;
         let new_log = scan.segments.is_empty();
-        let (mut wal, recovered) = Wal::resume(dir, options, lock, scan)?;
+        let legacy = !new_log && scan.recovered.identity.is_none();
+        let (mut wal, mut recovered) = Wal::resume(dir, options, lock, scan)?;
         wal.sync_recovered(new_log)
             .map_err(|e| Error::RecoverySync { dir: dir.to_path_buf(), source: Box::new(e) })?;
+        if legacy {
+            wal.adopt_identity()?;
+            recovered.report.identity_adopted = true;
+        }
         Ok((wal, recovered))
     }
 
@@ -42,7 +49,7 @@ impl Wal {
     pub fn recover_read_only(dir: impl AsRef<Path>) -> Result<Recovered> {
         let dir = dir.as_ref();
         prepare_dir(dir, false)?;
-        Ok(recovery::scan(dir)?.recovered)
+        Ok(recovery::scan(dir, None)?.recovered)
     }
 
     fn resume(dir: &Path, options: WalOptions, lock: DirLock, scan: Scan) -> Result<(Wal, Recovered)> {
@@ -51,8 +58,8 @@ impl Wal {
         let hard_state = segments.iter().any(|s| s.has_hard_state).then_some(recovered.hard_state);
         let (active, active_has_hard_state) = match segments.pop() {
             None => {
-                let header =
-                    SegmentHeader { sequence: 1, first_index: 0, segment_size: options.segment_size };
+                let (segment_size, identity) = (options.segment_size, Some(options.identity));
+                let header = SegmentHeader { sequence: 1, first_index: 0, segment_size, identity };
                 (Segment::create(dir, header)?, false)
             }
             Some(last) => {
@@ -81,6 +88,17 @@ impl Wal {
             _lock: lock,
         };
         Ok((wal, recovered))
+    }
+
+    /// A log of format version 1 records no identity: it becomes this
+    /// `Wal`'s, recorded right away by rolling to a new (version 2)
+    /// segment, synced, so a later open with another identity is refused.
+    /// The version-1 segments stay readable until compaction drops them.
+    fn adopt_identity(&mut self) -> Result<()> {
+        tracing::warn!(target: "wal", dir = %self.dir.display(), identity = %self.options.identity,
+            "log of format version 1 records no identity: adopting the one given");
+        self.roll()?;
+        self.active.sync()
     }
 
     /// Makes everything recovered durable: each closed segment's file

@@ -28,7 +28,7 @@ impl Drop for TempDir {
 }
 
 fn options(segment_size: u64) -> WalOptions {
-    WalOptions { create_dir: true, segment_size }
+    WalOptions { create_dir: true, segment_size, ..WalOptions::default() }
 }
 
 fn entry(index: u64) -> Entry {

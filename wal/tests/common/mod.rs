@@ -42,7 +42,7 @@ impl Drop for TestDir {
 
 /// Small segments, so tests roll over often and copies are cheap.
 pub fn small(segment_size: u64) -> WalOptions {
-    WalOptions { segment_size, create_dir: false }
+    WalOptions { segment_size, ..WalOptions::default() }
 }
 
 pub fn entry(index: u64, term: u64, len: usize) -> Entry {

@@ -111,7 +111,7 @@ fn latency(
     size: usize,
     ops: u64,
 ) -> Result<Histograms, Box<dyn std::error::Error>> {
-    let options = WalOptions { segment_size, create_dir: true };
+    let options = WalOptions { segment_size, create_dir: true, ..WalOptions::default() };
     let (mut wal, _) = Wal::open(fresh(root, "lat-ours")?, options)?;
     let mut floor = Floor::create(&fresh(root, "lat-floor")?, segment_size)?;
     let mut ours_h = Histogram::<u64>::new(3)?;
@@ -154,7 +154,7 @@ fn throughput(
     size: usize,
     mib: u64,
 ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
-    let options = WalOptions { segment_size, create_dir: true };
+    let options = WalOptions { segment_size, create_dir: true, ..WalOptions::default() };
     let (mut wal, _) = Wal::open(fresh(root, "tp-ours")?, options)?;
     let mut floor = Floor::create(&fresh(root, "tp-floor")?, segment_size)?;
     let batches = ((mib << 20) / (batch * size as u64)).max(1);
@@ -180,7 +180,7 @@ fn replay(
     mib: u64,
 ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let dir = fresh(root, "replay")?;
-    let options = WalOptions { segment_size, create_dir: true };
+    let options = WalOptions { segment_size, create_dir: true, ..WalOptions::default() };
     let count = (mib << 20) / size as u64;
     {
         let (mut wal, _) = Wal::open(&dir, options.clone())?;
