@@ -15,6 +15,8 @@ impl Raft {
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let n = matched[self.config.quorum() - 1];
         if n > self.commit_index && self.log.term(n) == Some(self.current_term) {
+            let committed = self.log.data_bytes(self.commit_index + 1, n);
+            self.uncommitted_bytes = self.uncommitted_bytes.saturating_sub(committed);
             self.commit_index = n;
             self.commit_to_announce = true;
         }

@@ -3,6 +3,12 @@
 
 use crate::NodeId;
 
+/// What one entry costs in an AppendEntries besides its data, counted in
+/// the byte budget: room for its index, term and data length as varints
+/// (10 + 10 + 10 bytes at most), so a budget in bytes also bounds the
+/// number of entries, empty ones included.
+pub const ENTRY_OVERHEAD_BYTES: usize = 30;
+
 /// Configuration of one Raft member. Time is counted in ticks, one per call
 /// of [`crate::Raft::tick`]; the application decides how long a tick is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,9 +30,20 @@ pub struct Config {
     /// so entries of earlier terms commit without waiting for a client.
     /// Off for the lab's scenarios, which expect command indexes 1, 2, 3, …
     pub noop_on_election: bool,
-    /// Soft bound on the entry bytes of one AppendEntries; one entry is
-    /// always sent, however large.
+    /// Soft bound on the entry bytes of one AppendEntries (data plus
+    /// [`ENTRY_OVERHEAD_BYTES`] per entry); a single entry is always sent,
+    /// however large. [`Config::max_append_entry_bytes`] gives the hard
+    /// bound that follows.
     pub max_append_bytes: usize,
+    /// The largest `data` a proposal may carry (etcd's `MaxSizePerMsg`
+    /// plays this part there). A driver sets it from what its transport can
+    /// carry, so that nothing the leader accepts is unsendable.
+    pub max_entry_bytes: usize,
+    /// A leader refuses proposals while the data of its uncommitted entries
+    /// exceeds this (etcd's `MaxUncommittedEntriesSize`): a leader that
+    /// cannot commit stops growing its log and its send queues. One
+    /// proposal is always admitted when nothing is uncommitted.
+    pub max_uncommitted_bytes: usize,
     /// At most this many AppendEntries carrying entries may be unanswered
     /// per follower (flow control, like etcd's inflights).
     pub max_inflight_appends: usize,
@@ -65,6 +82,8 @@ impl Config {
             heartbeat_interval_ticks: 10,
             noop_on_election: false,
             max_append_bytes: 64 * 1024,
+            max_entry_bytes: 1 << 20,
+            max_uncommitted_bytes: 64 << 20,
             max_inflight_appends: 4,
             check_quorum: true,
         }
@@ -87,8 +106,14 @@ impl Config {
         if self.heartbeat_interval_ticks == 0 {
             return Err(ConfigError::Zero("heartbeat_interval_ticks"));
         }
-        if self.max_inflight_appends == 0 {
-            return Err(ConfigError::Zero("max_inflight_appends"));
+        let at_least_one = [
+            ("max_inflight_appends", self.max_inflight_appends),
+            ("max_append_bytes", self.max_append_bytes),
+            ("max_entry_bytes", self.max_entry_bytes),
+            ("max_uncommitted_bytes", self.max_uncommitted_bytes),
+        ];
+        if let Some((name, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Zero(name));
         }
         if self.heartbeat_interval_ticks >= min {
             return Err(ConfigError::HeartbeatTooSlow {
@@ -97,6 +122,15 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The most entry bytes (data plus [`ENTRY_OVERHEAD_BYTES`] per entry)
+    /// one AppendEntries carries: the byte budget, or one entry of the
+    /// largest admitted size when that is more. Entries persisted under an
+    /// earlier, larger `max_entry_bytes` can exceed it; a driver bounds
+    /// those with its transport's limit.
+    pub fn max_append_entry_bytes(&self) -> usize {
+        self.max_append_bytes.max(self.max_entry_bytes.saturating_add(ENTRY_OVERHEAD_BYTES))
     }
 
     /// Votes or replicas needed for a decision: a majority of `voters`.

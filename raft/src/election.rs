@@ -21,8 +21,15 @@ impl Raft {
     /// Candidates (§5.2), on conversion: increment currentTerm, vote for
     /// self, reset the election timer, send RequestVote to all other servers.
     fn campaign(&mut self) {
+        let Some(term) = self.current_term.checked_add(1).filter(|&t| t <= crate::MAX_TERM) else {
+            // Unreachable from the network (`step` refuses terms above
+            // MAX_TERM and restore refuses persisted ones); stay a follower
+            // rather than wrap the term.
+            self.reset_election_timer();
+            return;
+        };
         self.role = Role::Candidate;
-        self.current_term += 1;
+        self.current_term = term;
         self.voted_for = Some(self.config.id);
         self.hard_state_changed = true;
         self.leader_id = None;
@@ -72,6 +79,26 @@ impl Raft {
         }
     }
 
+    /// CheckQuorum's lease (etcd's `inLease`): with CheckQuorum on, a leader
+    /// that has not heard from a majority steps down within an election
+    /// timeout, so a follower that heard from its leader less than the
+    /// minimum election timeout ago, and a leader itself, know the leader
+    /// is alive and may ignore a candidate of a higher term. This is what
+    /// keeps a member with one-way connectivity (it can send but not
+    /// receive) from deposing a healthy leader over and over.
+    pub(crate) fn in_lease(&self) -> bool {
+        if !self.config.check_quorum {
+            return false;
+        }
+        match self.role {
+            Role::Leader => true,
+            Role::Candidate => false,
+            Role::Follower => {
+                self.leader_id.is_some() && self.election_elapsed < self.config.election_timeout_min_ticks
+            }
+        }
+    }
+
     /// CheckQuorum: every `election_timeout_max_ticks`, a leader that has
     /// not heard from a majority (itself included) since the last check
     /// steps down. It cannot commit anything, so it stops pretending to
@@ -103,6 +130,7 @@ impl Raft {
         self.votes.clear();
         self.quorum_check_elapsed = 0;
         let next_index = self.log.last_index() + 1;
+        self.uncommitted_bytes = self.log.data_bytes(self.commit_index + 1, next_index - 1);
         let now = self.now;
         self.progress = self.peers().map(|p| (p, Progress::new(next_index, now))).collect();
         if self.config.noop_on_election {

@@ -47,9 +47,11 @@ mod progress;
 mod ready;
 mod replication;
 mod server;
+mod validate;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, ENTRY_OVERHEAD_BYTES};
 pub use log::RaftLog;
 pub use message::{AppendReply, Body, Entry, HardState, Message, NodeId};
 pub use ready::{Persisted, Ready};
-pub use server::{NotLeader, Raft, RestoreError, Role, Status, StepError};
+pub use server::{ProposeError, Raft, RestoreError, Role, Status, StepError};
+pub use validate::MAX_TERM;

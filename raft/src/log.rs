@@ -45,14 +45,14 @@ impl RaftLog {
         self.entries.get(i)
     }
 
-    /// Entries from `from` on, as many as fit in `max_bytes` of data (at
-    /// least one when any exists).
+    /// Entries from `from` on, as many as fit in `max_bytes` (data plus
+    /// [`crate::ENTRY_OVERHEAD_BYTES`] each; at least one when any exists).
     pub fn entries_from(&self, from: u64, max_bytes: usize) -> Vec<Entry> {
-        let start = (from.max(1) - 1) as usize;
-        let mut bytes = 0;
+        let start = usize::try_from(from.max(1) - 1).unwrap_or(usize::MAX);
+        let mut bytes = 0usize;
         let mut out = Vec::new();
         for e in self.entries.iter().skip(start) {
-            bytes += e.data.len();
+            bytes = bytes.saturating_add(e.data.len() + crate::ENTRY_OVERHEAD_BYTES);
             if !out.is_empty() && bytes > max_bytes {
                 break;
             }
@@ -95,10 +95,21 @@ impl RaftLog {
         (n > 0 && self.entries[n - 1].term == term).then_some(n as u64)
     }
 
+    /// Data bytes of the entries from `from` to `to`, inclusive.
+    pub fn data_bytes(&self, from: u64, to: u64) -> usize {
+        self.slice(from, to).iter().map(|e| e.data.len()).sum()
+    }
+
     /// Appends one entry at the end (a leader's proposal).
     pub(crate) fn push(&mut self, entry: Entry) {
         debug_assert_eq!(entry.index, self.last_index() + 1);
         self.entries.push(entry);
+    }
+
+    /// The index of the first of `entries` that conflicts with ours (same
+    /// index, other term), if any.
+    pub fn first_conflict(&self, entries: &[Entry]) -> Option<u64> {
+        entries.iter().find(|e| self.term(e.index).is_some_and(|t| t != e.term)).map(|e| e.index)
     }
 
     /// Figure 2, AppendEntries steps 3 and 4: drops the first entry that
@@ -107,16 +118,12 @@ impl RaftLog {
     /// duplicated request never shortens the log. Returns whether anything
     /// changed.
     pub(crate) fn merge(&mut self, entries: &[Entry]) -> bool {
-        for (k, e) in entries.iter().enumerate() {
-            match self.term(e.index) {
-                Some(t) if t == e.term => continue,
-                Some(_) => self.truncate_from(e.index),
-                None => {}
-            }
-            self.entries.extend_from_slice(&entries[k..]);
-            return true;
+        if let Some(index) = self.first_conflict(entries) {
+            self.truncate_from(index);
         }
-        false
+        let Some(k) = entries.iter().position(|e| e.index > self.last_index()) else { return false };
+        self.entries.extend_from_slice(&entries[k..]);
+        true
     }
 
     fn truncate_from(&mut self, index: u64) {
@@ -209,7 +216,7 @@ mod tests {
             l.push(Entry { index: i, term: 1, data: vec![0; 100].into() });
         }
         assert_eq!(l.entries_from(1, 10).len(), 1);
-        assert_eq!(l.entries_from(1, 200).len(), 2);
+        assert_eq!(l.entries_from(1, 300).len(), 2, "130 bytes each with the overhead");
         assert_eq!(l.entries_from(2, 1000).len(), 2);
         assert!(l.entries_from(4, 1000).is_empty());
     }

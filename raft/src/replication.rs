@@ -2,7 +2,7 @@
 //! side, and the leader's sending, heartbeats, resends and fast backoff.
 
 use crate::progress::ReplicationState;
-use crate::server::{Raft, Role, StepError};
+use crate::server::{Raft, Role};
 use crate::{AppendReply, Body, Entry, NodeId};
 
 /// What `send_append` may send.
@@ -29,13 +29,7 @@ pub(crate) struct AppendRequest {
 
 impl Raft {
     /// AppendEntries receiver (Figure 2), for a request of our current term.
-    pub(crate) fn handle_append_entries(&mut self, req: AppendRequest) -> Result<(), StepError> {
-        check_append(&req, self.current_term)?;
-        if self.role == Role::Leader {
-            // Two leaders in one term cannot happen (§5.2 Election Safety):
-            // a peer that claims it is misbehaving.
-            return Err(StepError::Malformed { from: req.from, reason: "second leader in one term" });
-        }
+    pub(crate) fn handle_append_entries(&mut self, req: AppendRequest) {
         // Hearing from the current leader: a candidate concedes (§5.2) and
         // the election timer restarts.
         self.become_follower(self.current_term, Some(req.from));
@@ -46,7 +40,7 @@ impl Raft {
         if self.log.term(req.prev_log_index) != Some(req.prev_log_term) {
             let reply = self.conflict_hint(req.prev_log_index);
             self.send(req.from, Body::AppendEntriesReply(reply));
-            return Ok(());
+            return;
         }
         // 3 and 4: drop conflicting entries, append new ones.
         self.log.merge(&req.entries);
@@ -59,7 +53,6 @@ impl Raft {
             self.commit_index = new_commit;
         }
         self.send(req.from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
-        Ok(())
     }
 
     fn conflict_hint(&self, rejected_index: u64) -> AppendReply {
@@ -88,9 +81,6 @@ impl Raft {
         match reply {
             AppendReply::Success { match_index } => {
                 let Some(pr) = self.progress.get_mut(&from) else { return };
-                if match_index > self.log.last_index() {
-                    return; // claims entries we never sent: ignore it
-                }
                 if pr.on_success(match_index) {
                     // It may now apply up to the commit index it lacked.
                     self.commit_to_announce = true;
@@ -144,7 +134,17 @@ impl Raft {
             let Some(pr) = self.progress.get_mut(&peer) else { continue };
             if pr.is_overdue(now, interval) {
                 let kind = if pr.probe_is_out() { AppendKind::EmptyProbe } else { AppendKind::Probe };
-                pr.probe_from(pr.match_index + 1);
+                // Lost entries in Replicate are sent again from what the
+                // follower acknowledged. An unanswered probe says nothing
+                // about the follower's log, so it is repeated at the same
+                // point: falling back to `match_index + 1` would make a new
+                // leader (match_index 0) send a returning follower the
+                // whole log.
+                let from = match pr.state {
+                    ReplicationState::Replicate => pr.match_index + 1,
+                    ReplicationState::Probe => pr.next_index,
+                };
+                pr.probe_from(from);
                 self.send_append(peer, kind);
             } else if now.saturating_sub(pr.last_sent_at) >= interval {
                 self.send_heartbeat(peer);
@@ -226,25 +226,4 @@ impl Raft {
             pr.on_sent(last_index, carried_entries, leader_commit, self.now);
         }
     }
-}
-
-/// Rejects requests no correct leader sends: entries must be consecutive
-/// from `prev_log_index + 1` with terms that never decrease and never pass
-/// the request's term.
-fn check_append(req: &AppendRequest, term: u64) -> Result<(), StepError> {
-    let malformed = |reason| Err(StepError::Malformed { from: req.from, reason });
-    let mut prev_term = req.prev_log_term;
-    for (k, e) in req.entries.iter().enumerate() {
-        if e.index != req.prev_log_index + 1 + k as u64 {
-            return malformed("entries are not consecutive after prev_log_index");
-        }
-        if e.term < prev_term || e.term > term {
-            return malformed("entry terms out of order");
-        }
-        prev_term = e.term;
-    }
-    if req.prev_log_term > term {
-        return malformed("prev_log_term newer than the request's term");
-    }
-    Ok(())
 }

@@ -21,12 +21,22 @@ pub enum Role {
     Leader,
 }
 
-/// `propose` on a server that is not the leader.
+/// A proposal the core refused; nothing was appended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not the leader (leader hint: {leader_hint:?})")]
-pub struct NotLeader {
-    /// The leader of the current term, if this server has heard from it.
-    pub leader_hint: Option<NodeId>,
+pub enum ProposeError {
+    /// Only the leader takes proposals.
+    #[error("not the leader (leader hint: {leader_hint:?})")]
+    NotLeader {
+        /// The leader of the current term, if this server has heard from it.
+        leader_hint: Option<NodeId>,
+    },
+    /// The data is larger than [`Config::max_entry_bytes`].
+    #[error("entry too large: {bytes} bytes (at most {max})")]
+    TooLarge { bytes: usize, max: usize },
+    /// The leader's uncommitted entries already hold
+    /// [`Config::max_uncommitted_bytes`]: retry once some commit.
+    #[error("busy: {uncommitted_bytes} bytes uncommitted (at most {max})")]
+    Busy { uncommitted_bytes: usize, max: usize },
 }
 
 /// A message the core refused. None of these change any state.
@@ -51,6 +61,8 @@ pub enum RestoreError {
     TermsDecrease(u64),
     #[error("persisted log has term {log_term}, newer than the persisted current term {current_term}")]
     TermAhead { log_term: u64, current_term: u64 },
+    #[error("persisted current term {0} is above the largest term {max}", max = crate::MAX_TERM)]
+    TermTooLarge(u64),
 }
 
 /// A read-only summary of a server, for status pages and test harnesses.
@@ -92,6 +104,9 @@ pub struct Raft {
     pub(crate) votes: BTreeSet<NodeId>,
     /// Leader: Figure 2 "Volatile state on leaders", per follower.
     pub(crate) progress: BTreeMap<NodeId, Progress>,
+    /// Leader: data bytes of the entries past `commit_index`
+    /// (`Config::max_uncommitted_bytes`).
+    pub(crate) uncommitted_bytes: usize,
     /// Leader: proposals since the last `ready` still to be sent.
     pub(crate) proposals_pending: bool,
     /// Leader: the commit index, or a follower's match index, advanced
@@ -128,6 +143,7 @@ impl Raft {
             quorum_check_elapsed: 0,
             votes: BTreeSet::new(),
             progress: BTreeMap::new(),
+            uncommitted_bytes: 0,
             proposals_pending: false,
             commit_to_announce: false,
             messages: Vec::new(),
@@ -177,11 +193,23 @@ impl Raft {
     }
 
     /// Feeds one message from another member.
+    /// A message refused with an error changes nothing.
     pub fn step(&mut self, msg: Message) -> Result<(), StepError> {
         self.check_sender(&msg)?;
-        // "If RPC request or response contains term T > currentTerm: set
-        // currentTerm = T, convert to follower (§5.1)."
+        crate::validate::check_message(&msg)?;
+        if msg.term >= self.current_term {
+            self.check_against_state(&msg)?;
+        }
         if msg.term > self.current_term {
+            if self.in_lease() && matches!(msg.body, Body::RequestVote { .. }) {
+                // CheckQuorum's lease: a leader we heard from recently is
+                // alive, so a higher-term candidate is disruptive (one-way
+                // connectivity, a returning member); drop its request
+                // without adopting its term, as etcd does "in lease".
+                return Ok(());
+            }
+            // "If RPC request or response contains term T > currentTerm: set
+            // currentTerm = T, convert to follower (§5.1)."
             self.become_follower(msg.term, None);
         }
         if msg.term < self.current_term {
@@ -201,7 +229,7 @@ impl Raft {
                     entries,
                     leader_commit,
                 };
-                self.handle_append_entries(request)?;
+                self.handle_append_entries(request);
             }
             Body::AppendEntriesReply(reply) => self.handle_append_reply(msg.from, reply),
         }
@@ -211,13 +239,25 @@ impl Raft {
     /// "If command received from client: append entry to local log" (Figure
     /// 2, Leaders). Returns the index and term the entry will commit at, if
     /// it commits. Proposals made between two calls of `ready` go out
-    /// together, in one AppendEntries per follower.
-    pub fn propose(&mut self, data: impl Into<bytes::Bytes>) -> Result<(u64, u64), NotLeader> {
+    /// together, in one AppendEntries per follower. Refused, with nothing
+    /// appended, when this is not the leader, the data is over
+    /// `max_entry_bytes`, or the uncommitted budget is spent.
+    pub fn propose(&mut self, data: impl Into<bytes::Bytes>) -> Result<(u64, u64), ProposeError> {
+        let data = data.into();
         if self.role != Role::Leader {
-            return Err(NotLeader { leader_hint: self.leader_id });
+            return Err(ProposeError::NotLeader { leader_hint: self.leader_id });
         }
+        let max = self.config.max_entry_bytes;
+        if data.len() > max {
+            return Err(ProposeError::TooLarge { bytes: data.len(), max });
+        }
+        let max = self.config.max_uncommitted_bytes;
+        if self.uncommitted_bytes > 0 && self.uncommitted_bytes.saturating_add(data.len()) > max {
+            return Err(ProposeError::Busy { uncommitted_bytes: self.uncommitted_bytes, max });
+        }
+        self.uncommitted_bytes += data.len();
         let (index, term) = (self.log.last_index() + 1, self.current_term);
-        self.log.push(crate::Entry { index, term, data: data.into() });
+        self.log.push(crate::Entry { index, term, data });
         self.proposals_pending = true;
         Ok((index, term))
     }
@@ -327,6 +367,7 @@ impl Raft {
         self.leader_id = leader;
         self.votes.clear();
         self.progress.clear();
+        self.uncommitted_bytes = 0;
         self.proposals_pending = false;
         self.commit_to_announce = false;
     }
@@ -374,6 +415,9 @@ fn check_persisted(p: &Persisted) -> Result<(), RestoreError> {
             return Err(RestoreError::TermsDecrease(e.index));
         }
         prev_term = e.term;
+    }
+    if p.hard_state.current_term > crate::MAX_TERM {
+        return Err(RestoreError::TermTooLarge(p.hard_state.current_term));
     }
     if prev_term > p.hard_state.current_term {
         return Err(RestoreError::TermAhead { log_term: prev_term, current_term: p.hard_state.current_term });

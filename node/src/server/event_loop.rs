@@ -230,9 +230,10 @@ impl EventLoop {
                 tracing::debug!(target: "client", client, seq, index, "proposed");
                 self.requests.insert(index, term, client, seq);
             }
-            Err(raft::NotLeader { leader_hint }) => {
+            Err(raft::ProposeError::NotLeader { leader_hint }) => {
                 self.send(client, &Wire::Reply { seq, reply: Reply::NotLeader { leader_hint } });
             }
+            Err(e) => tracing::debug!(target: "client", client, seq, error = %e, "refused"),
         }
     }
 

@@ -79,7 +79,7 @@ fn stale_rejection_is_ignored() {
     net.campaign(1);
     net.node(1).propose(b"a".to_vec()).unwrap();
     net.deliver_all();
-    let old = AppendReply::Conflict { rejected_index: 0, conflict_term: None, conflict_index: 1 };
+    let old = AppendReply::Conflict { rejected_index: 1, conflict_term: None, conflict_index: 1 };
     let before = net.sent.len();
     net.node(1).step(Message { from: 2, to: 1, term: 1, body: Body::AppendEntriesReply(old) }).unwrap();
     net.flush();

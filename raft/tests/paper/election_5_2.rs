@@ -124,7 +124,7 @@ fn s5_1_stale_term_requests_are_refused_with_our_term() {
     net.campaign(1);
     net.campaign(2); // term 2
     let stale =
-        Message { from: 3, to: 2, term: 1, body: Body::RequestVote { last_log_index: 9, last_log_term: 9 } };
+        Message { from: 3, to: 2, term: 1, body: Body::RequestVote { last_log_index: 9, last_log_term: 1 } };
     net.node(2).step(stale).unwrap();
     let reply = net.node(2).ready().messages.pop().unwrap();
     assert_eq!(reply.term, 2);

@@ -140,3 +140,47 @@ fn ticks_until_due_predicts_the_next_timer_action() {
         net.deliver_all();
     }
 }
+
+fn entry_bytes_sent_to(net: &Net, to: u64, since: usize) -> usize {
+    net.sent[since..]
+        .iter()
+        .filter(|m| m.to == to)
+        .map(|m| match &m.body {
+            Body::AppendEntries { entries, .. } => entries.iter().map(|e| e.data.len()).sum(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// An unanswered probe repeats at the same point: a new leader (which
+/// knows nothing of a follower, `match_index` 0) probing a follower that is
+/// away does not fall back to index 1, so the follower gets only what it
+/// lacks when it returns.
+#[test]
+fn returning_follower_gets_only_what_it_lacks_from_a_new_leader() {
+    let mut net = Net::new(5);
+    net.campaign(1);
+    for i in 0..200u32 {
+        net.node(1).propose(vec![i as u8; 100]).unwrap();
+    }
+    net.deliver_all();
+    // 5 goes away (a paused process: it neither hears nor campaigns).
+    net.cut.insert(5);
+    let away = net.nodes.remove(&5).expect("member 5");
+    for i in 0..50u32 {
+        net.node(1).propose(vec![i as u8; 100]).unwrap();
+    }
+    net.deliver_all();
+    net.cut.insert(1); // the old leader goes; 2, 3 or 4 takes over
+    net.tick_all(100);
+    let leader = net.leaders().into_iter().find(|&l| l != 1).expect("a new leader");
+    net.tick_all(300); // many heartbeat intervals of unanswered probes to 5
+    let since = net.sent.len();
+    net.nodes.insert(5, away);
+    net.cut.remove(&5);
+    net.tick_all(50);
+    assert_eq!(net.node(leader).role(), raft::Role::Leader, "the same leader serves 5");
+    assert_eq!(net.node(5).log().last_index(), 250);
+    let sent = entry_bytes_sent_to(&net, 5, since);
+    assert_eq!(sent, 50 * 100, "leader {leader} sent 5 more than the 50 entries it lacked");
+}

@@ -7,5 +7,8 @@ mod backoff;
 mod bad_input;
 mod election_5_2;
 mod flow_control;
+mod hostile;
+mod lease;
+mod random_messages;
 mod replication_5_3;
 mod safety_5_4;

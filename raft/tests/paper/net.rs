@@ -25,13 +25,15 @@ pub fn new_raft(id: NodeId, n: u64, persisted: Persisted) -> Raft {
     Raft::new(Config::lab(id, (1..=n).collect()), persisted, rng(id)).expect("valid config")
 }
 
-/// Members 1..=n, a message queue, per-member applied entries, and a set of
-/// members cut off from everyone.
+/// Members 1..=n, a message queue, per-member applied entries, and the
+/// members cut off from everyone or deaf to everyone.
 pub struct Net {
     pub nodes: BTreeMap<NodeId, Raft>,
     pub queue: VecDeque<Message>,
     pub applied: BTreeMap<NodeId, Vec<Entry>>,
     pub cut: BTreeSet<NodeId>,
+    /// Members that can send but not receive (a one-way partition).
+    pub deaf: BTreeSet<NodeId>,
     /// Every message handed to the network, in order.
     pub sent: Vec<Message>,
 }
@@ -62,6 +64,7 @@ impl Net {
             queue: VecDeque::new(),
             applied: BTreeMap::new(),
             cut: BTreeSet::new(),
+            deaf: BTreeSet::new(),
             sent: Vec::new(),
         }
     }
@@ -88,7 +91,7 @@ impl Net {
     pub fn deliver_all(&mut self) {
         self.flush();
         while let Some(msg) = self.queue.pop_front() {
-            if self.cut.contains(&msg.from) || self.cut.contains(&msg.to) {
+            if self.cut.contains(&msg.from) || self.cut.contains(&msg.to) || self.deaf.contains(&msg.to) {
                 continue;
             }
             self.node(msg.to).step(msg).expect("well-formed message");

@@ -1,6 +1,6 @@
 //! §5.3 log replication.
 
-use raft::{AppendReply, Body, HardState, Message, NotLeader, Persisted};
+use raft::{AppendReply, Body, HardState, Message, Persisted, ProposeError};
 
 use crate::net::{entry, log_of, new_raft, Net};
 
@@ -96,7 +96,7 @@ fn s5_3_reordered_old_request_does_not_truncate() {
 fn s5_3_propose_on_follower_names_the_leader() {
     let mut net = Net::new(3);
     net.campaign(2);
-    assert_eq!(net.node(1).propose(b"x".to_vec()), Err(NotLeader { leader_hint: Some(2) }));
+    assert_eq!(net.node(1).propose(b"x".to_vec()), Err(ProposeError::NotLeader { leader_hint: Some(2) }));
 }
 
 #[test]

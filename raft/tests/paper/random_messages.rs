@@ -1,0 +1,212 @@
+//! Random sequences of ticks, proposals and random messages (extreme values
+//! among them) stepped into one member of a 3-member cluster. Whatever
+//! arrives: no panic (the crate is built with overflow checks, see the
+//! workspace `Cargo.toml`), a refused message changes nothing, and the
+//! member's own safety invariants hold after every step.
+//!
+//! Values are drawn relative to the member's state where that matters
+//! (its term ± 1, its last index ± 1), so the member also leads, follows
+//! and commits, and absolute extremes (0, `MAX_TERM`, `u64::MAX`) test the
+//! edges.
+
+use proptest::prelude::*;
+use raft::{AppendReply, Body, Entry, Message, Persisted, Raft, MAX_TERM};
+
+use crate::net::new_raft;
+
+/// A number drawn relative to the member's state, or an extreme.
+#[derive(Clone, Debug)]
+enum Num {
+    Near(i8),
+    Abs(u64),
+}
+
+impl Num {
+    fn at(&self, base: u64) -> u64 {
+        match *self {
+            Num::Near(d) => base.saturating_add_signed(i64::from(d)),
+            Num::Abs(v) => v,
+        }
+    }
+}
+
+fn num() -> impl Strategy<Value = Num> {
+    prop_oneof![
+        4 => (-2i8..=2).prop_map(Num::Near),
+        1 => prop_oneof![
+            Just(0),
+            Just(1),
+            Just(MAX_TERM - 1),
+            Just(MAX_TERM),
+            Just(MAX_TERM + 1),
+            Just(u64::MAX - 1),
+            Just(u64::MAX),
+            any::<u64>(),
+        ]
+        .prop_map(Num::Abs),
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Vote { last_index: Num, last_term: Num },
+    VoteReply(bool),
+    Append { prev_index: Num, prev_term: Num, terms: Vec<Num>, consecutive: bool, commit: Num },
+    Success(Num),
+    Conflict { rejected: Num, term: Option<Num>, index: Num },
+    Stale,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Tick(u8),
+    Propose(u8),
+    Step { from: u64, to: u64, term: Num, kind: Kind },
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        (num(), num()).prop_map(|(last_index, last_term)| Kind::Vote { last_index, last_term }),
+        any::<bool>().prop_map(Kind::VoteReply),
+        (num(), num(), prop::collection::vec(num(), 0..4), any::<bool>(), num()).prop_map(
+            |(prev_index, prev_term, terms, consecutive, commit)| Kind::Append {
+                prev_index,
+                prev_term,
+                terms,
+                consecutive,
+                commit
+            }
+        ),
+        num().prop_map(Kind::Success),
+        (num(), prop::option::of(num()), num()).prop_map(|(rejected, term, index)| Kind::Conflict {
+            rejected,
+            term,
+            index
+        }),
+        Just(Kind::Stale),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let from = prop_oneof![8 => 2u64..=3, 1 => Just(1u64), 1 => Just(9u64)];
+    let to = prop_oneof![9 => Just(1u64), 1 => Just(2u64)];
+    prop_oneof![
+        2 => (1u8..40).prop_map(Op::Tick),
+        1 => any::<u8>().prop_map(Op::Propose),
+        6 => (from, to, num(), kind()).prop_map(|(from, to, term, kind)| Op::Step { from, to, term, kind }),
+    ]
+}
+
+fn message(r: &Raft, from: u64, to: u64, term: &Num, kind: &Kind) -> Message {
+    let (t, last) = (r.current_term(), r.log().last_index());
+    let body = match kind {
+        Kind::Vote { last_index, last_term } => {
+            Body::RequestVote { last_log_index: last_index.at(last), last_log_term: last_term.at(t) }
+        }
+        Kind::VoteReply(vote_granted) => Body::RequestVoteReply { vote_granted: *vote_granted },
+        Kind::Append { prev_index, prev_term, terms, consecutive, commit } => {
+            let prev_log_index = prev_index.at(last);
+            let entries = terms
+                .iter()
+                .enumerate()
+                .map(|(k, term)| {
+                    let index =
+                        if *consecutive { prev_log_index.wrapping_add(k as u64 + 1) } else { term.at(last) };
+                    Entry { index, term: term.at(t), data: vec![k as u8].into() }
+                })
+                .collect();
+            Body::AppendEntries {
+                prev_log_index,
+                prev_log_term: prev_term.at(r.log().term(prev_log_index).unwrap_or(t)),
+                entries,
+                leader_commit: commit.at(r.commit_index()),
+            }
+        }
+        Kind::Success(m) => Body::AppendEntriesReply(AppendReply::Success { match_index: m.at(last) }),
+        Kind::Conflict { rejected, term, index } => Body::AppendEntriesReply(AppendReply::Conflict {
+            rejected_index: rejected.at(last),
+            conflict_term: term.as_ref().map(|n| n.at(t)),
+            conflict_index: index.at(last),
+        }),
+        Kind::Stale => Body::AppendEntriesReply(AppendReply::StaleTerm),
+    };
+    Message { from, to, term: term.at(t), body }
+}
+
+/// What the member has promised so far, checked against after every step.
+#[derive(Default)]
+struct Promises {
+    term: u64,
+    vote: Option<(u64, u64)>,
+    commit_index: u64,
+    applied: Vec<Entry>,
+}
+
+fn snapshot(r: &Raft) -> (raft::Status, Vec<Entry>, bool) {
+    (r.status(), r.log().slice(1, r.log().last_index()).to_vec(), r.has_ready())
+}
+
+fn drain(r: &mut Raft, p: &mut Promises) {
+    while r.has_ready() {
+        let ready = r.ready();
+        p.applied.extend(ready.committed_entries);
+        r.advance();
+    }
+}
+
+fn check(r: &Raft, p: &mut Promises) -> Result<(), TestCaseError> {
+    let s = r.status();
+    prop_assert!(s.current_term >= p.term, "term went back");
+    prop_assert!(s.current_term <= MAX_TERM);
+    if let (Some((t, v)), Some(now)) = (p.vote, s.voted_for) {
+        prop_assert!(t != s.current_term || v == now, "two votes in term {}", t);
+    }
+    prop_assert!(s.commit_index >= p.commit_index, "commit index went back");
+    prop_assert!(s.commit_index <= s.last_index);
+    let log = r.log().slice(1, s.last_index);
+    for (k, e) in log.iter().enumerate() {
+        prop_assert_eq!(e.index, k as u64 + 1);
+        prop_assert!(e.term <= s.current_term && (k == 0 || log[k - 1].term <= e.term));
+    }
+    for (k, e) in p.applied.iter().enumerate() {
+        prop_assert_eq!(e.index, k as u64 + 1, "applied out of order");
+        prop_assert_eq!(Some(e), r.log().entry(e.index), "an applied entry changed");
+    }
+    p.term = s.current_term;
+    p.vote = s.voted_for.map(|v| (s.current_term, v));
+    p.commit_index = s.commit_index;
+    Ok(())
+}
+
+fn apply(r: &mut Raft, op: &Op) {
+    match op {
+        Op::Tick(n) => (0..*n).for_each(|_| r.tick()),
+        Op::Propose(b) => {
+            let _ = r.propose(vec![*b]);
+        }
+        Op::Step { .. } => unreachable!("stepped by the caller"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_messages_never_panic_nor_break_the_member(ops in prop::collection::vec(op(), 1..200)) {
+        let mut r = new_raft(1, 3, Persisted::default());
+        let mut promises = Promises::default();
+        for op in &ops {
+            if let Op::Step { from, to, term, kind } = op {
+                let msg = message(&r, *from, *to, term, kind);
+                let before = snapshot(&r);
+                if r.step(msg.clone()).is_err() {
+                    prop_assert_eq!(snapshot(&r), before, "refused {:?} but changed state", msg);
+                }
+            } else {
+                apply(&mut r, op);
+            }
+            drain(&mut r, &mut promises);
+            check(&r, &mut promises)?;
+        }
+    }
+}
