@@ -20,6 +20,10 @@ use wal::{Wal, WalOptions};
 pub enum StorageError {
     #[error("write-ahead log: {0}")]
     Wal(#[from] wal::Error),
+    #[error(
+        "write-ahead log: {0}; is the data directory this member's own, and cluster.toml this cluster's?"
+    )]
+    WrongMember(wal::Error),
     #[error("write-ahead log holds a state raft refuses: {0}")]
     Restore(#[from] raft::RestoreError),
 }
@@ -31,10 +35,15 @@ pub struct Storage {
 
 impl Storage {
     /// Opens (creating if needed) and replays the log in `dir`. A torn tail
-    /// is cut and logged; corruption is an error naming file and offset.
-    pub fn open(dir: &Path) -> Result<(Storage, raft::Persisted), StorageError> {
-        let options = WalOptions { create_dir: true, ..WalOptions::default() };
-        let (wal, recovered) = Wal::open(dir, options)?;
+    /// is cut and logged; corruption is an error naming file and offset. A
+    /// new log records `identity` (cluster id and member id); a log created
+    /// for another cluster or member is refused.
+    pub fn open(dir: &Path, identity: wal::Identity) -> Result<(Storage, raft::Persisted), StorageError> {
+        let options = WalOptions { create_dir: true, identity, ..WalOptions::default() };
+        let (wal, recovered) = Wal::open(dir, options).map_err(|e| match e {
+            wal::Error::WrongIdentity { .. } => StorageError::WrongMember(e),
+            e => StorageError::Wal(e),
+        })?;
         if let Some(torn) = &recovered.report.torn_tail {
             tracing::warn!(target: "wal", path = %torn.path.display(), offset = torn.offset,
                 bytes = torn.bytes_cut, reason = torn.reason, "cut a torn tail");
@@ -84,6 +93,8 @@ fn to_wal(e: &raft::Entry) -> wal::Entry {
 mod tests {
     use super::*;
 
+    const ME: wal::Identity = wal::Identity { cluster_id: 1, member_id: 1 };
+
     fn entry(index: u64, term: u64, data: &[u8]) -> raft::Entry {
         raft::Entry { index, term, data: bytes::Bytes::copy_from_slice(data) }
     }
@@ -91,7 +102,7 @@ mod tests {
     #[test]
     fn what_is_persisted_comes_back_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut s, p) = Storage::open(dir.path()).unwrap();
+        let (mut s, p) = Storage::open(dir.path(), ME).unwrap();
         assert_eq!(p, raft::Persisted::default());
         let hard_state = raft::HardState { current_term: 3, voted_for: Some(2) };
         let ready = raft::Ready {
@@ -105,7 +116,7 @@ mod tests {
         assert!(s.persist(&ready).unwrap());
         assert!(!s.persist(&raft::Ready::default()).unwrap());
         drop(s);
-        let (_s, p) = Storage::open(dir.path()).unwrap();
+        let (_s, p) = Storage::open(dir.path(), ME).unwrap();
         assert_eq!(p.hard_state, hard_state);
         assert_eq!(p.entries, vec![entry(1, 1, b"a"), entry(2, 3, b"b")]);
     }
@@ -113,8 +124,19 @@ mod tests {
     #[test]
     fn a_second_open_of_the_same_log_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let _held = Storage::open(dir.path()).unwrap();
-        let Err(err) = Storage::open(dir.path()) else { panic!("opened twice") };
+        let _held = Storage::open(dir.path(), ME).unwrap();
+        let Err(err) = Storage::open(dir.path(), ME) else { panic!("opened twice") };
         assert!(err.to_string().contains("locked"), "{err}");
+    }
+
+    #[test]
+    fn another_members_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Storage::open(dir.path(), ME).unwrap());
+        let other = wal::Identity { member_id: 2, ..ME };
+        let Err(err) = Storage::open(dir.path(), other) else { panic!("opened member 1's log as member 2") };
+        assert!(matches!(err, StorageError::WrongMember(_)), "{err}");
+        let line = err.to_string();
+        assert!(line.contains("cluster 1 member 1") && line.contains("cluster 1 member 2"), "{line}");
     }
 }

@@ -140,7 +140,9 @@ impl Server {
     /// event loop; returns once it is listening.
     pub fn start(options: ServerOptions, sm: Box<dyn StateMachine>) -> Result<Server, StartError> {
         let addr = options.config.require_member(options.id)?.addr;
-        let (storage, persisted) = Storage::open(&options.data_dir)?;
+        options.config.check_secure(options.id)?;
+        let identity = wal::Identity { cluster_id: options.config.cluster_id, member_id: options.id };
+        let (storage, persisted) = Storage::open(&options.data_dir, identity)?;
         let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(random_u64()));
         let raft = raft::Raft::new(raft_config(&options), persisted, rng)?;
         let transport = net::Transport::bind(net_config(&options.config, options.id))
@@ -250,6 +252,8 @@ fn raft_config(options: &ServerOptions) -> raft::Config {
         heartbeat_interval_ticks: t.heartbeat_ticks,
         noop_on_election: options.noop_on_election,
         check_quorum: true,
+        max_entry_bytes: options.config.limits.max_entry_bytes,
+        max_uncommitted_bytes: options.config.limits.max_uncommitted_bytes,
         ..raft::Config::lab(options.id, options.config.ids())
     }
 }
@@ -259,6 +263,7 @@ fn net_config(config: &ClusterConfig, id: u64) -> net::Config {
     let mut c = net::Config::new(config.cluster_id, id, peers);
     c.secret = config.secret.clone();
     c.accept_clients = true;
+    c.max_message_bytes = crate::limits::MAX_MESSAGE_BYTES;
     c
 }
 
