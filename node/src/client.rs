@@ -8,6 +8,11 @@
 //!   attempt goes unanswered;
 //! - retries with the same client id and sequence number, so the KV
 //!   store's sessions apply a retried write once;
+//! - backs off and retries while the leader answers "busy" (its
+//!   uncommitted budget is spent);
+//! - refuses at once, without sending, a command larger than the cluster's
+//!   largest entry (`limits.rs`), and reports a leader's refusal the same
+//!   way;
 //! - gives up after its timeout with [`ClientError::Timeout`].
 //!
 //! Gets go through the log like writes (see `kv.rs`), so they are
@@ -26,6 +31,9 @@ const ATTEMPT: Duration = Duration::from_millis(400);
 /// Pause after "not the leader, and I do not know who is": an election is
 /// on.
 const NO_LEADER_PAUSE: Duration = Duration::from_millis(50);
+/// First and longest pause after "busy"; the pause doubles in between.
+const BUSY_PAUSE_MIN: Duration = Duration::from_millis(5);
+const BUSY_PAUSE_MAX: Duration = Duration::from_millis(200);
 /// `status` waits at most this long for members that do not answer.
 const STATUS_WAIT: Duration = Duration::from_secs(1);
 
@@ -39,6 +47,21 @@ pub enum ClientError {
     Timeout(Duration),
     #[error("the cluster answered with something this client does not understand")]
     BadReply,
+    #[error("value too large: {bytes} bytes (at most {max})")]
+    ValueTooLarge { bytes: usize, max: usize },
+    #[error("command too large: {bytes} bytes encoded (at most {max}; is the key too long?)")]
+    CommandTooLarge { bytes: usize, max: usize },
+}
+
+impl ClientError {
+    /// The `node` binary's exit code: 2 for a command the cluster can never
+    /// take (bad input), 1 for the rest.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::ValueTooLarge { .. } | ClientError::CommandTooLarge { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// One client: a socket, an id and a sequence number.
@@ -49,6 +72,8 @@ pub struct Client {
     seq: u64,
     leader: Option<u64>,
     timeout: Duration,
+    /// The largest entry the cluster admits (cluster.toml's limits).
+    max_entry_bytes: usize,
 }
 
 impl Client {
@@ -66,13 +91,41 @@ impl Client {
         peers.insert(client_id, socket.local_addr()?);
         let mut net_config = net::Config::new(config.cluster_id, client_id, peers);
         net_config.secret = config.secret.clone();
+        net_config.max_message_bytes = crate::limits::MAX_MESSAGE_BYTES;
         let transport = net::Transport::with_socket(net_config, socket)?;
         tracing::debug!(target: "client", client_id, "client ready");
-        Ok(Client { members: config.nodes.clone(), transport, client_id, seq: 0, leader: None, timeout })
+        let max_entry_bytes = config.limits.max_entry_bytes;
+        Ok(Client {
+            members: config.nodes.clone(),
+            transport,
+            client_id,
+            seq: 0,
+            leader: None,
+            timeout,
+            max_entry_bytes,
+        })
     }
 
+    /// Sets `key`. A value larger than the cluster takes is refused at
+    /// once ([`ClientError::ValueTooLarge`], also when a leader with a lower
+    /// limit refuses it).
     pub fn put(&mut self, key: &str, value: &[u8]) -> Result<(), ClientError> {
-        self.write(Op::Put { key: key.into(), value: value.to_vec() })
+        let too_large = |max_entry| {
+            let max = crate::limits::max_value_bytes(key, max_entry).unwrap_or(0);
+            ClientError::ValueTooLarge { bytes: value.len(), max }
+        };
+        if crate::limits::put_len(key, value.len()) > self.max_entry_bytes {
+            return Err(too_large(self.max_entry_bytes));
+        }
+        match self.write(Op::Put { key: key.into(), value: value.to_vec() }) {
+            Err(ClientError::CommandTooLarge { max, .. }) => Err(too_large(max)),
+            other => other,
+        }
+    }
+
+    /// The largest value a put of `key` may carry here, if any.
+    pub fn max_value_bytes(&self, key: &str) -> Option<usize> {
+        crate::limits::max_value_bytes(key, self.max_entry_bytes)
     }
 
     pub fn delete(&mut self, key: &str) -> Result<(), ClientError> {
@@ -120,31 +173,56 @@ impl Client {
         }
     }
 
-    /// Sends `op` until a member applies it, or the timeout.
+    /// Sends `op` until a member applies it, a member refuses it for good,
+    /// or the timeout.
     fn command(&mut self, op: Op) -> Result<KvReply, ClientError> {
         self.seq += 1;
         let seq = self.seq;
         let command = KvCommand { client_id: self.client_id, seq, op }.encode();
+        if command.len() > self.max_entry_bytes {
+            return Err(ClientError::CommandTooLarge { bytes: command.len(), max: self.max_entry_bytes });
+        }
         let deadline = Instant::now() + self.timeout;
         let mut target = self.leader.unwrap_or_else(|| self.members.first().map_or(0, |m| m.id));
+        let mut busy_pause = BUSY_PAUSE_MIN;
         while Instant::now() < deadline {
             tracing::debug!(target: "client", seq, to = target, "request");
             let _ = self.transport.send(target, &Wire::Request { seq, command: command.clone() });
-            match self.await_reply(seq, (Instant::now() + ATTEMPT).min(deadline)) {
+            let mut reply = self.await_reply(seq, (Instant::now() + ATTEMPT).min(deadline));
+            let pause = match reply {
+                Some((from, Reply::NotLeader { leader_hint: Some(hint) })) if hint != from => {
+                    target = hint;
+                    continue;
+                }
+                Some((from, Reply::NotLeader { .. })) => {
+                    target = self.next_member(from);
+                    NO_LEADER_PAUSE
+                }
+                Some((_, Reply::Busy)) => {
+                    let pause = busy_pause;
+                    busy_pause = (busy_pause * 2).min(BUSY_PAUSE_MAX);
+                    pause
+                }
+                None => {
+                    target = self.next_member(target);
+                    continue;
+                }
+                _ => Duration::ZERO,
+            };
+            if !pause.is_zero() {
+                // A reply to an earlier attempt may still arrive meanwhile.
+                reply = self.await_reply(seq, (Instant::now() + pause).min(deadline)).or(reply);
+            }
+            match reply {
                 Some((from, Reply::Applied(bytes))) => {
                     self.leader = Some(from);
                     return postcard::from_bytes(&bytes).map_err(|_| ClientError::BadReply);
                 }
-                Some((from, Reply::NotLeader { leader_hint: Some(hint) })) if hint != from => target = hint,
-                Some((from, Reply::NotLeader { .. })) => {
-                    target = self.next_member(from);
-                    let pause = (Instant::now() + NO_LEADER_PAUSE).min(deadline);
-                    if let Some((from, Reply::Applied(bytes))) = self.await_reply(seq, pause) {
-                        self.leader = Some(from);
-                        return postcard::from_bytes(&bytes).map_err(|_| ClientError::BadReply);
-                    }
+                Some((_, Reply::TooLarge { bytes, max })) => {
+                    let (bytes, max) = (bytes as usize, max as usize);
+                    return Err(ClientError::CommandTooLarge { bytes, max });
                 }
-                None => target = self.next_member(target),
+                _ => {}
             }
         }
         self.leader = None;

@@ -12,6 +12,10 @@
 //! election_min_ticks = 30
 //! election_max_ticks = 60
 //!
+//! [limits]                          # optional; defaults: what the transport
+//! max_entry_bytes = 1048000         # carries (see limits.rs), and 64 MiB
+//! max_uncommitted_bytes = 67108864
+//!
 //! [[node]]
 //! id = 1
 //! addr = "127.0.0.1:7101"
@@ -51,6 +55,10 @@ pub enum ConfigError {
     Timing(String),
     #[error("node id {0} is not in the cluster file")]
     UnknownId(u64),
+    #[error("bad limits: {0}")]
+    Limits(String),
+    #[error("member {id} listens on {addr}, which is not a loopback address, and the cluster has no secret: set secret or secret_file (or insecure = true to run unauthenticated)")]
+    Insecure { id: u64, addr: SocketAddr },
 }
 
 /// cluster.toml, parsed and validated.
@@ -61,6 +69,9 @@ pub struct ClusterConfig {
     /// newline removed): datagrams are MAC'd with it.
     pub secret: Option<Vec<u8>>,
     pub timing: Timing,
+    pub limits: Limits,
+    /// `insecure = true`: members off loopback may run without a secret.
+    pub insecure: bool,
     /// Member N keeps its WAL in `data_dir/node-N`.
     pub data_dir: PathBuf,
     pub nodes: Vec<Member>,
@@ -83,6 +94,27 @@ impl Default for Timing {
     }
 }
 
+/// Sizes the leader admits (see `limits.rs` for how they relate to the
+/// transport).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The largest entry (an encoded client command); at most what the
+    /// transport can carry, which is also the default.
+    pub max_entry_bytes: usize,
+    /// A leader holding this much uncommitted answers "busy".
+    pub max_uncommitted_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entry_bytes: crate::limits::transport_max_entry_bytes(),
+            max_uncommitted_bytes: crate::limits::DEFAULT_MAX_UNCOMMITTED_BYTES,
+        }
+    }
+}
+
 /// One member: its id and the UDP address it binds and is reached at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
@@ -99,6 +131,10 @@ struct RawConfig {
     secret_file: Option<PathBuf>,
     #[serde(default)]
     timing: Timing,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    insecure: bool,
     #[serde(default = "default_data_dir")]
     data_dir: PathBuf,
     #[serde(default)]
@@ -149,6 +185,17 @@ impl ClusterConfig {
         self.data_dir.join(format!("node-{id}"))
     }
 
+    /// A member off loopback needs a secret unless the file says
+    /// `insecure = true`: without one, anyone who reaches its port can
+    /// send it anything (votes, entries, terms).
+    pub fn check_secure(&self, id: u64) -> Result<(), ConfigError> {
+        let member = self.require_member(id)?;
+        if self.secret.is_none() && !self.insecure && !member.addr.ip().is_loopback() {
+            return Err(ConfigError::Insecure { id, addr: member.addr });
+        }
+        Ok(())
+    }
+
     /// Every member's id, in file order.
     pub fn ids(&self) -> Vec<u64> {
         self.nodes.iter().map(|m| m.id).collect()
@@ -177,11 +224,14 @@ fn parse_with(
         return Err(ConfigError::EmptySecret);
     }
     check_timing(&raw.timing)?;
+    check_limits(&raw.limits)?;
     let nodes = check_members(raw.node)?;
     Ok(ClusterConfig {
         cluster_id: raw.cluster_id,
         secret,
         timing: raw.timing,
+        limits: raw.limits,
+        insecure: raw.insecure,
         data_dir: raw.data_dir,
         nodes,
     })
@@ -224,6 +274,21 @@ fn check_timing(t: &Timing) -> Result<(), ConfigError> {
             "heartbeat_ticks ({}) must be below election_min_ticks ({})",
             t.heartbeat_ticks, t.election_min_ticks
         ));
+    }
+    Ok(())
+}
+
+fn check_limits(l: &Limits) -> Result<(), ConfigError> {
+    let most = crate::limits::transport_max_entry_bytes();
+    if l.max_entry_bytes == 0 || l.max_entry_bytes > most {
+        let e = format!(
+            "max_entry_bytes {} must be in 1..={most} (what the transport carries)",
+            l.max_entry_bytes
+        );
+        return Err(ConfigError::Limits(e));
+    }
+    if l.max_uncommitted_bytes == 0 {
+        return Err(ConfigError::Limits("max_uncommitted_bytes must be at least 1".into()));
     }
     Ok(())
 }

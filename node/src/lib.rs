@@ -29,6 +29,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod kv;
+pub mod limits;
 pub mod proto;
 pub mod server;
 pub mod storage;

@@ -43,6 +43,11 @@ pub enum Reply {
     Applied(Vec<u8>),
     /// Ask someone else; the leader of the current term if known.
     NotLeader { leader_hint: Option<u64> },
+    /// Refused: the command is `bytes` long, entries may be `max`.
+    TooLarge { bytes: u64, max: u64 },
+    /// Refused for now: the leader holds as much uncommitted as it may.
+    /// Retry after a pause.
+    Busy,
 }
 
 /// A member's state, as `node status` shows it.

@@ -71,3 +71,52 @@ fn a_client_without_the_secret_is_not_answered() {
     assert!(matches!(client.put("k", b"v"), Err(ClientError::Timeout(_))));
     assert!(client.status().iter().all(|(_, s)| s.is_none()));
 }
+
+/// With an uncommitted budget of one byte the leader admits one proposal
+/// at a time and answers every other "busy": concurrent clients back off
+/// and retry, and every write lands within the timeout.
+#[test]
+fn clients_of_a_busy_leader_back_off_and_all_writes_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(3, dir.path());
+    config.limits.max_uncommitted_bytes = 1;
+    let _servers: Vec<_> = (1..=3).map(|id| start(&config, id, Box::new(KvStore::default()))).collect();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let mut client = Client::new(&config, LIMIT).unwrap();
+                for i in 0..20 {
+                    client.put(&format!("w{w}-{i}"), &[7; 2000]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("a writer failed");
+    }
+    let mut client = Client::new(&config, LIMIT).unwrap();
+    assert_eq!(client.get("w7-19").unwrap().as_deref(), Some(&[7; 2000][..]));
+}
+
+/// A leader with a lower entry limit than the client's file refuses at
+/// once, and the client reports it in the client's own terms.
+#[test]
+fn a_leaders_size_refusal_is_reported_as_value_too_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(3, dir.path());
+    config.limits.max_entry_bytes = 10_000;
+    let _servers: Vec<_> = (1..=3).map(|id| start(&config, id, Box::new(KvStore::default()))).collect();
+    let mut roomier = config.clone();
+    roomier.limits = Default::default();
+    let mut client = Client::new(&roomier, LIMIT).unwrap();
+    client.put("small", b"v").unwrap();
+    let began = Instant::now();
+    let err = client.put("k", &[1; 20_000]).unwrap_err();
+    let max = node::limits::max_value_bytes("k", 10_000).unwrap();
+    assert!(matches!(err, ClientError::ValueTooLarge { bytes: 20_000, max: m } if m == max), "{err}");
+    assert_eq!(err.to_string(), format!("value too large: 20000 bytes (at most {max})"));
+    assert_eq!(err.exit_code(), 2);
+    assert!(began.elapsed() < Duration::from_millis(500), "refused at once");
+    client.put("k", &[1; 9_000]).unwrap();
+}

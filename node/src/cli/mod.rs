@@ -39,8 +39,16 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Set KEY to VALUE.
-    Put { key: String, value: String },
+    /// Set KEY to VALUE (or to the bytes of --value-file).
+    Put {
+        key: String,
+        #[arg(required_unless_present = "value_file", conflicts_with = "value_file")]
+        value: Option<String>,
+        /// Read the value from this file ("-" for standard input): for
+        /// values too large or too binary for the command line.
+        #[arg(long)]
+        value_file: Option<PathBuf>,
+    },
     /// Print the value of KEY (exit 1 if there is none).
     Get { key: String },
     /// Remove KEY.
@@ -61,7 +69,9 @@ pub fn main() -> ExitCode {
     init_logging();
     match args.command {
         Command::Run { id, data_dir } => run::run(&args.config, id, data_dir),
-        Command::Put { key, value } => ops::put(&args.config, args.timeout, &key, &value),
+        Command::Put { key, value, value_file } => {
+            ops::put(&args.config, args.timeout, &key, value, value_file.as_deref())
+        }
         Command::Get { key } => ops::get(&args.config, args.timeout, &key),
         Command::Delete { key } => ops::delete(&args.config, args.timeout, &key),
         Command::Status { json } => status::status(&args.config, args.timeout, json),

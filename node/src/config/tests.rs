@@ -120,3 +120,30 @@ fn a_missing_file_is_named() {
     let e = ClusterConfig::load(Path::new("/nonexistent/cluster.toml")).unwrap_err().to_string();
     assert!(e.contains("/nonexistent/cluster.toml"), "{e}");
 }
+
+#[test]
+fn limits_default_to_what_the_transport_carries_and_may_only_be_lowered() {
+    let c = ClusterConfig::parse(GOOD).unwrap();
+    assert_eq!(c.limits.max_entry_bytes, crate::limits::transport_max_entry_bytes());
+    let lowered = GOOD.replace("[[node]]\nid = 1", "[limits]\nmax_entry_bytes = 4096\n\n[[node]]\nid = 1");
+    assert_eq!(ClusterConfig::parse(&lowered).unwrap().limits.max_entry_bytes, 4096);
+    for bad in ["max_entry_bytes = 0", "max_entry_bytes = 2000000", "max_uncommitted_bytes = 0"] {
+        let text = GOOD.replace("[[node]]\nid = 1", &format!("[limits]\n{bad}\n\n[[node]]\nid = 1"));
+        assert!(err(&text).starts_with("bad limits: max_"), "{bad}");
+    }
+}
+
+#[test]
+fn a_member_off_loopback_needs_a_secret_or_insecure() {
+    let off = GOOD.replace("127.0.0.1:7102", "10.0.0.2:7102");
+    let c = ClusterConfig::parse(&off).unwrap();
+    c.check_secure(1).unwrap();
+    let e = c.check_secure(2).unwrap_err().to_string();
+    assert!(e.contains("member 2 listens on 10.0.0.2:7102") && e.contains("secret"), "{e}");
+    let with_secret = off.replace("data_dir", "secret = \"s\"\ndata_dir");
+    ClusterConfig::parse(&with_secret).unwrap().check_secure(2).unwrap();
+    let insecure = off.replace("data_dir", "insecure = true\ndata_dir");
+    ClusterConfig::parse(&insecure).unwrap().check_secure(2).unwrap();
+    let v6 = GOOD.replace("127.0.0.1:7102", "[::1]:7102");
+    ClusterConfig::parse(&v6).unwrap().check_secure(2).unwrap();
+}

@@ -225,16 +225,20 @@ impl EventLoop {
             return; // empty entries are no-ops; nothing to answer with
         }
         let proposed = self.shared.raft().propose(command);
-        match proposed {
+        let refusal = match proposed {
             Ok((index, term)) => {
                 tracing::debug!(target: "client", client, seq, index, "proposed");
                 self.requests.insert(index, term, client, seq);
+                return;
             }
-            Err(raft::ProposeError::NotLeader { leader_hint }) => {
-                self.send(client, &Wire::Reply { seq, reply: Reply::NotLeader { leader_hint } });
+            Err(raft::ProposeError::NotLeader { leader_hint }) => Reply::NotLeader { leader_hint },
+            Err(raft::ProposeError::TooLarge { bytes, max }) => {
+                Reply::TooLarge { bytes: bytes as u64, max: max as u64 }
             }
-            Err(e) => tracing::debug!(target: "client", client, seq, error = %e, "refused"),
-        }
+            Err(raft::ProposeError::Busy { .. }) => Reply::Busy,
+        };
+        tracing::debug!(target: "client", client, seq, ?refusal, "refused");
+        self.send(client, &Wire::Reply { seq, reply: refusal });
     }
 
     /// Persist, send, apply, advance; until the core has nothing more.

@@ -18,6 +18,8 @@ pub fn local_config(n: u64, dir: &Path) -> ClusterConfig {
         cluster_id: 77,
         secret: Some(b"test secret".to_vec()),
         timing: Timing { tick_ms: 5, heartbeat_ticks: 4, election_min_ticks: 20, election_max_ticks: 40 },
+        limits: Default::default(),
+        insecure: false,
         data_dir: dir.to_path_buf(),
         nodes,
     }

@@ -131,6 +131,8 @@ impl Live {
             cluster_id: self.cluster_id,
             secret: None,
             timing: LAB_TIMING,
+            limits: Default::default(),
+            insecure: false,
             data_dir: self.dir.path().to_path_buf(),
             nodes,
         }

@@ -30,6 +30,9 @@ pub struct ClusterSpec {
     pub run_prefix: BTreeMap<u64, Vec<String>>,
     /// Words before every client command.
     pub client_prefix: Vec<String>,
+    /// Appended to the members' cluster.toml (e.g. a `[limits]` table);
+    /// clients read the same file.
+    pub extra_toml: String,
 }
 
 impl ClusterSpec {
@@ -59,6 +62,7 @@ impl ClusterSpec {
             election_max_ticks: 30,
             run_prefix: BTreeMap::new(),
             client_prefix: Vec::new(),
+            extra_toml: String::new(),
         }
     }
 
@@ -72,6 +76,7 @@ impl ClusterSpec {
             "\n[timing]\ntick_ms = {}\nheartbeat_ticks = {}\nelection_min_ticks = {}\nelection_max_ticks = {}\n",
             self.tick_ms, self.heartbeat_ticks, self.election_min_ticks, self.election_max_ticks
         );
+        let _ = writeln!(text, "{}", self.extra_toml);
         for (id, addr) in &self.members {
             let _ = write!(text, "\n[[node]]\nid = {id}\naddr = \"{addr}\"\n");
         }

@@ -139,6 +139,8 @@ impl NetnsLab {
         let members =
             self.namespaces.keys().map(|&id| (id, SocketAddr::from((member_ip(id), PORT)))).collect();
         let mut spec = ClusterSpec::with_members(members);
+        // Off loopback a member refuses to start without a secret.
+        spec.secret = Some("netns test secret".into());
         spec.run_prefix = self.namespaces.iter().map(|(&id, ns)| (id, exec_prefix(ns))).collect();
         spec.client_prefix = exec_prefix(&self.hub);
         spec
