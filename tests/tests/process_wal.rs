@@ -39,3 +39,40 @@ fn corrupted_wal_refuses_to_start_and_starts_once_restored() {
     let report = writer.stop();
     assert_final(&mut cluster, &report);
 }
+
+/// A member started on another member's data directory (while that one is
+/// stopped) refuses with one line naming both, exit 2, and changes nothing.
+#[test]
+fn another_members_data_directory_is_refused() {
+    let mut cluster = ProcCluster::start(ClusterSpec::loopback(3).unwrap()).unwrap();
+    cluster.wait_leader(Duration::from_secs(10)).unwrap();
+    cluster.kill(3).unwrap();
+    cluster.kill(2).unwrap();
+    let dir = cluster.data_dir(3);
+    let before = dir_bytes(&dir).unwrap();
+    let cli = cluster.cli();
+    let out = std::process::Command::new(&cli.bin)
+        .arg("run")
+        .arg("--config")
+        .arg(&cli.config)
+        .args(["--id", "2", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("member 3") && lines[0].contains("member 2"), "{stderr}");
+    assert_eq!(dir_bytes(&dir).unwrap(), before, "the directory changed");
+}
+
+/// Every file of `dir` by name, with its bytes.
+fn dir_bytes(dir: &std::path::Path) -> std::io::Result<std::collections::BTreeMap<String, Vec<u8>>> {
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        files.insert(entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path())?);
+    }
+    Ok(files)
+}

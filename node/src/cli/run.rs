@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{fail, load};
 use crate::kv::KvStore;
 use crate::server::{Server, ServerOptions, StartError};
+use crate::storage::StorageError;
 
 pub(super) fn run(config_path: &Path, id: u64, data_dir: Option<PathBuf>) -> ExitCode {
     let config = match load(config_path) {
@@ -28,7 +29,11 @@ pub(super) fn run(config_path: &Path, id: u64, data_dir: Option<PathBuf>) -> Exi
     let options = ServerOptions { config, id, data_dir: data_dir.clone(), noop_on_election: true };
     let server = match Server::start(options, Box::new(KvStore::default())) {
         Ok(s) => s,
-        Err(e @ StartError::Config(_)) => return fail(2, e),
+        // A bad file, or a data directory that belongs to another member
+        // or cluster: the operator's mistake, not a failure.
+        Err(e @ (StartError::Config(_) | StartError::Storage(StorageError::WrongMember(_)))) => {
+            return fail(2, e)
+        }
         Err(e) => return fail(1, e),
     };
     eprintln!("node {id}: listening on {addr}, log in {}", data_dir.display());

@@ -2,11 +2,20 @@
 //! member each belongs to) and records, and what recovery would do,
 //! without changing anything (no lock taken).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use wal::{inspect, Identity, RecordRef, SegmentEnd, Wal};
+
+/// `println!` that ignores a closed stdout (`wal-dump DIR | head`) instead
+/// of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// Print the segments and records of a write-ahead log directory.
 #[derive(Parser)]
@@ -43,13 +52,13 @@ fn run(args: &Args) -> Result<(), wal::Error> {
     let recovered = Wal::recover_read_only(&args.dir)?;
     let r = &recovered.report;
     match recovered.identity {
-        Some(id) => println!("identity: {id}"),
+        Some(id) => out!("identity: {id}"),
         None if r.segments_read == 0 => {
-            println!("identity: none yet (no segment; open records the one it is given)")
+            out!("identity: none yet (no segment; open records the one it is given)")
         }
-        None => println!("identity: none recorded (format version 1; open adopts the one it is given)"),
+        None => out!("identity: none recorded (format version 1; open adopts the one it is given)"),
     }
-    println!(
+    out!(
         "recovery: {} segments, {} records, {} bytes; {} entries ({}..={}), hard state term {} vote {:?}",
         r.segments_read,
         r.records_read,
@@ -61,7 +70,7 @@ fn run(args: &Args) -> Result<(), wal::Error> {
         recovered.hard_state.voted_for,
     );
     match &r.torn_tail {
-        Some(t) => println!(
+        Some(t) => out!(
             "recovery: would cut a torn tail of {} bytes at {} offset {} ({}); would remove {} empty segments",
             t.bytes_cut,
             t.path.display(),
@@ -69,7 +78,7 @@ fn run(args: &Args) -> Result<(), wal::Error> {
             t.reason,
             r.segments_discarded.len()
         ),
-        None => println!("recovery: the log ends cleanly"),
+        None => out!("recovery: the log ends cleanly"),
     }
     Ok(())
 }
@@ -79,14 +88,14 @@ fn dump_segment(path: &std::path::Path, summary: bool) -> Result<(), wal::Error>
     let (header, file_len, end) = inspect::walk_segment(path, &mut |offset, len, rec| {
         records += 1;
         if !summary {
-            println!("  @{offset:<10} {len:>8} B  {}", describe(&rec));
+            out!("  @{offset:<10} {len:>8} B  {}", describe(&rec));
         }
     })?;
     let end = match end {
         SegmentEnd::Clean { end } => format!("records end at {end}"),
         SegmentEnd::Stopped { offset, reason } => format!("bad frame at {offset}: {reason}"),
     };
-    println!(
+    out!(
         "segment {} seq {} first_index {} size {} ({} bytes on disk), {}: {records} records, {end}",
         path.display(),
         header.sequence,
