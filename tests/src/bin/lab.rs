@@ -50,7 +50,8 @@ type Task = (&'static Scenario, u64, bool);
 fn tasks(args: &Args) -> Vec<Task> {
     let filter = args.scenario.as_deref().unwrap_or("");
     let mut out = Vec::new();
-    for s in scenarios::all().iter().filter(|s| s.name.contains(filter)) {
+    let on_back_end = |s: &&Scenario| !(args.live && s.part == scenarios::Part::X);
+    for s in scenarios::all().iter().filter(|s| s.name.contains(filter)).filter(on_back_end) {
         for seed in args.first_seed..args.first_seed + args.seeds {
             out.push((s, seed, false));
             if s.unreliable_too && !args.live {

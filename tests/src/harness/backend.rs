@@ -41,6 +41,16 @@ pub trait Backend {
     fn set_unreliable(&mut self, on: bool);
     /// The lab's long reordering: most replies delayed 200–2200 ms.
     fn set_long_reordering(&mut self, on: bool);
+    /// Server `i` can send but not receive (a one-way partition) while
+    /// `deaf`; `connect` and `disconnect` leave it so. Back ends that
+    /// cannot cut one direction refuse.
+    fn set_deaf(&mut self, i: usize, deaf: bool) -> TestResult<()> {
+        let _ = (i, deaf);
+        Err(super::Failure::Scenario {
+            event: self.event_number(),
+            what: "this back end cannot make one-way partitions".into(),
+        })
+    }
     /// What each server applied, checked as it is applied.
     fn apply_checker(&self) -> &ApplyChecker;
     /// Where the back end is in its history (the simulator's event number),

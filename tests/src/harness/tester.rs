@@ -149,6 +149,10 @@ impl Tester {
     pub fn disconnect(&mut self, i: usize) {
         self.backend.disconnect(i)
     }
+    pub fn set_deaf(&mut self, i: usize, deaf: bool) -> TestResult<()> {
+        self.backend.set_deaf(i, deaf)
+    }
+
     pub fn is_connected(&self, i: usize) -> bool {
         self.backend.is_connected(i)
     }

@@ -6,6 +6,7 @@ mod backup_2b;
 mod churn_2c;
 mod election_2a;
 mod figure8_2c;
+mod one_way_x;
 mod persistence_2c;
 
 use crate::harness::{TestResult, Tester};
@@ -16,6 +17,8 @@ pub enum Part {
     A,
     B,
     C,
+    /// Beyond the lab, on the simulator only.
+    X,
 }
 
 /// A scenario and how to run it.
@@ -49,7 +52,7 @@ const fn s(
     Scenario { name, part, servers, reference, unreliable_too, run }
 }
 
-static ALL: [Scenario; 21] = [
+static ALL: [Scenario; 24] = [
     s("initial_election_2a", Part::A, 3, None, false, election_2a::initial_election),
     s("re_election_2a", Part::A, 3, None, true, election_2a::re_election),
     s("many_elections_2a", Part::A, 7, None, false, election_2a::many_elections),
@@ -71,6 +74,9 @@ static ALL: [Scenario; 21] = [
     s("figure8_unreliable_2c", Part::C, 5, None, false, figure8_2c::figure8_unreliable),
     s("reliable_churn_2c", Part::C, 5, None, false, churn_2c::reliable_churn),
     s("unreliable_churn_2c", Part::C, 5, None, false, churn_2c::unreliable_churn),
+    s("one_way_follower_x", Part::X, 3, None, false, one_way_x::one_way_follower),
+    s("one_way_leader_x", Part::X, 5, None, false, one_way_x::one_way_leader),
+    s("one_way_lossy_x", Part::X, 3, None, false, one_way_x::one_way_lossy),
 ];
 
 /// All scenarios, in lab order.

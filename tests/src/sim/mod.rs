@@ -185,6 +185,11 @@ impl Backend for Sim {
         self.network.long_reordering = on;
     }
 
+    fn set_deaf(&mut self, i: usize, deaf: bool) -> TestResult<()> {
+        self.network.set_deaf(i, deaf);
+        Ok(())
+    }
+
     fn apply_checker(&self) -> &ApplyChecker {
         &self.checker
     }

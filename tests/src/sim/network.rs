@@ -17,6 +17,8 @@ const DUPLICATE_PER_MILLE: u32 = 10;
 /// Connection state and fault profile of the simulated network.
 pub struct Network {
     connected: Vec<bool>,
+    /// Can send but not receive (a one-way partition).
+    deaf: Vec<bool>,
     pub unreliable: bool,
     pub long_reordering: bool,
 }
@@ -24,7 +26,12 @@ pub struct Network {
 impl Network {
     /// All servers connected, reliable.
     pub fn new(servers: usize) -> Network {
-        Network { connected: vec![true; servers], unreliable: false, long_reordering: false }
+        Network {
+            connected: vec![true; servers],
+            deaf: vec![false; servers],
+            unreliable: false,
+            long_reordering: false,
+        }
     }
 
     pub fn is_connected(&self, i: usize) -> bool {
@@ -35,10 +42,15 @@ impl Network {
         self.connected[i] = on;
     }
 
+    pub fn set_deaf(&mut self, i: usize, deaf: bool) {
+        self.deaf[i] = deaf;
+    }
+
     /// A message may pass between `from` and `to` only while both are
-    /// connected (checked at send and again at delivery).
+    /// connected and `to` is not deaf (checked at send and again at
+    /// delivery).
     pub fn link_up(&self, from: usize, to: usize) -> bool {
-        self.connected[from] && self.connected[to]
+        self.connected[from] && self.connected[to] && !self.deaf[to]
     }
 
     /// The delays (µs) of the copies of one message that will arrive:
