@@ -17,7 +17,8 @@ use crate::auth::Auth;
 use crate::config::{Config, ConfigError, NodeId};
 use crate::counters::{Counters, DropReason};
 use crate::faults::{FaultConfig, FaultInjector, Verdict};
-use crate::fragment::{fragment_count, Reassembly};
+use crate::fragment::fragment_count;
+use crate::reassembly::{Reassembly, ReassemblyLimits};
 use crate::reliability::dedup::DedupWindow;
 use crate::reliability::rto::RtoEstimator;
 use crate::reliability::sender::{SendLimits, SendQueue};
@@ -124,7 +125,11 @@ impl Endpoint {
             by_id: peers.iter().enumerate().map(|(i, p)| (p.id, i)).collect(),
             by_addr: peers.iter().enumerate().map(|(i, p)| (p.addr, i)).collect(),
             peers,
-            reassembly: Reassembly::new(config.reassembly_bytes, config.reassembly_timeout_us),
+            reassembly: Reassembly::new(ReassemblyLimits {
+                max_bytes: config.reassembly_bytes,
+                max_fragments: fragment_count(config.max_message_bytes),
+                timeout_us: config.reassembly_timeout_us,
+            }),
             faults: FaultInjector::new(config.faults.clone()),
             auth: Auth::new(config.secret.as_deref()),
             counters: Counters::default(),
@@ -256,9 +261,16 @@ impl Endpoint {
         self.faults.config()
     }
 
-    /// Bytes held and messages waiting in the reassembly buffer.
+    /// Bytes charged for incomplete messages (what their slots, fragments
+    /// and bookkeeping allocate; at most `Config::reassembly_bytes`) and how
+    /// many there are.
     pub fn reassembly_held(&self) -> (usize, usize) {
-        (self.reassembly.bytes_held(), self.reassembly.incomplete())
+        (self.reassembly.bytes_charged(), self.reassembly.incomplete())
+    }
+
+    /// The reassembly buffer itself, for its accounting.
+    pub fn reassembly(&self) -> &Reassembly {
+        &self.reassembly
     }
 
     /// Replaces the fault settings.

@@ -74,6 +74,7 @@ mod driver;
 mod endpoint;
 mod faults;
 mod fragment;
+pub mod reassembly;
 mod receive;
 pub mod reliability;
 pub mod wire;

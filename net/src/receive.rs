@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::counters::DropReason;
 use crate::endpoint::{Delivered, Endpoint};
 use crate::faults::Verdict;
-use crate::fragment::{fragment_count, Inserted};
+use crate::reassembly::Inserted;
 use crate::wire::{self, Ack, Decoded, Header, FLAG_DATA};
 
 impl Endpoint {
@@ -84,7 +84,10 @@ impl Endpoint {
             self.counters.drop(DropReason::QueueFull);
             return;
         }
-        if h.frag_count as usize > fragment_count(self.config.max_message_bytes) {
+        // A message of at most max_message_bytes has at most this many
+        // fragments; the reassembly checks it again before it allocates.
+        let too_many = h.frag_count as usize > self.reassembly.limits().max_fragments;
+        if too_many || (h.frag_count == 1 && data.len() > self.config.max_message_bytes) {
             self.counters.drop(DropReason::TooLarge);
             return;
         }
@@ -105,6 +108,7 @@ impl Endpoint {
             }
             Inserted::Full => self.counters.drop(DropReason::QueueFull),
             Inserted::Inconsistent => self.counters.drop(DropReason::Malformed),
+            Inserted::TooManyFragments => self.counters.drop(DropReason::TooLarge),
         }
     }
 

@@ -46,9 +46,12 @@ pub const MAX_ACKS: usize = (MAX_DATAGRAM - HEADER_BYTES - MAC_BYTES) / ACK_BYTE
 
 pub(crate) const MAGIC: u16 = 0x524E;
 pub(crate) const VERSION: u8 = 1;
-pub(crate) const FLAG_DATA: u8 = 1;
-pub(crate) const FLAG_ACK: u8 = 2;
-pub(crate) const FLAG_MAC: u8 = 4;
+/// Header flag: the datagram carries a fragment.
+pub const FLAG_DATA: u8 = 1;
+/// Header flag: the datagram carries acks.
+pub const FLAG_ACK: u8 = 2;
+/// Header flag: a MAC follows (set by [`encode`] itself).
+pub const FLAG_MAC: u8 = 4;
 const CRC_RANGE: std::ops::Range<usize> = 4..8;
 
 /// One acknowledged fragment.
