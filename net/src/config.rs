@@ -44,16 +44,14 @@ pub struct Config {
     /// long one may stay incomplete.
     pub reassembly_bytes: usize,
     pub reassembly_timeout_us: u64,
-    /// Per peer: ids remembered above the sender's low watermark.
+    /// Per peer and boot of it: ids remembered above the sender's low
+    /// watermark (windows of a few boots per peer are kept, see
+    /// `reliability::dedup`).
     pub dedup_entries: usize,
     /// Per peer: acks waiting to be sent.
     pub ack_queue: usize,
     /// Delivered messages the application has not taken yet.
     pub event_queue: usize,
-    /// The first message id. Ids must grow across restarts of a node for
-    /// its peers' dedup windows; the driver uses the wall clock in
-    /// microseconds when this is 0.
-    pub first_msg_id: u64,
     pub faults: FaultConfig,
     /// Accept datagrams from clients (ids at or above [`CLIENT_ID_MIN`]) that
     /// are not in `peers`: once a datagram from one passes every other check
@@ -94,7 +92,6 @@ impl Config {
             dedup_entries: 65_536,
             ack_queue: 4096,
             event_queue: 65_536,
-            first_msg_id: 0,
             faults: FaultConfig::default(),
             accept_clients: false,
             max_clients: 1024,

@@ -28,6 +28,9 @@ pub enum DropReason {
     Decode,
     /// Dropped on purpose by the fault injector.
     Injected,
+    /// From a boot of its sender whose dedup window was retired (the peer
+    /// restarted several times since): it might have been delivered already.
+    RetiredBoot,
 }
 
 /// Drops by reason.
@@ -44,6 +47,7 @@ pub struct Drops {
     pub reassembly_timeout: u64,
     pub decode: u64,
     pub injected: u64,
+    pub retired_boot: u64,
 }
 
 impl Drops {
@@ -66,6 +70,7 @@ impl Drops {
             DropReason::ReassemblyTimeout => &mut self.reassembly_timeout,
             DropReason::Decode => &mut self.decode,
             DropReason::Injected => &mut self.injected,
+            DropReason::RetiredBoot => &mut self.retired_boot,
         }
     }
 }
@@ -89,6 +94,11 @@ pub struct Counters {
     pub acks_received: u64,
     /// Fragments of messages already delivered or being reassembled.
     pub duplicates: u64,
+    /// Ack entries for another boot of ours (a previous incarnation of this
+    /// node): ignored, they say nothing about this boot's messages.
+    pub stale_acks: u64,
+    /// New boots of peers heard after an earlier boot of theirs (restarts).
+    pub peer_restarts: u64,
     /// Socket errors the driver survived.
     pub send_errors: u64,
     pub recv_errors: u64,

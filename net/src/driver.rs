@@ -12,7 +12,7 @@
 use std::io;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use futures_lite::future;
@@ -55,11 +55,10 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
         Self::with_socket(config, UdpSocket::bind(addr)?)
     }
 
-    /// Uses a socket bound by the caller (e.g. to port 0 in tests).
-    pub fn with_socket(mut config: Config, socket: UdpSocket) -> Result<Self, BindError> {
-        if config.first_msg_id == 0 {
-            config.first_msg_id = wall_clock_us();
-        }
+    /// Uses a socket bound by the caller (e.g. to port 0 in tests). The
+    /// endpoint gets a random boot id: no wall clock or saved state is
+    /// needed for peers to tell this run from an earlier one.
+    pub fn with_socket(config: Config, socket: UdpSocket) -> Result<Self, BindError> {
         let endpoint = Endpoint::new(config)?;
         let sock = socket2::SockRef::from(&socket);
         // Best effort: the kernel may cap these (net.core.rmem_max).
@@ -195,8 +194,4 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
         }
         read
     }
-}
-
-fn wall_clock_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_micros() as u64).max(1)
 }

@@ -9,17 +9,19 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::num::NonZeroU64;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::Auth;
+use crate::boot::random_boot_id;
 use crate::config::{Config, ConfigError, NodeId};
 use crate::counters::{Counters, DropReason};
 use crate::faults::{FaultConfig, FaultInjector, Verdict};
 use crate::fragment::fragment_count;
 use crate::reassembly::{Reassembly, ReassemblyLimits};
-use crate::reliability::dedup::DedupWindow;
+use crate::reliability::dedup::BootWindows;
 use crate::reliability::rto::RtoEstimator;
 use crate::reliability::sender::{SendLimits, SendQueue};
 use crate::wire::{self, Ack, Frame, Header, FLAG_ACK, FLAG_DATA, MAX_ACKS, MAX_PIGGYBACK_ACKS};
@@ -35,6 +37,8 @@ pub struct Transmit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     pub from: NodeId,
+    /// The sender's boot id: (from, boot, msg_id) names the message.
+    pub boot: u64,
     pub msg_id: u64,
     pub bytes: Vec<u8>,
 }
@@ -66,8 +70,9 @@ pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     pub(crate) sender: SendQueue,
     pub(crate) rto: RtoEstimator,
-    pub(crate) acks: VecDeque<Ack>,
-    pub(crate) dedup: DedupWindow,
+    /// Acks to send, each with the boot of this peer it is for.
+    pub(crate) acks: VecDeque<(u64, Ack)>,
+    pub(crate) dedup: BootWindows,
     /// A learned client rather than a member from the peer table.
     pub(crate) is_client: bool,
     /// When a valid datagram from it last arrived (clients are evicted by it).
@@ -87,7 +92,7 @@ impl Peer {
             sender: SendQueue::new(limits),
             rto: RtoEstimator::new(config.rto),
             acks: VecDeque::new(),
-            dedup: DedupWindow::new(config.dedup_entries),
+            dedup: BootWindows::new(config.dedup_entries),
             is_client: false,
             last_heard_us: 0,
         }
@@ -106,14 +111,25 @@ pub struct Endpoint {
     pub(crate) auth: Auth,
     pub(crate) counters: Counters,
     pub(crate) events: VecDeque<Delivered>,
+    /// This endpoint's boot id, in every datagram it sends.
+    pub(crate) boot: u64,
+    /// Message ids start at 1 in every boot.
     next_id: u64,
     pub(crate) round_robin: usize,
 }
 
 impl Endpoint {
-    /// A new endpoint. Says once (a `tracing` warning) when it runs
-    /// without a shared secret.
+    /// A new endpoint, with a random boot id (see [`Endpoint::boot_id`]).
+    /// Says once (a `tracing` warning) when it runs without a shared secret.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::with_boot_id(config, random_boot_id())
+    }
+
+    /// A new endpoint with the boot id given, for deterministic
+    /// simulations. Two endpoints of one node id must never share a boot id:
+    /// peers would take the second for the first and drop its messages as
+    /// duplicates.
+    pub fn with_boot_id(config: Config, boot: NonZeroU64) -> Result<Self, ConfigError> {
         config.validate()?;
         if config.secret.is_none() {
             tracing::warn!(target: "net", node = config.id, "no shared secret: datagrams are not authenticated");
@@ -134,7 +150,8 @@ impl Endpoint {
             auth: Auth::new(config.secret.as_deref()),
             counters: Counters::default(),
             events: VecDeque::new(),
-            next_id: config.first_msg_id.max(1),
+            boot: boot.get(),
+            next_id: 1,
             round_robin: 0,
             config,
         })
@@ -236,6 +253,13 @@ impl Endpoint {
         self.config.id
     }
 
+    /// This endpoint's boot id: random per endpoint, carried in every
+    /// datagram; peers keep their dedup state per (node, boot), so a new
+    /// endpoint for a node id is heard at once whatever its clock or disk.
+    pub fn boot_id(&self) -> u64 {
+        self.boot
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -308,10 +332,10 @@ impl Endpoint {
     fn build_data(&mut self, now_us: u64, i: usize) -> Option<Transmit> {
         let peer = &mut self.peers[i];
         let frag = peer.sender.next_fragment(now_us, &peer.rto)?;
-        let take = peer.acks.len().min(MAX_PIGGYBACK_ACKS);
-        let acks: Vec<Ack> = peer.acks.drain(..take).collect();
+        let (ack_boot, acks) = self.take_acks(i, MAX_PIGGYBACK_ACKS);
         let mut header = self.header(i);
         header.flags = FLAG_DATA | if acks.is_empty() { 0 } else { FLAG_ACK };
+        header.ack_boot = ack_boot;
         header.msg_id = frag.msg_id;
         header.frag_index = frag.index;
         header.frag_count = frag.count;
@@ -320,16 +344,24 @@ impl Endpoint {
     }
 
     fn build_acks(&mut self, i: usize) -> Option<Transmit> {
-        let peer = &mut self.peers[i];
-        if peer.acks.is_empty() {
+        if self.peers[i].acks.is_empty() {
             return None;
         }
-        let take = peer.acks.len().min(MAX_ACKS);
-        let acks: Vec<Ack> = peer.acks.drain(..take).collect();
+        let (ack_boot, acks) = self.take_acks(i, MAX_ACKS);
         let mut header = self.header(i);
         header.flags = FLAG_ACK;
+        header.ack_boot = ack_boot;
         self.counters.acks_sent += acks.len() as u64;
         Some(self.seal(i, &Frame { header, acks: &acks, data: &[] }))
+    }
+
+    /// Up to `max` queued acks for peer `i`, all for one boot of it (the
+    /// oldest ack's): a datagram names the one boot its acks are for.
+    fn take_acks(&mut self, i: usize, max: usize) -> (u64, Vec<Ack>) {
+        let queue = &mut self.peers[i].acks;
+        let Some(&(boot, _)) = queue.front() else { return (0, Vec::new()) };
+        let take = queue.iter().take(max).take_while(|(b, _)| *b == boot).count();
+        (boot, queue.drain(..take).map(|(_, ack)| ack).collect())
     }
 
     fn header(&self, i: usize) -> Header {
@@ -338,6 +370,7 @@ impl Endpoint {
             cluster_id: self.config.cluster_id,
             from: self.config.id,
             to: peer.id,
+            from_boot: self.boot,
             low_watermark: peer.sender.low_watermark(self.next_id),
             ..Header::default()
         }

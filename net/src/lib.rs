@@ -12,7 +12,10 @@
 //!   RFC 6298 with doubling backoff, until a per-message deadline;
 //! - **delivers a message at most once; order is not guaranteed.** A
 //!   message whose deadline passes is dropped and counted, never reported to
-//!   the sender's application;
+//!   the sender's application. Message ids count within a random per-endpoint
+//!   boot id carried in every datagram, and the receiver deduplicates per
+//!   (peer, boot), so a restarted peer is heard at once with no clock or
+//!   saved state involved ([`Endpoint::boot_id`]);
 //! - authenticates datagrams with HMAC-SHA256 (truncated to 16 bytes) when
 //!   the cluster shares a secret, and drops datagrams from other clusters,
 //!   unknown addresses or ids, or that fail any check, counting each by
@@ -67,6 +70,7 @@
 //! ```
 
 mod auth;
+mod boot;
 mod clients;
 mod config;
 mod counters;

@@ -25,8 +25,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
 
-/// Which message a fragment belongs to: (sender, message id).
-pub type MessageKey = (u64, u64);
+/// Which message a fragment belongs to: (sender, sender's boot, message
+/// id). Message ids restart in every boot, so the boot is part of the name.
+pub type MessageKey = (u64, u64, u64);
 
 /// Bytes the allocator uses per allocation beyond those asked for (glibc's
 /// malloc: an 8-byte header, sizes rounded up to 16, a 32-byte minimum).
@@ -275,14 +276,14 @@ mod tests {
         let n = fragment_count(msg.len());
         assert_eq!(n, 3);
         let mut r = Reassembly::new(limits(1 << 20));
-        assert_eq!(r.insert(0, (1, 9), 2, 3, fragment(&msg, 2)), Inserted::Stored);
+        assert_eq!(r.insert(0, (1, 1, 9), 2, 3, fragment(&msg, 2)), Inserted::Stored);
         let charged = r.bytes_charged();
         assert_eq!(charged, message_charge(3) + part_charge(fragment(&msg, 2).len()));
-        assert_eq!(r.insert(0, (1, 9), 2, 3, fragment(&msg, 2)), Inserted::Duplicate);
+        assert_eq!(r.insert(0, (1, 1, 9), 2, 3, fragment(&msg, 2)), Inserted::Duplicate);
         assert_eq!(r.bytes_charged(), charged);
-        assert_eq!(r.insert(0, (1, 9), 0, 3, fragment(&msg, 0)), Inserted::Stored);
+        assert_eq!(r.insert(0, (1, 1, 9), 0, 3, fragment(&msg, 0)), Inserted::Stored);
         assert_eq!(r.bytes_charged(), r.recomputed_charge());
-        assert_eq!(r.insert(0, (1, 9), 1, 3, fragment(&msg, 1)), Inserted::Complete(msg));
+        assert_eq!(r.insert(0, (1, 1, 9), 1, 3, fragment(&msg, 1)), Inserted::Complete(msg));
         assert_eq!((r.bytes_charged(), r.incomplete(), r.next_expiry()), (0, 0, None));
     }
 
@@ -290,26 +291,26 @@ mod tests {
     fn memory_bound_and_timeout() {
         let one = message_charge(2) + part_charge(1000);
         let mut r = Reassembly::new(limits(one + one / 2));
-        assert_eq!(r.insert(0, (1, 1), 0, 2, &[0; 1000]), Inserted::Stored);
-        assert_eq!(r.insert(0, (1, 2), 0, 2, &[0; 1000]), Inserted::Full);
-        assert_eq!(r.insert(0, (1, 1), 1, 3, &[0; 10]), Inserted::Inconsistent);
+        assert_eq!(r.insert(0, (1, 1, 1), 0, 2, &[0; 1000]), Inserted::Stored);
+        assert_eq!(r.insert(0, (1, 1, 2), 0, 2, &[0; 1000]), Inserted::Full);
+        assert_eq!(r.insert(0, (1, 1, 1), 1, 3, &[0; 10]), Inserted::Inconsistent);
         assert_eq!(r.bytes_charged(), one);
         assert_eq!(r.next_expiry(), Some(1_000));
         assert_eq!(r.expire(999), 0);
         assert_eq!(r.expire(1_000), 1);
         assert_eq!(r.bytes_charged(), 0);
-        assert_eq!(r.insert(0, (1, 2), 0, 2, &[0; 1000]), Inserted::Stored);
+        assert_eq!(r.insert(0, (1, 1, 2), 0, 2, &[0; 1000]), Inserted::Stored);
     }
 
     #[test]
     fn slots_are_charged_before_any_data() {
         // 1 byte of data claiming the most fragments: charged for every slot.
         let mut r = Reassembly::new(limits(message_charge(1024) + part_charge(1)));
-        assert_eq!(r.insert(0, (1, 1), 1023, 1024, &[7]), Inserted::Stored);
+        assert_eq!(r.insert(0, (1, 1, 1), 1023, 1024, &[7]), Inserted::Stored);
         assert_eq!(r.bytes_charged(), message_charge(1024) + part_charge(1));
-        assert_eq!(r.insert(0, (1, 2), 1023, 1024, &[7]), Inserted::Full);
-        assert_eq!(r.insert(0, (1, 3), 0, 1025, &[7]), Inserted::TooManyFragments);
-        assert_eq!(r.insert(0, (1, 4), 5, 5, &[7]), Inserted::Inconsistent);
+        assert_eq!(r.insert(0, (1, 1, 2), 1023, 1024, &[7]), Inserted::Full);
+        assert_eq!(r.insert(0, (1, 1, 3), 0, 1025, &[7]), Inserted::TooManyFragments);
+        assert_eq!(r.insert(0, (1, 1, 4), 5, 5, &[7]), Inserted::Inconsistent);
         assert_eq!(r.incomplete(), 1);
     }
 
@@ -317,10 +318,10 @@ mod tests {
     fn a_completed_message_leaves_no_expiry_entry_behind() {
         let mut r = Reassembly::new(limits(1 << 20));
         for id in 0..100 {
-            assert_eq!(r.insert(0, (1, id), 0, 2, &[1]), Inserted::Stored);
+            assert_eq!(r.insert(0, (1, 1, id), 0, 2, &[1]), Inserted::Stored);
         }
         for id in (0..100).rev() {
-            assert_eq!(r.insert(0, (1, id), 1, 2, &[2]), Inserted::Complete(vec![1, 2]));
+            assert_eq!(r.insert(0, (1, 1, id), 1, 2, &[2]), Inserted::Complete(vec![1, 2]));
         }
         assert_eq!((r.expiry.len(), r.partial.len(), r.bytes_charged()), (0, 0, 0));
         assert_eq!((r.expiry.capacity(), r.partial.capacity()), (0, 0));

@@ -1,7 +1,9 @@
 //! The receive path of [`Endpoint`]: checks in order (size and structure,
-//! checksum, cluster id, MAC, peer table or client admission), then acks, then data: dedup,
-//! reassembly, delivery. Every datagram that fails a check is dropped and
-//! counted; nothing here panics on any input.
+//! checksum, cluster id, MAC, peer table or client admission), then the
+//! sender's boot (a retired one is dropped), then acks (only those for our
+//! own boot count), then data: dedup per (peer, boot), reassembly,
+//! delivery. Every datagram that fails a check is dropped and counted;
+//! nothing here panics on any input.
 
 use std::net::SocketAddr;
 
@@ -36,8 +38,11 @@ impl Endpoint {
             _ => self.learn_client(now_us, h.from, from),
         };
         self.peers[i].last_heard_us = now_us;
-        self.peers[i].dedup.advance(h.low_watermark);
-        self.on_acks(now_us, i, &decoded.acks);
+        if !self.admit_boot(i, h.from_boot) {
+            return;
+        }
+        self.peers[i].dedup.advance(h.from_boot, h.low_watermark);
+        self.on_acks(now_us, i, h.ack_boot, &decoded.acks);
         if h.flags & FLAG_DATA != 0 {
             self.on_data(now_us, i, &h, decoded.data);
         }
@@ -59,9 +64,33 @@ impl Endpoint {
         }
     }
 
-    fn on_acks(&mut self, now_us: u64, i: usize, acks: &[Ack]) {
-        let peer = &mut self.peers[i];
+    /// Gives the sender's boot its dedup window (a fresh one if the boot
+    /// is new). False, and counted, when the boot is retired.
+    fn admit_boot(&mut self, i: usize, boot: u64) -> bool {
+        match self.peers[i].dedup.admit(boot) {
+            Ok(restarted) => {
+                if restarted {
+                    self.counters.peer_restarts += 1;
+                    tracing::debug!(target: "net", peer = self.peers[i].id, boot, "peer restarted (new boot)");
+                }
+                true
+            }
+            Err(_) => {
+                self.counters.drop(DropReason::RetiredBoot);
+                false
+            }
+        }
+    }
+
+    /// Acks for `ack_boot`: ours, or a previous incarnation's (ignored: an
+    /// ack of message k of an old boot says nothing of our message k).
+    fn on_acks(&mut self, now_us: u64, i: usize, ack_boot: u64, acks: &[Ack]) {
         self.counters.acks_received += acks.len() as u64;
+        if ack_boot != self.boot {
+            self.counters.stale_acks += acks.len() as u64;
+            return;
+        }
+        let peer = &mut self.peers[i];
         let mut newly = false;
         for ack in acks {
             newly |= peer.sender.on_ack(now_us, ack.msg_id, ack.frag_index, &mut peer.rto);
@@ -72,9 +101,9 @@ impl Endpoint {
     }
 
     fn on_data(&mut self, now_us: u64, i: usize, h: &Header, data: &[u8]) {
-        let ack = Ack { msg_id: h.msg_id, frag_index: h.frag_index };
-        let from = self.peers[i].id;
-        if self.peers[i].dedup.seen(h.msg_id) || self.reassembly.holds((from, h.msg_id), h.frag_index) {
+        let ack = (h.from_boot, Ack { msg_id: h.msg_id, frag_index: h.frag_index });
+        let key = (self.peers[i].id, h.from_boot, h.msg_id);
+        if self.peers[i].dedup.seen(h.from_boot, h.msg_id) || self.reassembly.holds(key, h.frag_index) {
             self.counters.duplicates += 1;
             self.queue_ack(i, ack);
             return;
@@ -92,14 +121,14 @@ impl Endpoint {
             return;
         }
         if h.frag_count == 1 {
-            self.deliver(i, h.msg_id, data.to_vec());
+            self.deliver(i, h, data.to_vec());
             self.queue_ack(i, ack);
             return;
         }
-        match self.reassembly.insert(now_us, (from, h.msg_id), h.frag_index, h.frag_count, data) {
+        match self.reassembly.insert(now_us, key, h.frag_index, h.frag_count, data) {
             Inserted::Stored => self.queue_ack(i, ack),
             Inserted::Complete(bytes) => {
-                self.deliver(i, h.msg_id, bytes);
+                self.deliver(i, h, bytes);
                 self.queue_ack(i, ack);
             }
             Inserted::Duplicate => {
@@ -112,15 +141,16 @@ impl Endpoint {
         }
     }
 
-    fn deliver(&mut self, i: usize, msg_id: u64, bytes: Vec<u8>) {
+    fn deliver(&mut self, i: usize, h: &Header, bytes: Vec<u8>) {
         let peer = &mut self.peers[i];
-        let folded = peer.dedup.mark(msg_id);
+        let folded = peer.dedup.mark(h.from_boot, h.msg_id);
         self.counters.drop_n(DropReason::QueueFull, folded as u64);
         self.counters.messages_delivered += 1;
-        self.events.push_back(Delivered { from: peer.id, msg_id, bytes });
+        self.events.push_back(Delivered { from: peer.id, boot: h.from_boot, msg_id: h.msg_id, bytes });
     }
 
-    fn queue_ack(&mut self, i: usize, ack: Ack) {
+    /// Queues an ack of a fragment of `ack.0`, a boot of peer `i`.
+    fn queue_ack(&mut self, i: usize, ack: (u64, Ack)) {
         let acks = &mut self.peers[i].acks;
         acks.push_back(ack);
         if acks.len() > self.config.ack_queue {

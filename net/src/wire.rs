@@ -1,4 +1,4 @@
-//! The datagram format: a fixed 56-byte header, then acks, then one fragment
+//! The datagram format: a fixed 72-byte header, then acks, then one fragment
 //! of a message, then (with a shared secret) a 16-byte MAC.
 //!
 //! All integers are big-endian.
@@ -6,19 +6,21 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0  | 2 | magic `0x524E` ("RN") |
-//! | 2  | 1 | version (1) |
+//! | 2  | 1 | version (2) |
 //! | 3  | 1 | flags: `1` data, `2` ack, `4` MAC present |
 //! | 4  | 4 | CRC32C of the whole datagram before the MAC, this field zeroed |
 //! | 8  | 8 | cluster id |
 //! | 16 | 8 | from (sender node id) |
 //! | 24 | 8 | to (receiver node id) |
-//! | 32 | 8 | message id (0 when no data) |
-//! | 40 | 8 | low watermark: the sender will never send a message id below it to this receiver |
-//! | 48 | 2 | fragment index |
-//! | 50 | 2 | fragment count (0 when no data) |
-//! | 52 | 2 | data length in bytes |
-//! | 54 | 2 | ack count |
-//! | 56 | 10 × ack count | acks: (message id u64, fragment index u16) |
+//! | 32 | 8 | from boot: the sender's boot id (random per endpoint, never 0); message ids and the low watermark count within it |
+//! | 40 | 8 | ack boot: the receiver's boot id whose messages the acks acknowledge (0 when no acks) |
+//! | 48 | 8 | message id (0 when no data) |
+//! | 56 | 8 | low watermark: the sender will never send a message id below it to this receiver |
+//! | 64 | 2 | fragment index |
+//! | 66 | 2 | fragment count (0 when no data) |
+//! | 68 | 2 | data length in bytes |
+//! | 70 | 2 | ack count |
+//! | 72 | 10 × ack count | acks: (message id u64, fragment index u16) |
 //! | …  | data length | the fragment: a slice of the postcard-encoded message |
 //! | …  | 16 | MAC (flag 4): HMAC-SHA256 of all bytes before it, truncated |
 //!
@@ -32,7 +34,7 @@ use crate::counters::DropReason;
 /// Largest datagram we send or accept (UDP payload bytes).
 pub const MAX_DATAGRAM: usize = 1200;
 /// Fixed header size.
-pub const HEADER_BYTES: usize = 56;
+pub const HEADER_BYTES: usize = 72;
 /// Size of the truncated MAC.
 pub const MAC_BYTES: usize = 16;
 /// Size of one ack entry.
@@ -45,7 +47,7 @@ pub const MAX_PIGGYBACK_ACKS: usize = (MAX_DATAGRAM - HEADER_BYTES - MAC_BYTES -
 pub const MAX_ACKS: usize = (MAX_DATAGRAM - HEADER_BYTES - MAC_BYTES) / ACK_BYTES;
 
 pub(crate) const MAGIC: u16 = 0x524E;
-pub(crate) const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 2;
 /// Header flag: the datagram carries a fragment.
 pub const FLAG_DATA: u8 = 1;
 /// Header flag: the datagram carries acks.
@@ -68,6 +70,10 @@ pub struct Header {
     pub cluster_id: u64,
     pub from: u64,
     pub to: u64,
+    /// The sender's boot id.
+    pub from_boot: u64,
+    /// The receiver's boot id the acks are for (0 without acks).
+    pub ack_boot: u64,
     pub msg_id: u64,
     pub low_watermark: u64,
     pub frag_index: u16,
@@ -109,7 +115,7 @@ pub fn encode(frame: &Frame<'_>, mac_len: usize) -> Vec<u8> {
     out.push(VERSION);
     out.push(flags);
     out.extend_from_slice(&[0; 4]);
-    for v in [h.cluster_id, h.from, h.to, h.msg_id, h.low_watermark] {
+    for v in [h.cluster_id, h.from, h.to, h.from_boot, h.ack_boot, h.msg_id, h.low_watermark] {
         out.extend_from_slice(&v.to_be_bytes());
     }
     for v in [h.frag_index, h.frag_count, frame.data.len() as u16, frame.acks.len() as u16] {
@@ -136,8 +142,8 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DropReason> {
         return Err(DropReason::Malformed);
     }
     let flags = bytes[3];
-    let data_len = be16(bytes, 52) as usize;
-    let ack_count = be16(bytes, 54) as usize;
+    let data_len = be16(bytes, 68) as usize;
+    let ack_count = be16(bytes, 70) as usize;
     let mac_len = if flags & FLAG_MAC != 0 { MAC_BYTES } else { 0 };
     let body_end = HEADER_BYTES + ack_count * ACK_BYTES + data_len;
     if body_end + mac_len != bytes.len() {
@@ -151,10 +157,12 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DropReason> {
         cluster_id: be64(bytes, 8),
         from: be64(bytes, 16),
         to: be64(bytes, 24),
-        msg_id: be64(bytes, 32),
-        low_watermark: be64(bytes, 40),
-        frag_index: be16(bytes, 48),
-        frag_count: be16(bytes, 50),
+        from_boot: be64(bytes, 32),
+        ack_boot: be64(bytes, 40),
+        msg_id: be64(bytes, 48),
+        low_watermark: be64(bytes, 56),
+        frag_index: be16(bytes, 64),
+        frag_count: be16(bytes, 66),
     };
     check_shape(&header, data_len, ack_count)?;
     let acks_end = HEADER_BYTES + ack_count * ACK_BYTES;
@@ -172,14 +180,17 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DropReason> {
 }
 
 /// Flags agree with the contents: data datagrams carry a fragment of a
-/// real message, ack datagrams carry acks.
+/// real message, ack datagrams carry acks and name the boot they are for;
+/// every datagram names its sender's boot.
 fn check_shape(h: &Header, data_len: usize, ack_count: usize) -> Result<(), DropReason> {
     let data = h.flags & FLAG_DATA != 0;
     let ack = h.flags & FLAG_ACK != 0;
     let unknown = h.flags & !(FLAG_DATA | FLAG_ACK | FLAG_MAC) != 0;
     let ok = !unknown
         && (data || ack)
+        && h.from_boot != 0
         && ack == (ack_count > 0)
+        && ack == (h.ack_boot != 0)
         && if data {
             h.msg_id != 0 && h.frag_count > 0 && h.frag_index < h.frag_count && data_len <= FRAGMENT_BYTES
         } else {
@@ -219,6 +230,8 @@ mod tests {
             cluster_id: 7,
             from: 1,
             to: 2,
+            from_boot: 0xB007,
+            ack_boot: 0xB008,
             msg_id: 99,
             low_watermark: 90,
             frag_index: 1,
@@ -249,10 +262,29 @@ mod tests {
 
     #[test]
     fn sizes_leave_room_for_acks() {
-        assert_eq!(MAX_PIGGYBACK_ACKS, 10);
+        assert_eq!((MAX_PIGGYBACK_ACKS, MAX_ACKS), (8, 111));
         let acks = vec![Ack { msg_id: 1, frag_index: 0 }; MAX_PIGGYBACK_ACKS];
         let data = [0u8; FRAGMENT_BYTES];
         let bytes = encode(&Frame { header: sample(), acks: &acks, data: &data }, MAC_BYTES);
         assert!(bytes.len() <= MAX_DATAGRAM);
+        let acks = vec![Ack { msg_id: 1, frag_index: 0 }; MAX_ACKS];
+        let header = Header { flags: FLAG_ACK, msg_id: 0, frag_index: 0, frag_count: 0, ..sample() };
+        let bytes = encode(&Frame { header, acks: &acks, data: &[] }, MAC_BYTES);
+        assert_eq!(decode(&bytes).map(|d| d.acks.len()), Ok(MAX_ACKS));
+        assert!(bytes.len() <= MAX_DATAGRAM);
+    }
+
+    #[test]
+    fn every_datagram_names_its_boots() {
+        let ack = [Ack { msg_id: 5, frag_index: 0 }];
+        let cases = [
+            (Header { from_boot: 0, ..sample() }, &ack[..]),
+            (Header { ack_boot: 0, ..sample() }, &ack[..]),
+            (Header { flags: FLAG_DATA, ..sample() }, &[][..]), // an ack boot without acks
+        ];
+        for (header, acks) in cases {
+            let bytes = encode(&Frame { header, acks, data: b"x" }, 0);
+            assert_eq!(decode(&bytes).err(), Some(DropReason::Malformed), "{header:?}");
+        }
     }
 }

@@ -27,7 +27,7 @@ fn valid_datagrams(pad: usize, secret: bool) -> Vec<Vec<u8>> {
 }
 
 fn fix_crc(bytes: &mut [u8]) {
-    if bytes.len() < 56 {
+    if bytes.len() < net::wire::HEADER_BYTES {
         return;
     }
     bytes[4..8].fill(0);

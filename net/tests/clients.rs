@@ -111,6 +111,20 @@ fn the_client_table_is_bounded_and_evicts_the_least_recently_heard() {
 }
 
 #[test]
+fn a_client_process_reusing_an_id_is_heard_at_once() {
+    let mut s = server(true, 8, None);
+    let (mut c, me) = client(1, None);
+    for _ in 0..50 {
+        assert_eq!(round_trip(&mut s, &mut c, me).as_deref(), Some("pong"));
+    }
+    // A new short-lived process with the same client id: a new boot, its
+    // ids from 1 again, answered on its first request.
+    let (mut again, me) = client(1, None);
+    assert_eq!(round_trip(&mut s, &mut again, me).as_deref(), Some("pong"));
+    assert_eq!((s.clients(), s.counters().peer_restarts), (1, 1));
+}
+
+#[test]
 fn a_client_that_rebinds_is_answered_at_its_new_address() {
     let mut s = server(true, 8, None);
     let (mut c, me) = client(1, None);

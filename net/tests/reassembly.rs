@@ -115,19 +115,20 @@ impl Checked {
 
 #[test]
 fn one_byte_fragments_claiming_the_most_fragments_stay_within_the_bound() {
-    for max_fragments in [u16::MAX as usize, 1024, 2] {
+    // (fragments claimed, messages sent): several times what fits.
+    for (max_fragments, flood) in [(u16::MAX as usize, 20), (1024, 500), (2, 10_000)] {
         let mut c = Checked::new(limits(4 << 20, max_fragments));
         let count = max_fragments as u16;
         let mut full = 0;
-        for id in 0..20_000u64 {
-            match c.insert(0, (1, id), count - 1, count, &[0xAA]) {
+        for id in 0..flood {
+            match c.insert(0, (1, 1, id), count - 1, count, &[0xAA]) {
                 Inserted::Stored => {}
                 Inserted::Full => full += 1,
                 other => panic!("{other:?}"),
             }
         }
         assert!(full > 0, "the bound was never reached with {max_fragments} fragments");
-        assert_eq!(c.expire(SECOND), 20_000 - full);
+        assert_eq!(c.expire(SECOND), flood as usize - full);
         assert_eq!(c.r.bytes_charged(), 0);
     }
 }
@@ -137,7 +138,7 @@ fn many_senders_duplicates_and_inconsistent_counts_stay_within_the_bound() {
     let mut c = Checked::new(limits(1 << 20, 1024));
     for round in 0..3u16 {
         for from in 0..500u64 {
-            let key = (from, u64::from(round % 2));
+            let key = (from, 1, u64::from(round % 2));
             // The same fragment again, the same message with another count,
             // an index past the count: none may add to the charge.
             let first = c.insert(0, key, round, 64, &[round as u8; 100]);
@@ -162,12 +163,12 @@ fn completion_releases_exactly_what_was_charged() {
     let mut c = Checked::new(limits(8 << 20, 1024));
     for id in 0..200u64 {
         for (i, part) in parts.iter().enumerate().rev().skip(1) {
-            assert_eq!(c.insert(0, (7, id), i as u16, count, part), Inserted::Stored);
+            assert_eq!(c.insert(0, (7, 1, id), i as u16, count, part), Inserted::Stored);
         }
     }
     for id in 0..200u64 {
         assert_eq!(
-            c.r.insert(0, (7, id), count - 1, count, parts[count as usize - 1]),
+            c.r.insert(0, (7, 1, id), count - 1, count, parts[count as usize - 1]),
             Inserted::Complete(msg.clone())
         );
         c.check();
@@ -206,7 +207,7 @@ proptest! {
         for op in &ops {
             match *op {
                 Op::Insert { from, id, index, count, len } => {
-                    let _ = c.insert(now, (from, id), index, count, &data[..len]);
+                    let _ = c.insert(now, (from, 1, id), index, count, &data[..len]);
                 }
                 Op::Advance(dt) => {
                     now += dt;
@@ -227,6 +228,8 @@ fn fragment_datagram(from: u64, msg_id: u64, index: u16, count: u16, data: &[u8]
         cluster_id: 42,
         from,
         to: 2,
+        from_boot: 0xB007,
+        ack_boot: 0,
         msg_id,
         low_watermark: 1,
         frag_index: index,

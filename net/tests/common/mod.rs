@@ -44,7 +44,6 @@ pub fn addrs(n: u64) -> BTreeMap<u64, SocketAddr> {
 
 pub fn config(n: u64, id: u64) -> Config {
     let mut c = Config::new(42, id, addrs(n));
-    c.first_msg_id = id * 1_000_000;
     c.faults.seed = id;
     c
 }
