@@ -84,7 +84,9 @@ MESSAGES = [
     request(1, kv(1 << 63, 1, 0, "k", b"v")),
     request(2, kv(1 << 63, 2, 1, "k")),
     request(3, kv(5, 1, 2, "k")),
-    varint(3) + varint(9),  # StatusQuery
+    varint(3) + varint(9),  # StatusQuery: 9 ticks
+    varint(3) + varint(63),  # StatusQuery: 63 ticks (an election timeout)
+    varint(2) + varint(1) + varint(3),  # Reply Busy: a persist
 ]
 
 os.makedirs("corpus/wire_decode", exist_ok=True)

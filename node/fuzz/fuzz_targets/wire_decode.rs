@@ -4,10 +4,14 @@
 //! client commands to the KV state machine. Run with
 //! `cargo +nightly fuzz run wire_decode` from `node/`.
 //!
-//! Input: byte 0 picks the core's state before the messages (see
-//! [`setup`]) and whether `ready` is drained between them; the rest is a
-//! sequence of postcard-encoded `Wire` values, each decoded with
-//! `take_from_bytes` (the whole input is also decoded as one `Wire`).
+//! Input: byte 0 picks the core's state before the messages (`% 6`, see
+//! [`setup`]), whether its `ready` is drained first (bit 3) and after every
+//! message (bit 4); the rest is a sequence of up to 32 postcard-encoded
+//! `Wire` values, each decoded with `take_from_bytes` (the whole input is
+//! also decoded as one `Wire`). `Raft` messages are stepped, `Request`
+//! commands applied and proposed; a `StatusQuery { seq }` stands for
+//! `seq % 64` ticks and a `Reply` or `StatusReply` for a persist (`ready`
+//! and `advance`), so timers and persists interleave with the messages.
 //!
 //! Checked:
 //! - decoding never panics and allocates at most a fixed multiple of the
@@ -271,7 +275,14 @@ fuzz_target!(|data: &[u8]| {
                     check_log(&raft);
                 }
             }
-            _ => {}
+            // The driver's other inputs: ticks, a persist.
+            Wire::StatusQuery { seq } => {
+                for _ in 0..seq % 64 {
+                    raft.tick();
+                }
+                check_log(&raft);
+            }
+            Wire::Reply { .. } | Wire::StatusReply { .. } => drain(&mut raft, &mut log_kv),
         }
         if drain_each {
             drain(&mut raft, &mut log_kv);
