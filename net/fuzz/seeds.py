@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes a starting corpus for the decode target to corpus/decode/: inputs
+"""Writes a starting corpus for the decode target to fuzz/corpus/decode/: inputs
 in the target's sequence format (a flags byte, then per datagram a record
 of length, source and time step and the datagram, CRC and MAC left zero for
 the target to fill in). Optional: libFuzzer finds these shapes by itself,
 only more slowly.
 
-    python3 seeds.py && cargo +nightly fuzz run decode
+    python3 fuzz/seeds.py && cargo +nightly fuzz run decode
 """
 import hashlib
 import os
@@ -61,8 +61,9 @@ seeds = [
     input_(3, record(data(CLIENT + 9, A, 1, mac=True), source=3)),
     input_(1, record(datagram(1, A, acks=ours, ack_boot=BOOT, mac=True))),
 ]
-os.makedirs("corpus/decode", exist_ok=True)
+HERE = os.path.dirname(os.path.abspath(__file__))
+os.makedirs(os.path.join(HERE, "corpus/decode"), exist_ok=True)
 for s in seeds:
-    with open(os.path.join("corpus/decode", hashlib.sha1(s).hexdigest()), "wb") as f:
+    with open(os.path.join(HERE, "corpus/decode", hashlib.sha1(s).hexdigest()), "wb") as f:
         f.write(s)
 print(f"{len(seeds)} seeds in corpus/decode")

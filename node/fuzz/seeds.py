@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes a starting corpus for the wire_decode target to corpus/wire_decode/:
+"""Writes a starting corpus for the wire_decode target to fuzz/corpus/wire_decode/:
 one file per core state (byte 0) and message mix, each a mode byte followed
 by postcard-encoded `node::proto::Wire` values. Optional: libFuzzer finds
 these shapes by itself, only more slowly.
 
-    python3 seeds.py && cargo +nightly fuzz run wire_decode
+    python3 fuzz/seeds.py && cargo +nightly fuzz run wire_decode
 """
 import hashlib
 import os
@@ -89,7 +89,8 @@ MESSAGES = [
     varint(2) + varint(1) + varint(3),  # Reply Busy: a persist
 ]
 
-os.makedirs("corpus/wire_decode", exist_ok=True)
+HERE = os.path.dirname(os.path.abspath(__file__))
+os.makedirs(os.path.join(HERE, "corpus/wire_decode"), exist_ok=True)
 seeds = []
 for mode in range(6):
     for flags in (0x00, 0x08, 0x10):
@@ -98,6 +99,6 @@ for mode in range(6):
         seeds.append(bytes([mode | flags]) + b"".join(MESSAGES))
 for s in seeds:
     name = hashlib.sha1(s).hexdigest()
-    with open(os.path.join("corpus/wire_decode", name), "wb") as f:
+    with open(os.path.join(HERE, "corpus/wire_decode", name), "wb") as f:
         f.write(s)
 print(f"{len(seeds)} seeds in corpus/wire_decode")
