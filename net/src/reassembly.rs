@@ -4,8 +4,9 @@
 //! The first fragment of a message allocates one slot per fragment the
 //! message claims, so a bound on data bytes alone bounds nothing: 1-byte
 //! fragments that each claim 65,535 fragments would allocate about 1 MiB of
-//! slots apiece. Every incomplete message is therefore charged what it makes
-//! the process allocate, and a fragment whose charge would take the total
+//! slots apiece. Every incomplete message is therefore charged what it can
+//! make the process allocate, reserved in full when its first fragment
+//! arrives, and a first fragment whose reservation would take the total
 //! past the bound is refused ([`Inserted::Full`]; not acknowledged, so the
 //! sender tries again later):
 //!
@@ -15,15 +16,23 @@
 //!   than that, so their allocations stay within the charge at all times;
 //!   plus the allocator's overhead for the slot vector and the two tables;
 //! - `count × SLOT_BYTES` for its slot vector;
-//! - for each fragment stored, its data bytes plus [`ALLOC_OVERHEAD`].
+//! - `count × (FRAGMENT_BYTES + ALLOC_OVERHEAD)` for the fragments it may
+//!   store.
 //!
-//! On completion or expiry exactly what the message was charged is
-//! released, so the total is 0 whenever nothing is held. A fragment count
-//! above the limit (more fragments than a message of `max_message_bytes`
-//! needs) is refused before anything is allocated.
+//! Reserving the whole message up front is what keeps many concurrent large
+//! messages live: a message that was admitted always has room to complete,
+//! so the buffer never fills with halves of messages that all wait for room
+//! (charging fragments as they came, 8 clients sending 1 MiB each wedged
+//! the 8 MiB buffer until the timeout, again and again). On completion or
+//! expiry exactly what the message was charged is released, so the total is
+//! 0 whenever nothing is held. A fragment count above the limit (more
+//! fragments than a message of `max_message_bytes` needs) is refused before
+//! anything is allocated.
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
+
+use crate::wire::FRAGMENT_BYTES;
 
 /// Which message a fragment belongs to: (sender, sender's boot, message
 /// id). Message ids restart in every boot, so the boot is part of the name.
@@ -99,14 +108,10 @@ pub struct Reassembly {
     limits: ReassemblyLimits,
 }
 
-/// What a new message is charged before any of its fragments.
+/// What a message of `count` fragments is charged, all of it reserved at
+/// its first fragment: the most it can make the process allocate.
 fn message_charge(count: u16) -> usize {
-    BOOKKEEPING_BYTES + count as usize * SLOT_BYTES
-}
-
-/// What one stored fragment is charged.
-fn part_charge(len: usize) -> usize {
-    len + ALLOC_OVERHEAD
+    BOOKKEEPING_BYTES + count as usize * (SLOT_BYTES + FRAGMENT_BYTES + ALLOC_OVERHEAD)
 }
 
 impl Reassembly {
@@ -123,7 +128,7 @@ impl Reassembly {
             return Inserted::Inconsistent;
         }
         if !self.partial.contains_key(&key) {
-            if !self.fits(message_charge(count) + part_charge(data.len())) {
+            if !self.fits(message_charge(count)) {
                 return Inserted::Full;
             }
             self.start(now_us, key, count);
@@ -167,10 +172,7 @@ impl Reassembly {
     /// to [`Reassembly::bytes_charged`] unless the accounting is wrong (for
     /// tests).
     pub fn recomputed_charge(&self) -> usize {
-        let part = |s: &Option<Box<[u8]>>| s.as_ref().map_or(0, |d| part_charge(d.len()));
-        let message =
-            |p: &Partial| message_charge(p.parts.len() as u16) + p.parts.iter().map(part).sum::<usize>();
-        self.partial.values().map(message).sum()
+        self.partial.values().map(|p| message_charge(p.parts.len() as u16)).sum()
     }
 
     /// Incomplete messages held.
@@ -201,9 +203,8 @@ impl Reassembly {
         self.shrink();
     }
 
+    /// Stores a fragment of a started message (its room was reserved).
     fn store(&mut self, key: MessageKey, index: u16, count: u16, data: &[u8]) -> Inserted {
-        let charge = part_charge(data.len());
-        let fits = self.fits(charge);
         let Some(p) = self.partial.get_mut(&key) else { return Inserted::Full };
         if p.parts.len() != count as usize {
             return Inserted::Inconsistent;
@@ -212,13 +213,11 @@ impl Reassembly {
         if slot.is_some() {
             return Inserted::Duplicate;
         }
-        if !fits {
-            return Inserted::Full;
+        if data.len() > FRAGMENT_BYTES {
+            return Inserted::Inconsistent; // the decoder refuses these already
         }
         *slot = Some(data.into());
         p.received += 1;
-        p.charged += charge;
-        self.charged += charge;
         if p.received < p.parts.len() {
             return Inserted::Stored;
         }
@@ -278,7 +277,7 @@ mod tests {
         let mut r = Reassembly::new(limits(1 << 20));
         assert_eq!(r.insert(0, (1, 1, 9), 2, 3, fragment(&msg, 2)), Inserted::Stored);
         let charged = r.bytes_charged();
-        assert_eq!(charged, message_charge(3) + part_charge(fragment(&msg, 2).len()));
+        assert_eq!(charged, message_charge(3), "the whole message is reserved at once");
         assert_eq!(r.insert(0, (1, 1, 9), 2, 3, fragment(&msg, 2)), Inserted::Duplicate);
         assert_eq!(r.bytes_charged(), charged);
         assert_eq!(r.insert(0, (1, 1, 9), 0, 3, fragment(&msg, 0)), Inserted::Stored);
@@ -289,7 +288,7 @@ mod tests {
 
     #[test]
     fn memory_bound_and_timeout() {
-        let one = message_charge(2) + part_charge(1000);
+        let one = message_charge(2);
         let mut r = Reassembly::new(limits(one + one / 2));
         assert_eq!(r.insert(0, (1, 1, 1), 0, 2, &[0; 1000]), Inserted::Stored);
         assert_eq!(r.insert(0, (1, 1, 2), 0, 2, &[0; 1000]), Inserted::Full);
@@ -303,15 +302,38 @@ mod tests {
     }
 
     #[test]
-    fn slots_are_charged_before_any_data() {
-        // 1 byte of data claiming the most fragments: charged for every slot.
-        let mut r = Reassembly::new(limits(message_charge(1024) + part_charge(1)));
+    fn the_whole_message_is_charged_before_any_data() {
+        // 1 byte of data claiming the most fragments: charged for all of them.
+        let mut r = Reassembly::new(limits(message_charge(1024)));
         assert_eq!(r.insert(0, (1, 1, 1), 1023, 1024, &[7]), Inserted::Stored);
-        assert_eq!(r.bytes_charged(), message_charge(1024) + part_charge(1));
+        assert_eq!(r.bytes_charged(), message_charge(1024));
         assert_eq!(r.insert(0, (1, 1, 2), 1023, 1024, &[7]), Inserted::Full);
         assert_eq!(r.insert(0, (1, 1, 3), 0, 1025, &[7]), Inserted::TooManyFragments);
         assert_eq!(r.insert(0, (1, 1, 4), 5, 5, &[7]), Inserted::Inconsistent);
         assert_eq!(r.incomplete(), 1);
+    }
+
+    /// Admitted messages always have room to complete: interleaved
+    /// fragments of more messages than fit never wedge the buffer.
+    #[test]
+    fn interleaved_large_messages_complete_while_others_wait() {
+        let mut r = Reassembly::new(limits(3 * message_charge(64)));
+        let mut complete = 0;
+        for round in 0..64u16 {
+            for id in 0..8 {
+                match r.insert(0, (1, 1, id), round, 64, &[0; FRAGMENT_BYTES]) {
+                    Inserted::Complete(m) => {
+                        assert_eq!(m.len(), 64 * FRAGMENT_BYTES);
+                        complete += 1;
+                    }
+                    Inserted::Stored | Inserted::Full => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(complete, 3, "the three admitted messages completed");
+        // Their room went to the next three, admitted at their last round.
+        assert_eq!(r.bytes_charged(), 3 * message_charge(64));
     }
 
     #[test]

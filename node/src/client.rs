@@ -31,6 +31,10 @@ const ATTEMPT: Duration = Duration::from_millis(400);
 /// Pause after "not the leader, and I do not know who is": an election is
 /// on.
 const NO_LEADER_PAUSE: Duration = Duration::from_millis(50);
+/// Fragments a client has in flight at most (a member's window is 256): a
+/// member takes requests from many clients at once, and their datagrams
+/// share its socket with the other members' heartbeats and replies.
+const CLIENT_WINDOW_FRAGMENTS: usize = 32;
 /// First and longest pause after "busy"; the pause doubles in between.
 const BUSY_PAUSE_MIN: Duration = Duration::from_millis(5);
 const BUSY_PAUSE_MAX: Duration = Duration::from_millis(200);
@@ -92,6 +96,7 @@ impl Client {
         let mut net_config = net::Config::new(config.cluster_id, client_id, peers);
         net_config.secret = config.secret.clone();
         net_config.max_message_bytes = crate::limits::MAX_MESSAGE_BYTES;
+        net_config.window_fragments = CLIENT_WINDOW_FRAGMENTS;
         let transport = net::Transport::with_socket(net_config, socket)?;
         tracing::debug!(target: "client", client_id, "client ready");
         let max_entry_bytes = config.limits.max_entry_bytes;

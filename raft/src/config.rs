@@ -21,10 +21,15 @@ pub struct Config {
     /// "randomized election timeouts").
     pub election_timeout_min_ticks: u32,
     pub election_timeout_max_ticks: u32,
-    /// A leader sends each follower something at least this often (§5.2).
-    /// It is also how long the leader waits for an answer before it sends
-    /// unacknowledged entries again.
+    /// A leader sends each follower something at least this often (§5.2),
+    /// and repeats an unanswered probe after this long.
     pub heartbeat_interval_ticks: u32,
+    /// How long entries sent to a follower may go unanswered before the
+    /// leader takes them as lost and sends them again. Over a network that
+    /// loses messages, the heartbeat interval; a driver whose transport
+    /// retransmits by itself sets it longer, so that a large entry that is
+    /// merely slow to arrive is not sent twice.
+    pub resend_ticks: u32,
     /// Append an empty entry on winning an election (§8: "each leader
     /// commit a blank no-op entry into the log at the start of its term"),
     /// so entries of earlier terms commit without waiting for a client.
@@ -80,6 +85,7 @@ impl Config {
             election_timeout_min_ticks: 30,
             election_timeout_max_ticks: 60,
             heartbeat_interval_ticks: 10,
+            resend_ticks: 10,
             noop_on_election: false,
             max_append_bytes: 64 * 1024,
             max_entry_bytes: 1 << 20,
@@ -108,6 +114,7 @@ impl Config {
         }
         let at_least_one = [
             ("max_inflight_appends", self.max_inflight_appends),
+            ("resend_ticks", self.resend_ticks as usize),
             ("max_append_bytes", self.max_append_bytes),
             ("max_entry_bytes", self.max_entry_bytes),
             ("max_uncommitted_bytes", self.max_uncommitted_bytes),

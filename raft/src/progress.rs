@@ -28,7 +28,9 @@ pub struct Progress {
     in_flight: VecDeque<(u64, u64)>,
     /// Probe: send time of the unanswered probe, if one is out.
     probe_sent_at: Option<u64>,
-    /// When anything was last sent to this follower.
+    /// When a message that arrives quickly (no entries beyond the batch
+    /// budget) was last sent to this follower: heartbeats are due an
+    /// interval after it.
     pub last_sent_at: u64,
     /// The `leader_commit` of the last AppendEntries sent.
     pub commit_sent: u64,
@@ -67,9 +69,21 @@ impl Progress {
     }
 
     /// Records an AppendEntries sent at `now` whose last entry is
-    /// `last_index` (`next_index - 1` when it carried none).
-    pub fn on_sent(&mut self, last_index: u64, carried_entries: bool, leader_commit: u64, now: u64) {
-        self.last_sent_at = now;
+    /// `last_index` (`next_index - 1` when it carried none). One carrying
+    /// a single entry larger than the batch budget (`oversized`) may take
+    /// long to arrive, so it does not stand in for a heartbeat: behind a
+    /// megabyte entry on a busy link the follower would time out.
+    pub fn on_sent(
+        &mut self,
+        last_index: u64,
+        carried_entries: bool,
+        oversized: bool,
+        leader_commit: u64,
+        now: u64,
+    ) {
+        if !oversized {
+            self.last_sent_at = now;
+        }
         self.commit_sent = leader_commit;
         match self.state {
             ReplicationState::Probe => self.probe_sent_at = Some(now),
@@ -119,23 +133,36 @@ impl Progress {
 
     /// The leader clock value at which `tick_heartbeats` next has something
     /// to do for this follower: a heartbeat, or a resend of what is
-    /// unanswered.
-    pub fn next_due(&self, interval: u64) -> u64 {
-        let oldest = match self.state {
-            ReplicationState::Probe => self.probe_sent_at,
-            ReplicationState::Replicate => self.in_flight.front().map(|&(_, at)| at),
-        };
-        let last = oldest.map_or(self.last_sent_at, |at| at.min(self.last_sent_at));
-        last + interval
+    /// unanswered (see [`Progress::is_overdue`]).
+    pub fn next_due(&self, interval: u64, resend: u64) -> u64 {
+        let heartbeat = self.last_sent_at + interval;
+        match self.unanswered_since() {
+            Some(at) => heartbeat.min(at + self.resend_after(interval, resend)),
+            None => heartbeat,
+        }
     }
 
-    /// True when what was sent has gone unanswered for `timeout` ticks: the
-    /// request or its answer is taken as lost and is sent again.
-    pub fn is_overdue(&self, now: u64, timeout: u64) -> bool {
-        let oldest = match self.state {
+    /// True when what was sent has gone unanswered too long and is taken as
+    /// lost: a probe after a heartbeat `interval` (it is repeated empty,
+    /// which costs nothing), entries in flight after `resend` ticks (a
+    /// driver whose transport retransmits by itself makes that longer, so a
+    /// large entry that is merely slow is not sent twice).
+    pub fn is_overdue(&self, now: u64, interval: u64, resend: u64) -> bool {
+        self.unanswered_since()
+            .is_some_and(|at| now.saturating_sub(at) >= self.resend_after(interval, resend))
+    }
+
+    fn unanswered_since(&self) -> Option<u64> {
+        match self.state {
             ReplicationState::Probe => self.probe_sent_at,
             ReplicationState::Replicate => self.in_flight.front().map(|&(_, at)| at),
-        };
-        oldest.is_some_and(|at| now.saturating_sub(at) >= timeout)
+        }
+    }
+
+    fn resend_after(&self, interval: u64, resend: u64) -> u64 {
+        match self.state {
+            ReplicationState::Probe => interval,
+            ReplicationState::Replicate => resend,
+        }
     }
 }

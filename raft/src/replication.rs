@@ -128,11 +128,12 @@ impl Raft {
     /// then only empty probes until the follower answers.
     pub(crate) fn tick_heartbeats(&mut self) {
         let interval = u64::from(self.config.heartbeat_interval_ticks);
+        let resend = u64::from(self.config.resend_ticks);
         let now = self.now;
         let peers: Vec<NodeId> = self.peers().collect();
         for peer in peers {
             let Some(pr) = self.progress.get_mut(&peer) else { continue };
-            if pr.is_overdue(now, interval) {
+            if pr.is_overdue(now, interval, resend) {
                 let kind = if pr.probe_is_out() { AppendKind::EmptyProbe } else { AppendKind::Probe };
                 // Lost entries in Replicate are sent again from what the
                 // follower acknowledged. An unanswered probe says nothing
@@ -220,10 +221,12 @@ impl Raft {
         }
         let last_index = prev_log_index + entries.len() as u64;
         let carried_entries = !entries.is_empty();
+        let entry_bytes: usize = entries.iter().map(|e| e.data.len() + crate::ENTRY_OVERHEAD_BYTES).sum();
+        let oversized = entry_bytes > self.config.max_append_bytes;
         let leader_commit = self.commit_index;
         self.send(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
         if let Some(pr) = self.progress.get_mut(&to) {
-            pr.on_sent(last_index, carried_entries, leader_commit, self.now);
+            pr.on_sent(last_index, carried_entries, oversized, leader_commit, self.now);
         }
     }
 }

@@ -181,13 +181,14 @@ impl Raft {
 
     fn leader_ticks_until_due(&self) -> u64 {
         let interval = u64::from(self.config.heartbeat_interval_ticks);
+        let resend = u64::from(self.config.resend_ticks);
         let mut due = u64::MAX;
         if self.config.check_quorum {
             let period = self.config.election_timeout_max_ticks;
             due = u64::from(period.saturating_sub(self.quorum_check_elapsed));
         }
         for pr in self.progress.values() {
-            due = due.min(pr.next_due(interval).saturating_sub(self.now));
+            due = due.min(pr.next_due(interval, resend).saturating_sub(self.now));
         }
         due
     }

@@ -3,7 +3,13 @@
 //!
 //! A fragment goes out when it reaches the front of the ready queue and
 //! fewer than `window` fragments are in flight (sent, not acked); a
-//! retransmission jumps the queue and does not need a window slot. Each
+//! retransmission jumps the queue and does not need a window slot. A
+//! message of one fragment (a heartbeat, a vote, a reply) goes ahead of the
+//! fragments of larger messages and needs no window slot: queued behind
+//! megabytes of entries, or behind a window held by fragments the peer
+//! refuses for now (its reassembly full), a heartbeat would arrive after
+//! the followers' election timeout and depose a healthy leader. The window
+//! bounds bulk data; these are a few dozen bytes each. Each
 //! transmission arms a timer at `now + RTO × 2^retries`; when it fires with
 //! the fragment still unacked, the fragment is queued again. A message is
 //! An ack also reveals losses early (RFC 9002 §6.1.2, time threshold): a
@@ -72,6 +78,8 @@ pub struct SendQueue {
     limits: SendLimits,
     messages: BTreeMap<u64, OutMessage>,
     ready: VecDeque<(u64, u16)>,
+    /// Single-fragment messages not sent yet, served before `ready`.
+    ready_small: VecDeque<u64>,
     timers: BinaryHeap<Reverse<(u64, u64, u32)>>,
     in_flight: usize,
     bytes: usize,
@@ -85,6 +93,7 @@ impl SendQueue {
             limits,
             messages: BTreeMap::new(),
             ready: VecDeque::new(),
+            ready_small: VecDeque::new(),
             timers: BinaryHeap::new(),
             in_flight: 0,
             bytes: 0,
@@ -98,7 +107,11 @@ impl SendQueue {
         self.bytes += payload.len();
         let frags = vec![FragState::default(); count as usize];
         self.messages.insert(msg_id, OutMessage { payload, frags, unacked: count as usize });
-        self.ready.extend((0..count).map(|i| (msg_id, i)));
+        if count == 1 {
+            self.ready_small.push_back(msg_id);
+        } else {
+            self.ready.extend((0..count).map(|i| (msg_id, i)));
+        }
         self.timers.push(Reverse((deadline_us, msg_id, DEADLINE)));
         let mut evicted = 0;
         while self.messages.len() > self.limits.max_messages || self.bytes > self.limits.max_bytes {
@@ -115,24 +128,32 @@ impl SendQueue {
 
     /// The next fragment to transmit now, if any may go.
     pub fn next_fragment(&mut self, now_us: u64, rto: &RtoEstimator) -> Option<OutFragment> {
+        while let Some(msg_id) = self.ready_small.pop_front() {
+            if self.messages.contains_key(&msg_id) {
+                // To the front: ahead of every fragment queued there.
+                self.ready.push_front((msg_id, 0));
+                break;
+            }
+        }
         while let Some((msg_id, index)) = self.ready.pop_front() {
             let Some(m) = self.messages.get_mut(&msg_id) else { continue };
+            let count = m.frags.len() as u16;
             let Some(f) = m.frags.get_mut(index as usize) else { continue };
             if f.acked {
                 continue;
             }
             let first = f.sent_us.is_none();
-            if first && self.in_flight >= self.limits.window_fragments {
+            let takes_slot = first && count > 1;
+            if takes_slot && self.in_flight >= self.limits.window_fragments {
                 self.ready.push_front((msg_id, index));
                 return None;
             }
-            if first {
+            if takes_slot {
                 self.in_flight += 1;
             }
             f.sent_us = Some(now_us);
             f.due_us = now_us + rto.backed_off_us(f.retries);
             self.timers.push(Reverse((f.due_us, msg_id, index as u32)));
-            let count = m.frags.len() as u16;
             let data = fragment(&m.payload, index as usize).to_vec();
             return Some(OutFragment { msg_id, index, count, data, retransmission: !first });
         }
@@ -143,6 +164,7 @@ impl SendQueue {
     /// RTT sample to `rto` if it was sent once only (Karn's rule).
     pub fn on_ack(&mut self, now_us: u64, msg_id: u64, index: u16, rto: &mut RtoEstimator) -> bool {
         let Some(m) = self.messages.get_mut(&msg_id) else { return false };
+        let bulk = m.frags.len() > 1;
         let Some(f) = m.frags.get_mut(index as usize) else { return false };
         let Some(sent_us) = f.sent_us else { return false };
         if f.acked {
@@ -153,7 +175,9 @@ impl SendQueue {
         if f.retries == 0 {
             rto.on_sample(now_us.saturating_sub(sent_us));
         }
-        self.in_flight -= 1;
+        if bulk {
+            self.in_flight -= 1;
+        }
         m.unacked -= 1;
         if m.unacked == 0 {
             self.forget(msg_id);
@@ -233,10 +257,13 @@ impl SendQueue {
     fn forget(&mut self, msg_id: u64) {
         let Some(m) = self.messages.remove(&msg_id) else { return };
         self.bytes -= m.payload.len();
-        self.in_flight -= m.frags.iter().filter(|f| f.sent_us.is_some() && !f.acked).count();
+        if m.frags.len() > 1 {
+            self.in_flight -= m.frags.iter().filter(|f| f.sent_us.is_some() && !f.acked).count();
+        }
         if self.messages.is_empty() {
             // Everything left in the queues is stale: keep them small.
             self.ready.clear();
+            self.ready_small.clear();
             self.timers.clear();
         }
     }
@@ -266,6 +293,25 @@ mod tests {
         assert_eq!(q.on_timers(100).retransmits, 1);
         let b = q.next_fragment(100, &r).unwrap();
         assert_eq!((b.index, b.retransmission), (0, true));
+    }
+
+    /// A heartbeat queued behind a large message whose fragments hold the
+    /// whole window (the peer refuses them for now) still goes at once.
+    #[test]
+    fn a_single_fragment_message_jumps_the_queue_and_needs_no_window_slot() {
+        let mut q = SendQueue::new(limits(2));
+        let r = rto();
+        q.push(1, vec![0; 5000], 5, 1_000_000);
+        q.next_fragment(0, &r).unwrap();
+        q.next_fragment(0, &r).unwrap();
+        assert_eq!(q.next_fragment(0, &r), None, "window full");
+        q.push(2, vec![9; 40], 1, 1_000_000);
+        let small = q.next_fragment(0, &r).unwrap();
+        assert_eq!((small.msg_id, small.count, small.retransmission), (2, 1, false));
+        assert_eq!(q.in_flight(), 2);
+        assert!(q.on_ack(0, 2, 0, &mut rto()));
+        assert_eq!(q.in_flight(), 2, "its ack frees no bulk slot");
+        assert_eq!(q.next_fragment(0, &r), None, "the bulk message still waits for its window");
     }
 
     #[test]

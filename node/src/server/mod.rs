@@ -250,12 +250,23 @@ fn raft_config(options: &ServerOptions) -> raft::Config {
         election_timeout_min_ticks: t.election_min_ticks,
         election_timeout_max_ticks: t.election_max_ticks,
         heartbeat_interval_ticks: t.heartbeat_ticks,
+        resend_ticks: resend_ticks(options.config.timing),
         noop_on_election: options.noop_on_election,
         check_quorum: true,
         max_entry_bytes: options.config.limits.max_entry_bytes,
         max_uncommitted_bytes: options.config.limits.max_uncommitted_bytes,
         ..raft::Config::lab(options.id, options.config.ids())
     }
+}
+
+/// The transport retransmits lost datagrams itself and gives a message up
+/// only at its deadline, so the core resends entries once that has passed:
+/// sooner, a large entry that is merely slow to arrive (a busy link, a
+/// loaded machine) would be sent again while the first copy still travels,
+/// and the copies would crowd each other out of the follower's reassembly.
+fn resend_ticks(timing: crate::config::Timing) -> u32 {
+    let deadline_ms = net::Config::new(0, 0, Default::default()).message_deadline_us / 1000;
+    u32::try_from(deadline_ms.div_ceil(timing.tick_ms.max(1))).unwrap_or(u32::MAX)
 }
 
 fn net_config(config: &ClusterConfig, id: u64) -> net::Config {

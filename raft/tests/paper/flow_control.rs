@@ -184,3 +184,29 @@ fn returning_follower_gets_only_what_it_lacks_from_a_new_leader() {
     let sent = entry_bytes_sent_to(&net, 5, since);
     assert_eq!(sent, 50 * 100, "leader {leader} sent 5 more than the 50 entries it lacked");
 }
+
+/// An entry larger than the batch budget may take long to arrive, so it
+/// does not stand in for a heartbeat; smaller traffic does.
+#[test]
+fn an_oversized_entry_in_flight_does_not_delay_heartbeats() {
+    for (size, heartbeats) in [(100 * 1024, 1), (1000, 0)] {
+        let mut net = Net::new(3);
+        net.campaign(1);
+        net.tick_all(5);
+        net.node(1).propose(vec![1; size]).unwrap();
+        net.flush();
+        net.queue.clear(); // in flight, not answered
+        let since = net.sent.len();
+        for _ in 0..10 {
+            net.node(1).tick();
+            net.flush();
+        }
+        let empty_to_2 = net.sent[since..]
+            .iter()
+            .filter(|m| {
+                m.to == 2 && matches!(&m.body, Body::AppendEntries { entries, .. } if entries.is_empty())
+            })
+            .count();
+        assert_eq!(empty_to_2, heartbeats, "{size}-byte entry in flight");
+    }
+}

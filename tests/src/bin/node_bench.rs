@@ -8,7 +8,11 @@
 //!   until another member reports itself leader, and until a write is
 //!   acknowledged again, against the configured election timeout;
 //! - memory (`VmRSS`) of a member when idle, and after `--rss-puts` puts of
-//!   `--value-bytes`-byte values, against the bytes written.
+//!   `--value-bytes`-byte values, against the bytes written;
+//! - a flood of `--flood-puts` puts of the largest value the cluster takes
+//!   from `--clients` clients: the leader's peak RSS against the bound the
+//!   README states (the log held in memory, the uncommitted budget and the
+//!   transport's buffers), and the write rate.
 //!
 //! ```text
 //! cargo run --release -p tests --bin node_bench -- --kills 50 --rss-puts 1000000
@@ -56,6 +60,9 @@ struct Args {
     /// Bytes per value.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
+    /// Puts of maximum-size values over all concurrent clients (0 skips).
+    #[arg(long, default_value_t = 0)]
+    flood_puts: u64,
 }
 
 fn main() {
@@ -132,8 +139,111 @@ fn run(args: &Args) -> Result<(), BoxError> {
             ),
         ]);
     }
+    if args.flood_puts > 0 {
+        flood(&mut cluster, &config, args, &mut rows)?;
+    }
     print_table(args, &rows);
     Ok(())
+}
+
+/// What a leader holds besides its log under a flood, by the README's
+/// bound: the uncommitted budget, a send queue per peer, the reassembly
+/// buffer, and 32 MiB for the runtime, the KV map's own nodes and the
+/// client tables. The log itself counts twice until snapshots: entries in
+/// the heap, and the WAL's pages mapped while they were written.
+fn flood_allowance_bytes(config: &ClusterConfig) -> u64 {
+    let net = net::Config::new(0, 0, Default::default());
+    let peers = config.nodes.len().saturating_sub(1);
+    (config.limits.max_uncommitted_bytes + peers * net.send_queue_bytes + net.reassembly_bytes + (32 << 20))
+        as u64
+}
+
+/// `--flood-puts` maximum-size puts from `--clients` clients, each to its
+/// own key; the leader's RSS sampled every 20 ms.
+fn flood(
+    cluster: &mut ProcCluster,
+    config: &ClusterConfig,
+    args: &Args,
+    rows: &mut Vec<[String; 3]>,
+) -> Result<(), BoxError> {
+    let leader = cluster.wait_leader(Duration::from_secs(10))?;
+    let pid = cluster.pid(leader).ok_or("leader not running")?;
+    let before = tests::procs::cluster::rss_kib(pid).unwrap_or(0) * 1024;
+    let value_len = node::limits::max_value_bytes("f00", config.limits.max_entry_bytes).ok_or("no room")?;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(tests::procs::cluster::rss_kib(pid).unwrap_or(0) * 1024);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let result = puts_to_own_keys(config, args.clients, args.flood_puts, value_len);
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler.join().map_err(|_| "sampler panicked")?;
+    let (hist, secs) = result?;
+    let written = args.flood_puts * value_len as u64;
+    let bound = before + 2 * written + flood_allowance_bytes(config);
+    let field = |f| tests::procs::cluster::proc_status_kib(pid, f).unwrap_or(0) as f64 / 1024.0;
+    let mib = |b: u64| b as f64 / 1048576.0;
+    rows.push([
+        format!("flood: {} puts of {value_len} B from {} clients", args.flood_puts, args.clients),
+        format!("{:.1} puts/s, {}", hist.len() as f64 / secs, lat(&hist)),
+        format!("{:.1} MiB/s written", mib(written) / secs),
+    ]);
+    rows.push([
+        "flood: leader peak RSS".into(),
+        format!("{:.1} MiB", mib(peak)),
+        format!(
+            "bound {:.1} MiB = before {:.1} + 2 × log {:.1} + allowance {:.1}: {:.2}× of it; after: anon {:.1}, file {:.1}",
+            mib(bound),
+            mib(before),
+            mib(written),
+            mib(flood_allowance_bytes(config)),
+            peak as f64 / bound as f64,
+            field("RssAnon"),
+            field("RssFile"),
+        ),
+    ]);
+    Ok(())
+}
+
+/// Like [`puts`], but client `c` always writes key `f{c}` (so the map holds
+/// one value per client) and values are `value_len` bytes.
+fn puts_to_own_keys(
+    config: &ClusterConfig,
+    clients: u64,
+    total: u64,
+    value_len: usize,
+) -> Result<(Histogram<u64>, f64), BoxError> {
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (config, next) = (config.clone(), next.clone());
+            std::thread::spawn(move || -> Result<Histogram<u64>, String> {
+                let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
+                // 64 clients of 1 MiB share a few MiB/s: a put may wait long.
+                let mut client = Client::new(&config, Duration::from_secs(180)).map_err(|e| e.to_string())?;
+                let value = vec![c as u8; value_len];
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    let t = Instant::now();
+                    client.put(&format!("f{c:02}"), &value).map_err(|e| format!("flood put: {e}"))?;
+                    hist.record(t.elapsed().as_micros() as u64).map_err(|e| e.to_string())?;
+                }
+                Ok(hist)
+            })
+        })
+        .collect();
+    let mut all = Histogram::<u64>::new(3)?;
+    for h in handles {
+        all.add(h.join().map_err(|_| "client thread panicked")??)?;
+    }
+    Ok((all, start.elapsed().as_secs_f64()))
 }
 
 /// `write` + `fdatasync` of `bytes` bytes, appended, in `dir`.
