@@ -42,6 +42,17 @@ fn leaderless_percent(t: &mut Tester, deaf: usize, rounds: u32) -> TestResult<u3
     Ok(leaderless * 100 / rounds)
 }
 
+/// `deaf` hears again. It may force one election (its term is higher);
+/// then there is one leader and a command commits on every member.
+fn heal(t: &mut Tester, deaf: usize) -> TestResult<()> {
+    t.set_deaf(deaf, false)?;
+    t.check_one_leader()?;
+    let cmd = t.random_cmd();
+    let n = t.n();
+    t.one(&cmd, n, true)?;
+    Ok(())
+}
+
 /// On the lossy network a follower's lease can lapse (three heartbeats lost
 /// in a row); a one-way member's higher term then forces an election, which
 /// PreVote will prevent. The leader stays available nearly all the time
@@ -55,12 +66,7 @@ pub fn one_way_lossy(t: &mut Tester) -> TestResult<()> {
     let missing = leaderless_percent(t, deaf, 300)?;
     t.note("leaderless percent", u64::from(missing));
     t.check(missing <= 25, || format!("no leader {missing}% of the time"))?;
-    t.set_deaf(deaf, false)?;
-    t.check_one_leader()?;
-    let cmd = t.random_cmd();
-    let n = t.n();
-    t.one(&cmd, n, true)?;
-    Ok(())
+    heal(t, deaf)
 }
 
 /// A follower that can send but not receive campaigns with ever higher
@@ -70,14 +76,7 @@ pub fn one_way_follower(t: &mut Tester) -> TestResult<()> {
     let deaf = (leader + 1) % t.n();
     t.set_deaf(deaf, true)?;
     hold_steady(t, deaf, 300, 0)?;
-    t.set_deaf(deaf, false)?;
-    // Heard again, it may force one election (its term is higher); then
-    // everyone agrees and commits.
-    t.check_one_leader()?;
-    let cmd = t.random_cmd();
-    let n = t.n();
-    t.one(&cmd, n, true)?;
-    Ok(())
+    heal(t, deaf)
 }
 
 /// A leader that can send but not receive steps down within an election
@@ -95,10 +94,5 @@ pub fn one_way_leader(t: &mut Tester) -> TestResult<()> {
     }
     hold_steady(t, leader, 300, 0)?;
     t.check(!matches!(t.state(leader), Some((_, true))), || "the deaf leader still leads".into())?;
-    t.set_deaf(leader, false)?;
-    t.check_one_leader()?;
-    let cmd = t.random_cmd();
-    let n = t.n();
-    t.one(&cmd, n, true)?;
-    Ok(())
+    heal(t, leader)
 }
