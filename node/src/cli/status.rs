@@ -1,4 +1,6 @@
-//! `node status [--json]`: one line (or object) per member.
+//! `node status [--json]`: one line (or object) per member. The JSON also
+//! carries each member's transport counters (`net`: datagrams received,
+//! drops by reason, …; `null` when unreachable); the text lines do not.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,7 +9,7 @@ use std::time::Duration;
 use super::{fail, load};
 use crate::client::Client;
 use crate::config::Member;
-use crate::proto::MemberStatus;
+use crate::proto::{MemberStatus, NetCounters};
 
 pub(super) fn status(config: &Path, timeout: Duration, json: bool) -> ExitCode {
     let config = match load(config) {
@@ -59,6 +61,7 @@ struct JsonRow {
     commit_index: Option<u64>,
     last_index: Option<u64>,
     applied_index: Option<u64>,
+    net: Option<NetCounters>,
 }
 
 fn json_row(m: &Member, s: Option<&MemberStatus>) -> JsonRow {
@@ -70,5 +73,6 @@ fn json_row(m: &Member, s: Option<&MemberStatus>) -> JsonRow {
         commit_index: s.map(|s| s.commit_index),
         last_index: s.map(|s| s.last_index),
         applied_index: s.map(|s| s.applied_index),
+        net: s.map(|s| s.net),
     }
 }

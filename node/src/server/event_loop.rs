@@ -212,7 +212,8 @@ impl EventLoop {
             }
             Wire::Request { seq, command } => self.on_request(from, seq, command),
             Wire::StatusQuery { seq } => {
-                let status = MemberStatus::from(self.shared.status());
+                let mut status = MemberStatus::from(self.shared.status());
+                status.net = self.transport.endpoint().counters().into();
                 self.send(from, &Wire::StatusReply { seq, status });
             }
             other => tracing::debug!(target: "net", from, ?other, "unexpected message dropped"),

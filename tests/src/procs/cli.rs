@@ -1,9 +1,11 @@
-//! The `node` client commands (`put`, `get`, `status --json`) as typed
-//! calls, each one a child process, optionally run through a prefix such
-//! as `ip netns exec NS`.
+//! The `node` client commands (`put`, `get`, `status --json` and its
+//! transport counters) as typed calls, each one a child process,
+//! optionally run through a prefix such as `ip netns exec NS`.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+pub use node::proto::NetCounters;
 
 use super::error::{io, ProcError, Result};
 
@@ -97,6 +99,35 @@ impl Cli {
         }
         parse_status(&String::from_utf8_lossy(&out.stdout))
     }
+
+    /// The transport counters in `node status --json`, by member id
+    /// (`None` for a member that did not answer).
+    pub fn counters(&self) -> Result<Vec<(u64, Option<NetCounters>)>> {
+        let out = self.run_with(&self.status_timeout, &["status", "--json"])?;
+        if !out.status.success() {
+            return Err(failed("node status --json", &out));
+        }
+        parse_counters(&String::from_utf8_lossy(&out.stdout))
+    }
+}
+
+/// The `net` objects of `node status --json`, by id.
+pub fn parse_counters(text: &str) -> Result<Vec<(u64, Option<NetCounters>)>> {
+    let bad = |detail: String| ProcError::Parse { command: "node status --json".into(), detail };
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| bad(format!("{e}: {text}")))?;
+    let items = value.as_array().ok_or_else(|| bad(format!("not an array: {text}")))?;
+    let mut members = Vec::new();
+    for item in items {
+        let id = item.get("id").and_then(|v| v.as_u64()).unwrap_or(0);
+        let net = match item.get("net") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| bad(format!("net of {id}: {e}")))?),
+        };
+        members.push((id, net));
+    }
+    members.sort_by_key(|(id, _)| *id);
+    Ok(members)
 }
 
 /// Parses the array printed by `node status --json`.
@@ -143,5 +174,17 @@ mod tests {
         assert_eq!((members[0].term, members[0].commit_index, members[0].last_index), (3, 7, 8));
         assert!(!members[1].is_reachable());
         assert!(parse_status("{}").is_err());
+    }
+
+    #[test]
+    fn parses_the_counters_of_status_json() {
+        let mut net = NetCounters { datagrams_received: 12, ..NetCounters::default() };
+        net.drops.auth = 3;
+        let text = format!(
+            r#"[{{"id":2,"role":"unreachable","net":null}},{{"id":1,"role":"leader","net":{}}}]"#,
+            serde_json::to_string(&net).unwrap()
+        );
+        let counters = parse_counters(&text).unwrap();
+        assert_eq!(counters, vec![(1, Some(net)), (2, None)]);
     }
 }

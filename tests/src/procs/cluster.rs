@@ -50,6 +50,42 @@ impl ClusterSpec {
         Ok(ClusterSpec::with_members(members))
     }
 
+    /// `n` members on 127.0.0.1, on free ports below the kernel's
+    /// ephemeral range (`ip_local_port_range`), for runs that restart
+    /// members many times: a socket bound to port 0 (a client, any process
+    /// on the machine) never takes a killed member's port before it
+    /// restarts, as it can with [`ClusterSpec::loopback`]'s ports. Falls
+    /// back to those when the range starts below 11000.
+    pub fn loopback_outside_ephemeral(n: u64) -> Result<ClusterSpec> {
+        const FIRST: u32 = 10_000;
+        let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+        let low = range.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()).unwrap_or(32768);
+        if low < FIRST + 1000 {
+            return ClusterSpec::loopback(n);
+        }
+        let span = low - FIRST;
+        let start = std::process::id().wrapping_mul(7919) % span;
+        let mut sockets = Vec::new();
+        for i in 0..span {
+            if sockets.len() as u64 == n {
+                break;
+            }
+            let port = (FIRST + (start + i) % span) as u16;
+            if let Ok(socket) = UdpSocket::bind(("127.0.0.1", port)) {
+                sockets.push(socket);
+            }
+        }
+        if (sockets.len() as u64) < n {
+            return ClusterSpec::loopback(n);
+        }
+        let members = sockets
+            .iter()
+            .zip(1..)
+            .map(|(s, id)| s.local_addr().map(|a| (id, a)).map_err(io("local_addr")))
+            .collect::<Result<_>>()?;
+        Ok(ClusterSpec::with_members(members))
+    }
+
     /// Default timing (10 ms ticks, 150–300 ms elections) for `members`.
     pub fn with_members(members: Vec<(u64, SocketAddr)>) -> ClusterSpec {
         ClusterSpec {
@@ -155,6 +191,23 @@ impl ProcCluster {
     }
     pub fn log_path(&self, id: u64) -> PathBuf {
         log_path(&self.root, id)
+    }
+    /// The temp dir: `cluster.toml`, `data/`, `logs/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// Keeps the temp dir after drop (to look at logs and WALs after a
+    /// failure that is not a panic); returns its path.
+    pub fn keep_dir(&mut self) -> PathBuf {
+        if let Some(temp) = self.temp.take() {
+            let _ = temp.keep();
+        }
+        self.root.clone()
+    }
+    /// Members whose log has a panic message in it.
+    pub fn panicked(&self) -> Vec<u64> {
+        let has_panic = |id: u64| fs::read_to_string(self.log_path(id)).is_ok_and(|t| t.contains("panicked"));
+        self.ids().into_iter().filter(|id| has_panic(*id)).collect()
     }
     pub fn is_running(&self, id: u64) -> bool {
         self.children.contains_key(&id)
@@ -375,6 +428,17 @@ mod tests {
         assert!(!converged(&lagging, &[1, 2], 0));
         let two = [member(1, "leader", 5, 5), member(2, "leader", 5, 5)];
         assert!(!converged(&two, &[1, 2], 0));
+    }
+
+    #[test]
+    fn ports_outside_the_ephemeral_range_are_distinct_and_low() {
+        let spec = ClusterSpec::loopback_outside_ephemeral(3).unwrap();
+        let ports: std::collections::BTreeSet<u16> = spec.members.iter().map(|(_, a)| a.port()).collect();
+        assert_eq!(ports.len(), 3);
+        let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+        if let Some(low) = range.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()) {
+            assert!(low < 11_000 || ports.iter().all(|p| *p < low), "{ports:?} not below {low}");
+        }
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! Faults made from outside a member: a corrupted WAL segment, and garbage
-//! datagrams sprayed at its UDP port.
+//! datagrams sprayed at its UDP port ([`spray`], paced; [`flood`], as fast
+//! as possible, with mutations of real frames and the drop reason each
+//! datagram should get).
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use net::wire::{Ack, Frame, Header, HEADER_BYTES};
 
 use super::error::{io, ProcError, Result};
 
@@ -58,7 +64,65 @@ fn write_byte(path: &Path, offset: u64, byte: u8) -> Result<()> {
     file.sync_all().map_err(io("sync segment"))
 }
 
-/// Counts of what [`spray`] sent, by kind.
+/// Kinds of datagram [`spray`] and [`flood`] make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SprayKind {
+    /// Random bytes, 0–1499 of them.
+    Random,
+    /// A valid-looking header with a wrong CRC.
+    BadCrc,
+    /// Another cluster's id, valid CRC.
+    OtherCluster,
+    /// An id that is neither a member nor a client, valid CRC.
+    Outsider,
+    /// A member's id, valid CRC, made-up MAC and body.
+    ForgedMember,
+    /// A valid-looking header cut short.
+    Truncated,
+    /// A real frame (a member's, signed with the cluster's secret), sent
+    /// unchanged from the sprayer's address ([`flood`] only).
+    Replayed,
+    /// A real frame with 1–3 bits flipped ([`flood`] only).
+    Flipped,
+    /// A real frame with 1–3 bits flipped and its CRC made valid again
+    /// ([`flood`] only).
+    FlippedResealed,
+    /// A valid-looking header with 1–3 bits flipped in its header bytes, the
+    /// CRC made valid again or not ([`flood`] only).
+    FlippedHeader,
+}
+
+impl SprayKind {
+    pub const ALL: [SprayKind; 10] = [
+        SprayKind::Random,
+        SprayKind::BadCrc,
+        SprayKind::OtherCluster,
+        SprayKind::Outsider,
+        SprayKind::ForgedMember,
+        SprayKind::Truncated,
+        SprayKind::Replayed,
+        SprayKind::Flipped,
+        SprayKind::FlippedResealed,
+        SprayKind::FlippedHeader,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SprayKind::Random => "random bytes",
+            SprayKind::BadCrc => "header, bad CRC",
+            SprayKind::OtherCluster => "other cluster id",
+            SprayKind::Outsider => "outsider id",
+            SprayKind::ForgedMember => "member id, forged MAC",
+            SprayKind::Truncated => "truncated header",
+            SprayKind::Replayed => "real frame replayed",
+            SprayKind::Flipped => "real frame, bits flipped",
+            SprayKind::FlippedResealed => "real frame, bits flipped, CRC fixed",
+            SprayKind::FlippedHeader => "header, bits flipped",
+        }
+    }
+}
+
+/// Counts of what [`spray`] or [`flood`] sent, by kind.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SprayStats {
     pub random: u64,
@@ -67,11 +131,55 @@ pub struct SprayStats {
     pub outsider: u64,
     pub forged_member: u64,
     pub truncated: u64,
+    pub replayed: u64,
+    pub flipped: u64,
+    pub flipped_resealed: u64,
+    pub flipped_header: u64,
 }
 
 impl SprayStats {
     pub fn total(&self) -> u64 {
-        self.random + self.bad_crc + self.other_cluster + self.outsider + self.forged_member + self.truncated
+        SprayKind::ALL.iter().map(|k| self.get(*k)).sum()
+    }
+
+    pub fn get(&self, kind: SprayKind) -> u64 {
+        *self.slot_ref(kind)
+    }
+
+    pub fn add(&mut self, other: &SprayStats) {
+        for kind in SprayKind::ALL {
+            *self.slot(kind) += other.get(kind);
+        }
+    }
+
+    fn slot(&mut self, kind: SprayKind) -> &mut u64 {
+        match kind {
+            SprayKind::Random => &mut self.random,
+            SprayKind::BadCrc => &mut self.bad_crc,
+            SprayKind::OtherCluster => &mut self.other_cluster,
+            SprayKind::Outsider => &mut self.outsider,
+            SprayKind::ForgedMember => &mut self.forged_member,
+            SprayKind::Truncated => &mut self.truncated,
+            SprayKind::Replayed => &mut self.replayed,
+            SprayKind::Flipped => &mut self.flipped,
+            SprayKind::FlippedResealed => &mut self.flipped_resealed,
+            SprayKind::FlippedHeader => &mut self.flipped_header,
+        }
+    }
+
+    fn slot_ref(&self, kind: SprayKind) -> &u64 {
+        match kind {
+            SprayKind::Random => &self.random,
+            SprayKind::BadCrc => &self.bad_crc,
+            SprayKind::OtherCluster => &self.other_cluster,
+            SprayKind::Outsider => &self.outsider,
+            SprayKind::ForgedMember => &self.forged_member,
+            SprayKind::Truncated => &self.truncated,
+            SprayKind::Replayed => &self.replayed,
+            SprayKind::Flipped => &self.flipped,
+            SprayKind::FlippedResealed => &self.flipped_resealed,
+            SprayKind::FlippedHeader => &self.flipped_header,
+        }
     }
 }
 
@@ -116,68 +224,316 @@ pub fn spray(
 
 fn garbage(target: &SprayTarget, rng: &mut ChaCha8Rng, stats: &mut SprayStats) -> Vec<u8> {
     let member = target.member_ids[rng.random_range(0..target.member_ids.len())];
-    match rng.random_range(0..6u8) {
-        0 => {
-            stats.random += 1;
+    let kind = SprayKind::ALL[usize::from(rng.random_range(0..6u8))];
+    *stats.slot(kind) += 1;
+    garbage_of(kind, member, target, rng)
+}
+
+/// A datagram of one of the first six kinds (those that need no real frame).
+fn garbage_of(kind: SprayKind, member: u64, target: &SprayTarget, rng: &mut ChaCha8Rng) -> Vec<u8> {
+    match kind {
+        SprayKind::Random => {
             let mut d = vec![0u8; rng.random_range(0..1500)];
             rng.fill_bytes(&mut d);
             d
         }
-        1 => {
-            stats.bad_crc += 1;
+        SprayKind::BadCrc => {
             let mut d = header(rng, target.cluster_id, member, target.target_id);
             d[4] ^= 0xff;
             d
         }
-        2 => {
-            stats.other_cluster += 1;
-            sealed(header(rng, target.cluster_id ^ 0x5a5a, member, target.target_id))
-        }
-        3 => {
-            stats.outsider += 1;
+        SprayKind::OtherCluster => sealed(header(rng, target.cluster_id ^ 0x5a5a, member, target.target_id)),
+        SprayKind::Outsider => {
             let outsider = 1000 + rng.random_range(0..100);
             sealed(header(rng, target.cluster_id, outsider, target.target_id))
         }
-        4 => {
-            stats.forged_member += 1;
-            sealed(header(rng, target.cluster_id, member, target.target_id))
-        }
+        SprayKind::ForgedMember => sealed(header(rng, target.cluster_id, member, target.target_id)),
         _ => {
-            stats.truncated += 1;
             let d = header(rng, target.cluster_id, member, target.target_id);
-            d[..rng.random_range(0..56)].to_vec()
+            d[..rng.random_range(0..HEADER_BYTES)].to_vec()
         }
     }
 }
 
-/// A datagram in the `net` wire layout (see `net/src/wire.rs`): the
-/// 56-byte header, random acks and data, and a 16-byte made-up MAC.
+/// A datagram in the `net` wire layout, made by `net::wire::encode` (so
+/// it follows the format): flags, fragment fields and lengths that agree
+/// with its random acks and data (for one in eight, random flags that
+/// mostly do not), a valid CRC, and a 16-byte made-up MAC.
 fn header(rng: &mut ChaCha8Rng, cluster_id: u64, from: u64, to: u64) -> Vec<u8> {
-    let acks = rng.random_range(0..4u16);
-    let data_len = rng.random_range(0..200u16);
-    let mut d = Vec::with_capacity(56 + 10 * acks as usize + data_len as usize + 16);
-    d.extend_from_slice(&0x524Eu16.to_be_bytes());
-    d.push(1);
-    d.push(rng.random_range(1..8u8)); // flags: data / ack / MAC in any mix
-    d.extend_from_slice(&[0; 4]);
-    for field in [cluster_id, from, to, rng.random_range(1..50), rng.random_range(0..60)] {
-        d.extend_from_slice(&field.to_be_bytes());
+    const DATA: u8 = 1; // net::wire's FLAG_DATA
+    const ACK: u8 = 2; // FLAG_ACK
+    let data = rng.random_bool(0.6);
+    let n_acks = if data { rng.random_range(0..4) } else { rng.random_range(1..4) };
+    let acks: Vec<Ack> = (0..n_acks)
+        .map(|_| Ack { msg_id: rng.random_range(1..50), frag_index: rng.random_range(0..3) })
+        .collect();
+    let mut payload = vec![0u8; if data { rng.random_range(0..200) } else { 0 }];
+    rng.fill_bytes(&mut payload);
+    let frag_count = if data { rng.random_range(1..4u16) } else { 0 };
+    let header = Header {
+        flags: if data { DATA } else { 0 } | if n_acks > 0 { ACK } else { 0 },
+        cluster_id,
+        from,
+        to,
+        from_boot: rng.random_range(1..=u64::MAX),
+        ack_boot: if n_acks > 0 { rng.random_range(1..=u64::MAX) } else { 0 },
+        msg_id: if data { rng.random_range(1..50) } else { 0 },
+        low_watermark: rng.random_range(0..60),
+        frag_index: if data { rng.random_range(0..frag_count) } else { 0 },
+        frag_count,
+    };
+    let mut d = net::wire::encode(&Frame { header, acks: &acks, data: &payload }, 16);
+    let mac_at = d.len() - 16;
+    rng.fill_bytes(&mut d[mac_at..]);
+    if rng.random_range(0..8) == 0 {
+        d[3] = rng.random_range(0..16);
     }
-    let frag_count = rng.random_range(0..3u16);
-    for field in [rng.random_range(0..frag_count.max(1)), frag_count, data_len, acks] {
-        d.extend_from_slice(&field.to_be_bytes());
-    }
-    let mut body = vec![0u8; 10 * acks as usize + data_len as usize + 16];
-    rng.fill_bytes(&mut body);
-    d.extend_from_slice(&body);
     d
 }
 
 /// Fills in a valid CRC32C (bytes 4..8, over everything before the MAC).
 fn sealed(mut d: Vec<u8>) -> Vec<u8> {
-    let end = d.len() - 16;
+    reseal(&mut d, 16);
+    d
+}
+
+/// Makes the CRC32C of `d` valid again, over everything before its last
+/// `mac_len` bytes (as the layout was before any flip).
+fn reseal(d: &mut [u8], mac_len: usize) {
+    if d.len() < 8 + mac_len {
+        return;
+    }
+    let end = d.len() - mac_len;
     d[4..8].fill(0);
     let crc = crc32c::crc32c(&d[..end]);
     d[4..8].copy_from_slice(&crc.to_be_bytes());
-    d
+}
+
+/// Flips 1–3 random bits of `d`.
+fn flip_bits(d: &mut [u8], rng: &mut ChaCha8Rng) {
+    if d.is_empty() {
+        return;
+    }
+    for _ in 0..rng.random_range(1..=3) {
+        let bit = rng.random_range(0..d.len() * 8);
+        d[bit / 8] ^= 1 << (bit % 8);
+    }
+}
+
+/// What [`flood`] needs: where to send, and the cluster (ids, addresses,
+/// secret) so it can forge real frames and classify what it sends.
+#[derive(Debug, Clone)]
+pub struct FloodSpec {
+    pub target: SprayTarget,
+    /// Every member's address, by id (from cluster.toml).
+    pub peers: BTreeMap<u64, SocketAddr>,
+    /// The cluster's secret, if it has one.
+    pub secret: Option<Vec<u8>>,
+    pub count: u64,
+    pub seed: u64,
+    /// Datagrams per second at most; `None`: as fast as the socket takes
+    /// them.
+    pub rate: Option<u64>,
+    /// Incremented every 10 000 datagrams, for progress reports.
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+/// What one [`flood`] sent, and what a receiver configured like the
+/// target made of it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FloodReport {
+    /// Datagrams the socket accepted, by kind.
+    pub sent: SprayStats,
+    /// Sends that failed (not counted in `sent`).
+    pub send_errors: u64,
+    /// Drops by reason of a shadow `net::Endpoint` configured like the
+    /// target member ([`member_net_config`]), handed every datagram sent
+    /// from the sprayer's address: what the target should count.
+    pub predicted: net::Drops,
+    /// Datagrams the shadow did not reject (should be 0).
+    pub predicted_accepted: u64,
+    pub elapsed: std::time::Duration,
+}
+
+impl FloodReport {
+    pub fn add(&mut self, other: &FloodReport) {
+        self.sent.add(&other.sent);
+        self.send_errors += other.send_errors;
+        let (p, o) = (&mut self.predicted, &other.predicted);
+        p.malformed += o.malformed;
+        p.checksum += o.checksum;
+        p.wrong_cluster += o.wrong_cluster;
+        p.auth += o.auth;
+        p.unknown_peer += o.unknown_peer;
+        p.too_large += o.too_large;
+        p.queue_full += o.queue_full;
+        p.deadline += o.deadline;
+        p.reassembly_timeout += o.reassembly_timeout;
+        p.decode += o.decode;
+        p.injected += o.injected;
+        p.retired_boot += o.retired_boot;
+        self.predicted_accepted += other.predicted_accepted;
+        self.elapsed = self.elapsed.max(other.elapsed);
+    }
+}
+
+/// The transport configuration of member `id` as `node run` sets it up
+/// (`net_config` in node/src/server/mod.rs): clients accepted, the node's
+/// largest message.
+pub fn member_net_config(
+    cluster_id: u64,
+    id: u64,
+    peers: &BTreeMap<u64, SocketAddr>,
+    secret: Option<&[u8]>,
+) -> net::Config {
+    let mut c = net::Config::new(cluster_id, id, peers.clone());
+    c.secret = secret.map(<[u8]>::to_vec);
+    c.accept_clients = true;
+    c.max_message_bytes = node::limits::MAX_MESSAGE_BYTES;
+    c
+}
+
+/// Sends `spec.count` datagrams to the target, as fast as the socket
+/// takes them (or at `spec.rate`): the six kinds of [`spray`] and, from a
+/// pool of real frames (every other member's messages to the target, in
+/// 1–3 fragments, and the target's acks, all signed with the cluster's
+/// secret, made by `net` endpoints in memory), replays, bit flips, and
+/// bit flips with the CRC fixed; plus bit flips of valid-looking headers.
+/// Each sent datagram is also handed to a shadow endpoint configured like
+/// the target, whose drop counters say what the target should count.
+pub fn flood(spec: &FloodSpec) -> Result<FloodReport> {
+    let target = &spec.target;
+    let bad = |detail: String| ProcError::Command { command: "flood".into(), detail };
+    let socket = UdpSocket::bind(if target.addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+        .map_err(io("bind flood socket"))?;
+    socket.connect(target.addr).map_err(io("connect flood socket"))?;
+    let local = socket.local_addr().map_err(io("flood socket address"))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let secret = spec.secret.as_deref();
+    let pool = real_frames(spec, &mut rng).map_err(|e| bad(e.to_string()))?;
+    if pool.is_empty() {
+        return Err(bad("no real frames to mutate: the target is the only member".into()));
+    }
+    let mac_len = if secret.is_some() { net::wire::MAC_BYTES } else { 0 };
+    let mut shadow =
+        net::Endpoint::new(member_net_config(target.cluster_id, target.target_id, &spec.peers, secret))
+            .map_err(|e| bad(e.to_string()))?;
+    let mut report = FloodReport::default();
+    let start = std::time::Instant::now();
+    for n in 0..spec.count {
+        if let (Some(progress), 0) = (&spec.progress, n % 10_000) {
+            progress.fetch_add(u64::from(n > 0) * 10_000, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let (Some(rate), 0) = (spec.rate, n % 100) {
+            let due = std::time::Duration::from_secs_f64(n as f64 / rate.max(1) as f64);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let member = target.member_ids[rng.random_range(0..target.member_ids.len())];
+        let kind = SprayKind::ALL[rng.random_range(0..SprayKind::ALL.len())];
+        let mut d = match kind {
+            SprayKind::Replayed | SprayKind::Flipped | SprayKind::FlippedResealed => {
+                pool[rng.random_range(0..pool.len())].clone()
+            }
+            SprayKind::FlippedHeader => sealed(header(&mut rng, target.cluster_id, member, target.target_id)),
+            other => garbage_of(other, member, target, &mut rng),
+        };
+        match kind {
+            SprayKind::Flipped => flip_bits(&mut d, &mut rng),
+            SprayKind::FlippedResealed => {
+                let signed = d.len().saturating_sub(mac_len);
+                flip_bits(&mut d[..signed], &mut rng);
+                reseal(&mut d, mac_len);
+            }
+            SprayKind::FlippedHeader => {
+                flip_bits(&mut d[..HEADER_BYTES], &mut rng);
+                if rng.random_bool(0.5) {
+                    reseal(&mut d, 16);
+                }
+            }
+            _ => {}
+        }
+        if socket.send(&d).is_err() {
+            report.send_errors += 1;
+            continue;
+        }
+        *report.sent.slot(kind) += 1;
+        let rejected = shadow.counters().drops.rejected();
+        shadow.handle_datagram(start.elapsed().as_micros() as u64, local, &d);
+        if shadow.counters().drops.rejected() == rejected {
+            report.predicted_accepted += 1;
+        }
+        while shadow.poll_event().is_some() {}
+    }
+    report.elapsed = start.elapsed();
+    report.predicted = shadow.counters().drops;
+    Ok(report)
+}
+
+/// At least 2000 real datagrams between the target and the other members:
+/// their messages to it (random payloads of 1–3000 bytes, so 1–3
+/// fragments) and its acks, made by in-memory endpoints with the cluster's
+/// configuration and secret.
+fn real_frames(
+    spec: &FloodSpec,
+    rng: &mut ChaCha8Rng,
+) -> std::result::Result<Vec<Vec<u8>>, net::ConfigError> {
+    let target = &spec.target;
+    let secret = spec.secret.as_deref();
+    // Boot ids from the seed, so a seed makes the same frames.
+    let endpoint = |id: u64, rng: &mut ChaCha8Rng| {
+        let config = member_net_config(target.cluster_id, id, &spec.peers, secret);
+        net::Endpoint::with_boot_id(config, NonZeroU64::MIN.saturating_add(rng.random_range(0..u64::MAX - 1)))
+    };
+    let mut receiver = endpoint(target.target_id, rng)?;
+    let mut senders = Vec::new();
+    for (&id, &addr) in spec.peers.iter().filter(|(id, _)| **id != target.target_id) {
+        senders.push((addr, endpoint(id, rng)?));
+    }
+    let target_addr = spec.peers.get(&target.target_id).copied().unwrap_or(target.addr);
+    let (mut frames, mut now) = (Vec::new(), 1_000u64);
+    while frames.len() < 2000 && !senders.is_empty() {
+        for (addr, sender) in &mut senders {
+            let mut payload = vec![0u8; rng.random_range(1..3000)];
+            rng.fill_bytes(&mut payload);
+            let _ = sender.send_bytes(now, target.target_id, payload);
+            while let Some(t) = sender.poll_transmit(now) {
+                receiver.handle_datagram(now, *addr, &t.bytes);
+                frames.push(t.bytes);
+            }
+        }
+        while receiver.poll_event().is_some() {}
+        now += 50_000;
+        receiver.handle_timeout(now);
+        while let Some(t) = receiver.poll_transmit(now) {
+            if let Some((_, sender)) = senders.iter_mut().find(|(a, _)| *a == t.to) {
+                sender.handle_datagram(now, target_addr, &t.bytes);
+            }
+            frames.push(t.bytes);
+        }
+    }
+    Ok(frames)
+}
+
+/// Datagrams the kernel dropped for the UDP socket bound to `addr` (its
+/// receive buffer was full): the `drops` column of /proc/net/udp(6).
+pub fn udp_socket_drops(addr: SocketAddr) -> Option<u64> {
+    let (file, local) = match addr {
+        SocketAddr::V4(a) => {
+            ("/proc/net/udp", format!("{:08X}:{:04X}", u32::from_ne_bytes(a.ip().octets()), a.port()))
+        }
+        SocketAddr::V6(a) => {
+            let words: Vec<String> = a
+                .ip()
+                .octets()
+                .chunks_exact(4)
+                .map(|c| format!("{:08X}", u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
+                .collect();
+            ("/proc/net/udp6", format!("{}:{:04X}", words.concat(), a.port()))
+        }
+    };
+    let text = fs::read_to_string(file).ok()?;
+    let line = text.lines().skip(1).find(|l| l.split_whitespace().nth(1) == Some(local.as_str()))?;
+    line.split_whitespace().last()?.parse().ok()
 }

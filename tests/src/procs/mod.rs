@@ -10,11 +10,14 @@
 //! - [`cli`]: `node put/get/status --json` as typed calls.
 //! - [`oracle`]: a writer that records every acknowledged write, and the
 //!   final check that each one reads back.
-//! - [`faults`]: corrupting a WAL segment, spraying datagrams.
+//! - [`faults`]: corrupting a WAL segment, spraying datagrams (paced, or
+//!   a flood of garbage and mutated real frames with the drop reason each
+//!   should get).
 //! - [`netns`]: namespaces, a bridge, veth pairs and `nft` rules, removed
 //!   on drop.
 //!
-//! Not here: timing measurements (`src/bin/node_bench.rs`).
+//! Not here: timing measurements (`src/bin/node_bench.rs`) and the long
+//! soaks (`src/bin/soak.rs`).
 
 pub mod binary;
 pub mod cli;

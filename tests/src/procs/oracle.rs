@@ -1,13 +1,18 @@
 //! The acknowledged-write oracle: a client that writes continuously, one
 //! fresh key per write (so a late-applied, unacknowledged write can never
 //! overwrite an acknowledged one), records every write that returned OK,
-//! and the final check that each of them reads back.
+//! and the final check that each of them reads back. [`Writer`] runs a
+//! `node put` process per write; [`ClientWriter`] keeps one in-process
+//! client (no process per write), for soaks.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use node::client::{Client, ClientError};
+use node::config::ClusterConfig;
 
 use super::cli::{Cli, PutOutcome};
 
@@ -65,14 +70,7 @@ impl Writer {
 
     /// Waits until `more` further writes are acknowledged; false on timeout.
     pub fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
-        let (target, start) = (self.acked() + more, Instant::now());
-        while self.acked() < target {
-            if start.elapsed() >= timeout || self.handle.is_finished() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        true
+        wait_count(&self.acked, &self.handle, more, timeout)
     }
 
     pub fn stop(self) -> WriterReport {
@@ -82,6 +80,149 @@ impl Writer {
             ..WriterReport::default()
         })
     }
+}
+
+/// Waits until `acked` grew by `more`; false on timeout or when the
+/// writer thread ended.
+fn wait_count<T>(acked: &AtomicU64, handle: &JoinHandle<T>, more: u64, timeout: Duration) -> bool {
+    let (target, start) = (acked.load(Ordering::Relaxed) + more, Instant::now());
+    while acked.load(Ordering::Relaxed) < target {
+        if start.elapsed() >= timeout || handle.is_finished() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// Called after each write a [`ClientWriter`] got acknowledged: when, and
+/// by which member (the leader that applied it).
+pub type AckHook = Arc<dyn Fn(Instant, Option<u64>) + Send + Sync>;
+
+/// A [`Writer`] through an in-process [`node::client::Client`] instead of
+/// a `node put` process per write: one client (one id, its sequence
+/// numbers, its idea of the leader) for the writer's life, so it writes as
+/// fast as the cluster commits, and an [`AckHook`] that learns who
+/// acknowledged each.
+/// Keys and values as [`Writer`]'s; a write that ends in
+/// `ClientError::Timeout` is not acknowledged, any other error is also
+/// listed in `errors`.
+pub struct ClientWriter {
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicU64>,
+    handle: JoinHandle<WriterReport>,
+}
+
+impl ClientWriter {
+    pub fn start(
+        config: ClusterConfig,
+        tag: &str,
+        timeout: Duration,
+        on_ack: Option<AckHook>,
+    ) -> ClientWriter {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(AtomicU64::new(0));
+        let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
+        let nonce = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
+        let handle = std::thread::spawn(move || {
+            let mut report = WriterReport::default();
+            let mut client = match Client::new(&config, timeout) {
+                Ok(c) => c,
+                Err(e) => {
+                    report.errors.push(format!("client: {e}"));
+                    return report;
+                }
+            };
+            let mut n = 0u64;
+            while !stop2.load(Ordering::Relaxed) {
+                let (key, value) = (format!("{tag}-{n}"), format!("{tag}-{n}-{nonce:x}"));
+                n += 1;
+                match client.put(&key, value.as_bytes()) {
+                    Ok(()) => {
+                        if let Some(hook) = &on_ack {
+                            hook(Instant::now(), client.leader());
+                        }
+                        report.acked.insert(key, value);
+                        acked2.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(ClientError::Timeout(_)) => report.not_acked += 1,
+                    Err(e) => {
+                        report.not_acked += 1;
+                        report.errors.push(format!("put {key}: {e}"));
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            report
+        });
+        ClientWriter { stop, acked, handle }
+    }
+
+    /// Writes acknowledged so far.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` further writes are acknowledged; false on timeout.
+    pub fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
+        wait_count(&self.acked, &self.handle, more, timeout)
+    }
+
+    pub fn stop(self) -> WriterReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or_else(|_| WriterReport {
+            errors: vec!["writer thread panicked".into()],
+            ..WriterReport::default()
+        })
+    }
+}
+
+/// [`missing_acked`] with `threads` in-process clients reading in
+/// parallel (for hundreds of thousands of writes); a get that fails is
+/// tried 3 times before it is listed.
+pub fn missing_acked_by_clients(
+    config: &ClusterConfig,
+    acked: &BTreeMap<String, String>,
+    threads: usize,
+    timeout: Duration,
+) -> Vec<String> {
+    let pairs: Vec<(String, String)> = acked.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let pairs = Arc::new(pairs);
+    let threads = threads.max(1);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (config, pairs) = (config.clone(), pairs.clone());
+            std::thread::spawn(move || {
+                let mut missing = Vec::new();
+                let mut client = match Client::new(&config, timeout) {
+                    Ok(c) => c,
+                    Err(e) => return vec![format!("reader {t}: {e}")],
+                };
+                for (key, value) in pairs.iter().skip(t).step_by(threads) {
+                    let mut got = client.get(key);
+                    for _ in 1..3 {
+                        if got.is_ok() {
+                            break;
+                        }
+                        got = client.get(key);
+                    }
+                    match got {
+                        Ok(Some(v)) if v == value.as_bytes() => {}
+                        Ok(v) => missing.push(format!(
+                            "{key}: wrote {value:?}, read {:?}",
+                            v.map(|v| String::from_utf8_lossy(&v).into_owned())
+                        )),
+                        Err(e) => missing.push(format!("{key}: get failed: {e}")),
+                    }
+                }
+                missing
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap_or_else(|_| vec!["reader thread panicked".into()]))
+        .collect()
 }
 
 /// Reads back every acknowledged write (linearizable `get`); the list of
