@@ -82,12 +82,21 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
     }
 
     /// The next message from any peer.
+    ///
+    /// Yields to the executor after every turn that delivered nothing: a
+    /// socket that never runs dry (a flood of garbage) would otherwise keep
+    /// this future ready forever, and whatever the caller races it against
+    /// (its timer: a leader's heartbeats) would never run.
     pub async fn recv(&mut self) -> (NodeId, M) {
         loop {
             if let Some(m) = self.endpoint.poll_message() {
                 return m;
             }
             self.drive().await;
+            if let Some(m) = self.endpoint.poll_message() {
+                return m;
+            }
+            future::yield_now().await;
         }
     }
 

@@ -136,3 +136,25 @@ fn garbage_and_dead_peers_do_not_stop_the_driver() {
         }
     });
 }
+
+/// A socket that never runs dry (garbage arriving faster than it is read)
+/// does not starve whatever `recv` is raced against: after a turn that
+/// delivered nothing it yields, so a timer that is due fires before the
+/// backlog is drained, not after.
+#[test]
+fn a_backlog_of_garbage_does_not_starve_a_timer_raced_against_recv() {
+    let (mut socks, addrs) = sockets(1);
+    let target = addrs[&1];
+    let mut t = transport(1, socks.pop().unwrap(), &addrs, FaultConfig::default());
+    let flooder = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..2000 {
+        flooder.send_to(&[0xab; 200], target).unwrap();
+    }
+    let got = block_on(t.recv_timeout(Duration::ZERO));
+    let read = t.endpoint().counters().datagrams_received;
+    assert!(got.is_none(), "garbage delivered as a message");
+    assert!(read <= 128, "read {read} datagrams before the due timer could fire");
+    // The rest is read (and refused) by later calls.
+    while block_on(t.recv_timeout(Duration::from_millis(20))).is_some() {}
+    assert!(t.endpoint().counters().datagrams_received > 1000);
+}
