@@ -33,8 +33,9 @@ pub enum DropReason {
     RetiredBoot,
 }
 
-/// Drops by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Drops by reason. Serde, so an application can report them (`node
+/// status --json` does).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Drops {
     pub malformed: u64,
     pub checksum: u64,

@@ -65,10 +65,9 @@ pub struct MemberStatus {
     pub net: NetCounters,
 }
 
-/// Part of [`net::Counters`] on the wire (net's own type is not serde):
-/// traffic, retransmissions, and every dropped datagram or message by
-/// reason. (Not all of it: a [`Wire::StatusReply`] should stay near the
-/// size of the other variants.)
+/// Part of [`net::Counters`] on the wire: traffic, retransmissions, and
+/// every dropped datagram or message by reason. (Not all of it: a
+/// [`Wire::StatusReply`] should stay near the size of the other variants.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetCounters {
     pub datagrams_received: u64,
@@ -76,49 +75,18 @@ pub struct NetCounters {
     pub datagrams_sent: u64,
     pub bytes_sent: u64,
     pub retransmissions: u64,
-    pub drops: NetDrops,
-}
-
-/// [`net::Drops`] on the wire: drops by [`net::DropReason`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetDrops {
-    pub malformed: u64,
-    pub checksum: u64,
-    pub wrong_cluster: u64,
-    pub auth: u64,
-    pub unknown_peer: u64,
-    pub too_large: u64,
-    pub queue_full: u64,
-    pub deadline: u64,
-    pub reassembly_timeout: u64,
-    pub decode: u64,
-    pub injected: u64,
-    pub retired_boot: u64,
+    pub drops: net::Drops,
 }
 
 impl From<&net::Counters> for NetCounters {
     fn from(c: &net::Counters) -> NetCounters {
-        let d = &c.drops;
         NetCounters {
             datagrams_received: c.datagrams_received,
             bytes_received: c.bytes_received,
             datagrams_sent: c.datagrams_sent,
             bytes_sent: c.bytes_sent,
             retransmissions: c.retransmissions,
-            drops: NetDrops {
-                malformed: d.malformed,
-                checksum: d.checksum,
-                wrong_cluster: d.wrong_cluster,
-                auth: d.auth,
-                unknown_peer: d.unknown_peer,
-                too_large: d.too_large,
-                queue_full: d.queue_full,
-                deadline: d.deadline,
-                reassembly_timeout: d.reassembly_timeout,
-                decode: d.decode,
-                injected: d.injected,
-                retired_boot: d.retired_boot,
-            },
+            drops: c.drops,
         }
     }
 }

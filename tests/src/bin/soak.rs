@@ -557,23 +557,6 @@ fn drop_values(d: &net::Drops) -> [u64; 12] {
     ]
 }
 
-fn wire_drop_values(d: &node::proto::NetDrops) -> [u64; 12] {
-    [
-        d.malformed,
-        d.checksum,
-        d.wrong_cluster,
-        d.auth,
-        d.unknown_peer,
-        d.too_large,
-        d.queue_full,
-        d.deadline,
-        d.reassembly_timeout,
-        d.decode,
-        d.injected,
-        d.retired_boot,
-    ]
-}
-
 /// Reasons a received datagram is rejected for (the first six).
 const REJECTED: usize = 6;
 
@@ -724,7 +707,7 @@ fn datagrams(args: &DatagramArgs) -> Result<bool, BoxError> {
     let mut counted_ok = false;
     match &after {
         Ok(after) => {
-            let (b, a) = (wire_drop_values(&before.drops), wire_drop_values(&after.drops));
+            let (b, a) = (drop_values(&before.drops), drop_values(&after.drops));
             let predicted = drop_values(&flooded.predicted);
             say(format!("  drops at member {leader} by reason: predicted (shadow endpoint) vs counted (node status --json)"));
             let mut counted_rejected = 0;
