@@ -49,19 +49,19 @@ pub(super) fn local(config_path: &Path, timeout: Duration) -> ExitCode {
         }
     }
     for (m, member) in config.nodes.iter().zip(&members) {
-        println!(
+        say(format_args!(
             "node {} on {}: pid {}, log {}, data {}",
             m.id,
             m.addr,
             member.child.id(),
             member.log.display(),
             config.node_data_dir(m.id).display()
-        );
+        ));
     }
     report_leader(&config, timeout);
-    println!("Try: node put hello world; node get hello; node status. Ctrl-C stops the cluster.");
+    say(format_args!("Try: node put hello world; node get hello; node status. Ctrl-C stops the cluster."));
     watch(&mut members, &stopped);
-    println!("stopping");
+    say(format_args!("stopping"));
     stop_all(&mut members);
     ExitCode::SUCCESS
 }
@@ -98,7 +98,7 @@ fn report_leader(config: &ClusterConfig, timeout: Duration) {
         let answers = client.status();
         let leader = answers.iter().filter_map(|(_, s)| *s).find(|s| s.role == Role::Leader);
         if let Some(s) = leader {
-            println!("leader: node {} (term {})", s.id, s.term);
+            say(format_args!("leader: node {} (term {})", s.id, s.term));
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -143,4 +143,11 @@ fn stop_all(members: &mut [Member]) {
         }
         let _ = m.child.wait();
     }
+}
+
+/// A line on stdout; a closed stdout (`node local | head`) is not worth a
+/// panic while children run.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
