@@ -34,8 +34,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -44,9 +46,11 @@ use node::config::ClusterConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tests::procs::cli::{MemberStatus, NetCounters};
-use tests::procs::faults::{flood, udp_socket_drops, FloodReport, FloodSpec, SprayKind, SprayTarget};
+use tests::procs::faults::{
+    drop_counts, flood, udp_socket_drops, FloodReport, FloodSpec, SprayKind, SprayTarget,
+};
 use tests::procs::oracle::{missing_acked_by_clients, AckHook, ClientWriter, WriterReport};
-use tests::procs::{ClusterSpec, ProcCluster};
+use tests::procs::{ClusterSpec, ProcCluster, ProcError};
 
 #[derive(Parser, Debug)]
 #[command(about = "Soaks of a real node cluster: leader kills under writes, garbage datagrams")]
@@ -155,6 +159,23 @@ fn keep_for_post_mortem(cluster: &mut ProcCluster) {
     eprintln!("kept cluster dir {}", cluster.keep_dir().display());
 }
 
+/// The end of a soak: keeps the cluster's temp dir for a post-mortem when
+/// it failed, or (and says so) under `--keep-dir`.
+fn finish(cluster: &mut ProcCluster, ok: bool, keep_dir: bool) {
+    if !ok {
+        keep_for_post_mortem(cluster);
+    } else if keep_dir {
+        say(format!("kept cluster dir {}", cluster.keep_dir().display()));
+    }
+}
+
+/// The first five client errors, if any.
+fn say_client_errors(report: &WriterReport) {
+    for e in report.errors.iter().take(5) {
+        say(format!("  client error: {e}"));
+    }
+}
+
 fn say(line: impl AsRef<str>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", line.as_ref());
@@ -239,31 +260,202 @@ fn running(cluster: &ProcCluster) -> Vec<u64> {
 }
 
 const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
-
 fn kill_leader(args: &KillArgs) -> Result<bool, BoxError> {
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-    });
+    let mut soak = KillSoak::start(args)?;
+    let start = Instant::now();
+    let outcome = soak.kill_rounds(start)?;
+    let kill_secs = start.elapsed().as_secs_f64();
+    let report = stop_all(std::mem::take(&mut soak.writers));
+    if let Err(e) = outcome {
+        say(format!("FAILED: {e}"));
+        say(format!("acknowledged {}, not acknowledged {}", report.acked.len(), report.not_acked));
+        keep_for_post_mortem(&mut soak.cluster);
+        return Ok(false);
+    }
+    let check = final_check(&mut soak.cluster, &soak.config, &report, args.readers)?;
+    soak.say_summary(&report, &check, kill_secs, start);
+    say_client_errors(&report);
+    for m in check.lost.iter().take(10) {
+        say(format!("  lost: {m}"));
+    }
+    let ok = check.lost.is_empty() && check.agree;
+    finish(&mut soak.cluster, ok, args.keep_dir);
+    Ok(ok)
+}
+
+/// What the kill rounds carry from one to the next.
+struct KillSoak<'a> {
+    args: &'a KillArgs,
+    seed: u64,
+    cluster: ProcCluster,
+    config: ClusterConfig,
+    /// The shortest election timeout (see [`FailoverClock::restarted`]).
+    election_min: Duration,
+    clock: Arc<FailoverClock>,
+    writers: Vec<ClientWriter>,
+    /// Draws the pauses before the restarts.
+    rng: ChaCha8Rng,
+    failovers: Failovers,
+}
+
+impl<'a> KillSoak<'a> {
+    /// Starts the cluster and the writers, and says what the soak does;
+    /// returns once the writers got 10 writes each through (on average).
+    fn start(args: &'a KillArgs) -> Result<KillSoak<'a>, BoxError> {
+        let seed = args.seed.unwrap_or_else(seed_from_clock);
+        let spec = kill_spec(args)?;
+        let election_min = Duration::from_millis(spec.tick_ms * u64::from(spec.election_min_ticks));
+        let mut cluster = ProcCluster::start(spec)?;
+        let config = ClusterConfig::load(cluster.config_path())?;
+        say(format!(
+            "soak kill-leader: {} members, fsync on, {} writers, {} kills, restart pause 0 or 1..={} ms, seed {seed}, dir {}",
+            args.members,
+            args.writers,
+            args.kills,
+            args.max_pause_ms,
+            cluster.root().display()
+        ));
+        cluster.wait_leader(Duration::from_secs(10))?;
+        let clock = Arc::new(FailoverClock::new());
+        let writers = start_writers(args, &config, &clock);
+        wait_first_writes(&mut cluster, &writers, 10 * args.writers as u64)?;
+        let (rng, failovers) = (ChaCha8Rng::seed_from_u64(seed), Failovers::new()?);
+        Ok(KillSoak { args, seed, cluster, config, election_min, clock, writers, rng, failovers })
+    }
+
+    /// `--kills` rounds, with a progress line every 100 rounds and after
+    /// the last. `Ok(Err(why))`: a round failed, and the rest did not run.
+    fn kill_rounds(&mut self, start: Instant) -> Result<Result<(), String>, BoxError> {
+        for round in 1..=self.args.kills {
+            match self.kill_round() {
+                Ok((took, pause)) => self.failovers.record(took, pause)?,
+                Err(e) => return Ok(Err(format!("round {round} (seed {}): {e}", self.seed))),
+            }
+            if round % 100 == 0 || round == self.args.kills {
+                self.say_progress(round, start);
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// One round: find the leader, kill it, restart it (at once or after a
+    /// pause), wait for the next acknowledged write and for the restarted
+    /// member to catch up with the commit index of that moment. Returns the
+    /// failover time and the pause before the restart.
+    fn kill_round(&mut self) -> Result<(Duration, Duration), String> {
+        let up = running(&self.cluster);
+        let members = self
+            .cluster
+            .wait_for("a leader", ROUND_TIMEOUT, |m| leader_among(m, &up).is_some())
+            .map_err(|e| e.to_string())?;
+        let (old, _) = leader_among(&members, &up).ok_or("no running leader")?;
+        let pause = match self.rng.random_bool(0.5) || self.args.max_pause_ms == 0 {
+            true => Duration::ZERO,
+            false => Duration::from_millis(self.rng.random_range(1..=self.args.max_pause_ms)),
+        };
+        let t0 = self.clock.arm(old);
+        self.cluster.kill(old).map_err(|e| e.to_string())?;
+        std::thread::sleep(pause);
+        self.cluster.spawn(old).map_err(|e| e.to_string())?;
+        self.clock.restarted(Instant::now(), self.election_min);
+        let took = self.wait_failover(old, pause, t0)?;
+        self.wait_caught_up(old)?;
+        Ok((took, pause))
+    }
+
+    /// Waits for the clock's first acknowledged write after the kill of
+    /// `old` at `t0`; an error if a member died or none came in time.
+    fn wait_failover(&mut self, old: u64, pause: Duration, t0: Instant) -> Result<Duration, String> {
+        loop {
+            if let Some(took) = self.clock.failover() {
+                return Ok(took);
+            }
+            if t0.elapsed() > ROUND_TIMEOUT {
+                return Err(format!(
+                    "no write acknowledged within {ROUND_TIMEOUT:?} of killing leader {old} (restart after {pause:?}); status: {:?}",
+                    self.cluster.status()
+                ));
+            }
+            self.cluster.check_alive().map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Waits until member `old` applied the highest commit index of now.
+    fn wait_caught_up(&mut self, old: u64) -> Result<(), String> {
+        let members = self.cluster.status().map_err(|e| e.to_string())?;
+        let commit = members.iter().map(|m| m.commit_index).max().unwrap_or(0);
+        self.cluster
+            .wait_for(&format!("member {old} to catch up to {commit}"), ROUND_TIMEOUT, |m| {
+                m.iter().any(|s| s.id == old && s.applied_index >= commit)
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn say_progress(&self, round: usize, start: Instant) {
+        let commit = self.cluster.status().ok().and_then(|m| m.iter().map(|s| s.commit_index).max());
+        say(format!(
+            "{round:>5} kills  {:>7.1} s  acked {:>8}  failover {}  commit {}",
+            start.elapsed().as_secs_f64(),
+            acked(&self.writers),
+            quantiles(&self.failovers.all, " "),
+            commit.map_or("?".into(), |c| c.to_string()),
+        ));
+    }
+
+    /// The summary: `kill_secs` of kills since `start`, then the final
+    /// checks.
+    fn say_summary(&self, report: &WriterReport, check: &FinalCheck, kill_secs: f64, start: Instant) {
+        let (kills, timing) = (self.args.kills, &self.config.timing);
+        let n_acked = report.acked.len();
+        say(format!("soak kill-leader summary (seed {}):", self.seed));
+        say(format!("  kills                     {kills}"));
+        say(format!(
+            "  wall time                 {kill_secs:.0} s of kills ({:.2} s per kill), {:.0} s with the final checks",
+            kill_secs / kills.max(1) as f64,
+            start.elapsed().as_secs_f64()
+        ));
+        say(format!(
+            "  acknowledged writes       {n_acked} ({:.0}/s over the kills)",
+            n_acked as f64 / kill_secs.max(1e-9)
+        ));
+        say(format!("  failed (not acknowledged) {}", report.not_acked));
+        say(format!("  client errors             {}", report.errors.len()));
+        say(format!("  lost acknowledged writes  {}", check.lost.len()));
+        say(format!(
+            "  failover (kill -> next acknowledged write)  {}  (election timeout {}–{} ms)",
+            quantiles(&self.failovers.all, "  "),
+            timing.tick_ms * u64::from(timing.election_min_ticks),
+            timing.tick_ms * u64::from(timing.election_max_ticks),
+        ));
+        let f = &self.failovers;
+        for (name, h) in [("restarted at once", &f.at_once), ("restarted after a pause", &f.paused)] {
+            say(format!("    {name:<24} {:>4} kills  {}", h.len(), quantiles(h, "  ")));
+        }
+        say(format!("  members agree             {}", check.agreement));
+    }
+}
+
+fn seed_from_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+}
+
+/// The cluster of `--members` on loopback, with the node's timing under
+/// `--node-timing`.
+fn kill_spec(args: &KillArgs) -> Result<ClusterSpec, BoxError> {
     let mut spec = ClusterSpec::loopback_outside_ephemeral(args.members)?;
     if args.node_timing {
         let t = node::config::Timing::default();
         (spec.tick_ms, spec.heartbeat_ticks) = (t.tick_ms, t.heartbeat_ticks);
         (spec.election_min_ticks, spec.election_max_ticks) = (t.election_min_ticks, t.election_max_ticks);
     }
-    let election_min = Duration::from_millis(spec.tick_ms * u64::from(spec.election_min_ticks));
-    let mut cluster = ProcCluster::start(spec)?;
-    let config = ClusterConfig::load(cluster.config_path())?;
-    say(format!(
-        "soak kill-leader: {} members, fsync on, {} writers, {} kills, restart pause 0 or 1..={} ms, seed {seed}, dir {}",
-        args.members,
-        args.writers,
-        args.kills,
-        args.max_pause_ms,
-        cluster.root().display()
-    ));
-    cluster.wait_leader(Duration::from_secs(10))?;
+    Ok(spec)
+}
 
-    let clock = Arc::new(FailoverClock::new());
+/// `--writers` writers that tell `clock` of each ack and then pause for
+/// `--write-pause-ms`.
+fn start_writers(args: &KillArgs, config: &ClusterConfig, clock: &Arc<FailoverClock>) -> Vec<ClientWriter> {
     let hook: AckHook = {
         let clock = clock.clone();
         let pause = Duration::from_millis(args.write_pause_ms);
@@ -275,56 +467,34 @@ fn kill_leader(args: &KillArgs) -> Result<bool, BoxError> {
         })
     };
     let timeout = Duration::from_millis(args.write_timeout_ms);
-    let writers: Vec<ClientWriter> = (0..args.writers)
+    (0..args.writers)
         .map(|i| ClientWriter::start(config.clone(), &format!("w{i}"), timeout, Some(hook.clone())))
-        .collect();
-    let acked = |writers: &[ClientWriter]| writers.iter().map(ClientWriter::acked).sum::<u64>();
+        .collect()
+}
+
+/// Waits until the writers got `writes` through, at most [`ROUND_TIMEOUT`].
+fn wait_first_writes(
+    cluster: &mut ProcCluster,
+    writers: &[ClientWriter],
+    writes: u64,
+) -> Result<(), BoxError> {
     let start = Instant::now();
-    while acked(&writers) < 10 * args.writers as u64 {
+    while acked(writers) < writes {
         if start.elapsed() > ROUND_TIMEOUT {
-            keep_for_post_mortem(&mut cluster);
+            keep_for_post_mortem(cluster);
             return Err("no writes before the first kill".into());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    Ok(())
+}
 
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // All rounds, rounds restarted at once, rounds restarted after a pause.
-    let mut failover = Histogram::<u64>::new(3)?;
-    let (mut at_once, mut paused) = (Histogram::<u64>::new(3)?, Histogram::<u64>::new(3)?);
-    let start = Instant::now();
-    let mut outcome: Result<(), String> = Ok(());
-    for round in 1..=args.kills {
-        match kill_round(&mut cluster, &clock, &mut rng, args, election_min) {
-            Ok((took, pause)) => {
-                let us = took.as_micros() as u64;
-                failover.record(us)?;
-                if pause.is_zero() {
-                    at_once.record(us)?
-                } else {
-                    paused.record(us)?
-                }
-            }
-            Err(e) => {
-                outcome = Err(format!("round {round} (seed {seed}): {e}"));
-                break;
-            }
-        }
-        if round % 100 == 0 || round == args.kills {
-            let commit = cluster.status().ok().and_then(|m| m.iter().map(|s| s.commit_index).max());
-            say(format!(
-                "{round:>5} kills  {:>7.1} s  acked {:>8}  failover p50 {} p99 {} max {}  commit {}",
-                start.elapsed().as_secs_f64(),
-                acked(&writers),
-                ms(failover.value_at_quantile(0.5)),
-                ms(failover.value_at_quantile(0.99)),
-                ms(failover.max()),
-                commit.map_or("?".into(), |c| c.to_string()),
-            ));
-        }
-    }
-    let kill_secs = start.elapsed().as_secs_f64();
+fn acked(writers: &[ClientWriter]) -> u64 {
+    writers.iter().map(ClientWriter::acked).sum()
+}
 
+/// Stops the writers; what they saw, together.
+fn stop_all(writers: Vec<ClientWriter>) -> WriterReport {
     let mut report = WriterReport::default();
     for w in writers {
         let r = w.stop();
@@ -332,108 +502,42 @@ fn kill_leader(args: &KillArgs) -> Result<bool, BoxError> {
         report.not_acked += r.not_acked;
         report.errors.extend(r.errors);
     }
-    if let Err(e) = outcome {
-        say(format!("FAILED: {e}"));
-        say(format!("acknowledged {}, not acknowledged {}", report.acked.len(), report.not_acked));
-        keep_for_post_mortem(&mut cluster);
-        return Ok(false);
-    }
-    let final_check = final_check(&mut cluster, &config, &report, args.readers)?;
-
-    let n_acked = report.acked.len();
-    say(format!("soak kill-leader summary (seed {seed}):"));
-    say(format!("  kills                     {}", args.kills));
-    say(format!(
-        "  wall time                 {kill_secs:.0} s of kills ({:.2} s per kill), {:.0} s with the final checks",
-        kill_secs / args.kills.max(1) as f64,
-        start.elapsed().as_secs_f64()
-    ));
-    say(format!(
-        "  acknowledged writes       {n_acked} ({:.0}/s over the kills)",
-        n_acked as f64 / kill_secs.max(1e-9)
-    ));
-    say(format!("  failed (not acknowledged) {}", report.not_acked));
-    say(format!("  client errors             {}", report.errors.len()));
-    say(format!("  lost acknowledged writes  {}", final_check.lost.len()));
-    say(format!(
-        "  failover (kill -> next acknowledged write)  p50 {}  p99 {}  max {}  (election timeout {}–{} ms)",
-        ms(failover.value_at_quantile(0.5)),
-        ms(failover.value_at_quantile(0.99)),
-        ms(failover.max()),
-        config.timing.tick_ms * u64::from(config.timing.election_min_ticks),
-        config.timing.tick_ms * u64::from(config.timing.election_max_ticks),
-    ));
-    for (name, h) in [("restarted at once", &at_once), ("restarted after a pause", &paused)] {
-        say(format!(
-            "    {name:<24} {:>4} kills  p50 {}  p99 {}  max {}",
-            h.len(),
-            ms(h.value_at_quantile(0.5)),
-            ms(h.value_at_quantile(0.99)),
-            ms(h.max())
-        ));
-    }
-    say(format!("  members agree             {}", final_check.agreement));
-    for e in report.errors.iter().take(5) {
-        say(format!("  client error: {e}"));
-    }
-    for m in final_check.lost.iter().take(10) {
-        say(format!("  lost: {m}"));
-    }
-    let ok = final_check.lost.is_empty() && final_check.agree;
-    if !ok {
-        keep_for_post_mortem(&mut cluster);
-    } else if args.keep_dir {
-        say(format!("kept cluster dir {}", cluster.keep_dir().display()));
-    }
-    Ok(ok)
+    report
 }
 
-/// One round: find the leader, kill it, restart it (at once or after a
-/// pause), wait for the next acknowledged write and for the restarted
-/// member to catch up with the commit index of that moment. Returns the
-/// failover time and the pause before the restart.
-fn kill_round(
-    cluster: &mut ProcCluster,
-    clock: &FailoverClock,
-    rng: &mut ChaCha8Rng,
-    args: &KillArgs,
-    election_min: Duration,
-) -> Result<(Duration, Duration), String> {
-    let up = running(cluster);
-    let members = cluster
-        .wait_for("a leader", ROUND_TIMEOUT, |m| leader_among(m, &up).is_some())
-        .map_err(|e| e.to_string())?;
-    let (old, _) = leader_among(&members, &up).ok_or("no running leader")?;
-    let pause = match rng.random_bool(0.5) || args.max_pause_ms == 0 {
-        true => Duration::ZERO,
-        false => Duration::from_millis(rng.random_range(1..=args.max_pause_ms)),
-    };
-    let t0 = clock.arm(old);
-    cluster.kill(old).map_err(|e| e.to_string())?;
-    std::thread::sleep(pause);
-    cluster.spawn(old).map_err(|e| e.to_string())?;
-    clock.restarted(Instant::now(), election_min);
-    let took = loop {
-        if let Some(took) = clock.failover() {
-            break took;
+/// Failover times in µs: of all rounds, of the rounds restarted at once,
+/// of those restarted after a pause.
+struct Failovers {
+    all: Histogram<u64>,
+    at_once: Histogram<u64>,
+    paused: Histogram<u64>,
+}
+
+impl Failovers {
+    fn new() -> Result<Failovers, BoxError> {
+        Ok(Failovers { all: Histogram::new(3)?, at_once: Histogram::new(3)?, paused: Histogram::new(3)? })
+    }
+
+    fn record(&mut self, took: Duration, pause: Duration) -> Result<(), BoxError> {
+        let us = took.as_micros() as u64;
+        self.all.record(us)?;
+        if pause.is_zero() {
+            self.at_once.record(us)?
+        } else {
+            self.paused.record(us)?
         }
-        if t0.elapsed() > ROUND_TIMEOUT {
-            return Err(format!(
-                "no write acknowledged within {ROUND_TIMEOUT:?} of killing leader {old} (restart after {pause:?}); status: {:?}",
-                cluster.status()
-            ));
-        }
-        cluster.check_alive().map_err(|e| e.to_string())?;
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let members = cluster.status().map_err(|e| e.to_string())?;
-    let commit = members.iter().map(|m| m.commit_index).max().unwrap_or(0);
-    cluster
-        .wait_for(&format!("member {old} to catch up to {commit}"), ROUND_TIMEOUT, |m| {
-            m.iter().any(|s| s.id == old && s.applied_index >= commit)
-        })
-        .map_err(|e| e.to_string())?;
-    Ok((took, pause))
+        Ok(())
+    }
+}
+
+/// "p50 … p99 … max …" of `h` (in µs) in ms, `sep` between the three.
+fn quantiles(h: &Histogram<u64>, sep: &str) -> String {
+    format!(
+        "p50 {}{sep}p99 {}{sep}max {}",
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    )
 }
 
 struct FinalCheck {
@@ -525,39 +629,8 @@ fn ms(us: u64) -> String {
 
 // ------------------------------------------------------------------ datagrams
 
-const DROP_REASONS: [&str; 12] = [
-    "malformed",
-    "checksum",
-    "wrong_cluster",
-    "auth",
-    "unknown_peer",
-    "too_large",
-    "queue_full",
-    "deadline",
-    "reassembly_timeout",
-    "decode",
-    "injected",
-    "retired_boot",
-];
-
-fn drop_values(d: &net::Drops) -> [u64; 12] {
-    [
-        d.malformed,
-        d.checksum,
-        d.wrong_cluster,
-        d.auth,
-        d.unknown_peer,
-        d.too_large,
-        d.queue_full,
-        d.deadline,
-        d.reassembly_timeout,
-        d.decode,
-        d.injected,
-        d.retired_boot,
-    ]
-}
-
-/// Reasons a received datagram is rejected for (the first six).
+/// Reasons a received datagram is rejected for (the first six of
+/// [`drop_counts`]).
 const REJECTED: usize = 6;
 
 /// User + system CPU time of process `pid` in seconds (/proc/PID/stat,
@@ -579,190 +652,275 @@ fn counters_of(cluster: &ProcCluster, id: u64) -> Result<NetCounters, BoxError> 
 }
 
 fn datagrams(args: &DatagramArgs) -> Result<bool, BoxError> {
-    let mut spec = ClusterSpec::loopback_outside_ephemeral(3)?;
-    spec.secret = Some("soak-datagrams-secret".into());
-    let mut cluster = ProcCluster::start(spec)?;
-    let config = ClusterConfig::load(cluster.config_path())?;
-    let leader = cluster.wait_leader(Duration::from_secs(10))?;
-    let term = cluster.status()?.iter().find(|m| m.id == leader).map_or(0, |m| m.term);
-    let addr = cluster.addr(leader).ok_or("leader has no address")?;
-    say(format!(
-        "soak datagrams: 3 members with a secret, fsync on; {} datagrams from {} threads{} at leader {leader} ({addr}); dir {}",
-        args.count,
-        args.threads,
-        args.rate.map_or(" as fast as possible".into(), |r| format!(" at {r}/s")),
-        cluster.root().display()
-    ));
-    let timeout = Duration::from_millis(args.write_timeout_ms);
-    let pause = Duration::from_millis(args.write_pause_ms);
-    let hook: Option<AckHook> =
-        (!pause.is_zero()).then(|| Arc::new(move |_, _| std::thread::sleep(pause)) as AckHook);
-    let writer = ClientWriter::start(config.clone(), "d", timeout, hook);
-    if !writer.wait_progress(5, Duration::from_secs(15)) {
-        keep_for_post_mortem(&mut cluster);
-        return Err("no writes before spraying".into());
-    }
-
-    let before = counters_of(&cluster, leader)?;
-    let cpu_before = cluster.pid(leader).and_then(cpu_seconds);
-    let kernel_before = udp_socket_drops(addr);
+    let (mut soak, writer) = DatagramSoak::start(args)?;
+    let before = soak.sample()?;
     let acked_before = writer.acked();
-    let peers: BTreeMap<u64, _> = config.nodes.iter().map(|m| (m.id, m.addr)).collect();
-    let progress = Arc::new(AtomicU64::new(0));
-    let threads = args.threads.max(1);
-    let sprayers: Vec<_> = (0..threads)
-        .map(|t| {
-            let spec = FloodSpec {
-                target: SprayTarget {
-                    addr,
-                    cluster_id: config.cluster_id,
-                    target_id: leader,
-                    member_ids: cluster.ids(),
-                },
-                peers: peers.clone(),
-                secret: config.secret.clone(),
-                count: args.count / threads + u64::from(t < args.count % threads),
-                seed: args.seed + t,
-                rate: args.rate.map(|r| (r / threads).max(1)),
-                progress: Some(progress.clone()),
-            };
-            std::thread::spawn(move || flood(&spec))
-        })
-        .collect();
-    let start = Instant::now();
-    let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    say(format!("spraying since unix time {:.3} (to match the members' logs)", unix.as_secs_f64()));
-    let mut next_report = Duration::from_secs(10);
-    while !sprayers.iter().all(|s| s.is_finished()) {
-        if start.elapsed() >= next_report {
-            let sent = progress.load(Ordering::Relaxed);
-            say(format!(
-                "{:>6.0} s  ~{sent} sent ({:.0}/s)  {} writes acknowledged meanwhile",
-                start.elapsed().as_secs_f64(),
-                sent as f64 / start.elapsed().as_secs_f64(),
-                writer.acked() - acked_before
-            ));
-            next_report += Duration::from_secs(10);
+    let flooded = soak.spray(&writer, acked_before)?;
+    let after = soak.after_spray(writer, acked_before);
+    soak.say_summary(&flooded, &after);
+    let counted_ok = match &after.sample {
+        Ok(sample) => soak.say_drops(&before, sample, &flooded),
+        Err(e) => {
+            say(format!("  counters of member {}: {e}", soak.leader));
+            false
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut flooded = FloodReport::default();
-    for s in sprayers {
-        flooded.add(&s.join().map_err(|_| "sprayer panicked")??);
-    }
-    let during = writer.acked() - acked_before;
-    let writes_after = writer.wait_progress(5, Duration::from_secs(15));
-    std::thread::sleep(Duration::from_secs(1)); // the member reads what its socket still holds
-    let alive = cluster.check_alive();
-    let panicked = cluster.panicked();
-    let after = counters_of(&cluster, leader);
-    let cpu_after = cluster.pid(leader).and_then(cpu_seconds);
-    let kernel_after = udp_socket_drops(addr);
-    let report = writer.stop();
-    let converged = cluster.wait_converged(report.acked.len() as u64, Duration::from_secs(30));
-    let lost = missing_acked_by_clients(&config, &report.acked, 4, Duration::from_secs(10));
-    let up = running(&cluster);
-    let final_leader = cluster.status().ok().and_then(|m| leader_among(&m, &up));
-
-    let secs = flooded.elapsed.as_secs_f64();
-    let sent = flooded.sent.total();
-    say(format!("soak datagrams summary (seed {}):", args.seed));
-    say(format!(
-        "  sent {sent} datagrams in {secs:.1} s: {:.0} datagrams/s ({} send errors)",
-        sent as f64 / secs.max(1e-9),
-        flooded.send_errors
-    ));
-    for kind in SprayKind::ALL {
-        say(format!("    {:<38} {:>9}", kind.name(), flooded.sent.get(kind)));
-    }
-    say(format!(
-        "  writes during the spray: {during} acknowledged ({:.0}/s); after: {}",
-        during as f64 / secs.max(1e-9),
-        if writes_after { "going on" } else { "STOPPED" }
-    ));
-    say(format!(
-        "  writer: {} acknowledged, {} failed, {} errors; lost {}; members {}",
-        report.acked.len(),
-        report.not_acked,
-        report.errors.len(),
-        lost.len(),
-        match &converged {
-            Ok(m) => format!("converged at commit {}", m[0].commit_index),
-            Err(e) => format!("did NOT converge: {e}"),
-        }
-    ));
-    say(format!(
-        "  member deaths: {}; panics in logs: {:?}; leader now {:?} (was {leader} in term {term})",
-        match &alive {
-            Ok(()) => "0".to_string(),
-            Err(e) => format!("1+ ({e})"),
-        },
-        panicked,
-        final_leader.map(|(id, term)| format!("{id} in term {term}"))
-    ));
-    let kernel = match (kernel_before, kernel_after) {
-        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
-        _ => None,
     };
-    let mut counted_ok = false;
-    match &after {
-        Ok(after) => {
-            let (b, a) = (drop_values(&before.drops), drop_values(&after.drops));
-            let predicted = drop_values(&flooded.predicted);
-            say(format!("  drops at member {leader} by reason: predicted (shadow endpoint) vs counted (node status --json)"));
-            let mut counted_rejected = 0;
-            for (i, name) in DROP_REASONS.iter().enumerate() {
-                let counted = a[i] - b[i];
-                if i < REJECTED {
-                    counted_rejected += counted;
-                }
-                if predicted[i] > 0 || counted > 0 {
-                    say(format!(
-                        "    {name:<20} predicted {:>9}  counted {counted:>9}  difference {:>7}",
-                        predicted[i],
-                        predicted[i] as i64 - counted as i64
-                    ));
-                }
-            }
-            let rx = after.datagrams_received - before.datagrams_received;
-            let unaccounted = sent as i64 - counted_rejected as i64 - kernel.map_or(0, |k| k as i64);
-            say(format!(
-                "  member received {rx} datagrams ({} beside the rejected ones: the cluster's own traffic); \
-                 rejected {counted_rejected}; the kernel dropped {} for its socket (receive buffer full); \
-                 sent - rejected - kernel drops = {unaccounted}; predicted accepted {}",
-                rx as i64 - counted_rejected as i64,
-                kernel.map_or("?".into(), |k| k.to_string()),
-                flooded.predicted_accepted
-            ));
-            if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
+    let ok = after.ok() && counted_ok;
+    say(format!("  result: {}", if ok { "ok" } else { "FAILED" }));
+    say_client_errors(&after.report);
+    finish(&mut soak.cluster, ok, args.keep_dir);
+    Ok(ok)
+}
+
+/// The cluster of the datagram soak, and the leader that is sprayed.
+struct DatagramSoak<'a> {
+    args: &'a DatagramArgs,
+    cluster: ProcCluster,
+    config: ClusterConfig,
+    leader: u64,
+    /// The leader's term before the spray.
+    term: u64,
+    /// The leader's address.
+    addr: SocketAddr,
+}
+
+/// The leader's transport counters, CPU seconds (if known) and the
+/// datagrams the kernel dropped for its socket (if known), at one moment.
+struct LeaderSample {
+    counters: NetCounters,
+    cpu: Option<f64>,
+    kernel: Option<u64>,
+}
+
+/// What the spray left: the writer's and the members' state after it.
+struct AfterSpray {
+    /// Writes acknowledged during the spray.
+    during: u64,
+    /// Whether 5 more writes went through after it.
+    writes_after: bool,
+    alive: Result<(), ProcError>,
+    panicked: Vec<u64>,
+    sample: Result<LeaderSample, BoxError>,
+    report: WriterReport,
+    converged: Result<Vec<MemberStatus>, ProcError>,
+    lost: Vec<String>,
+    final_leader: Option<(u64, u64)>,
+}
+
+impl AfterSpray {
+    /// All but the counters are fine: no member died or panicked, every
+    /// write was acknowledged and reads back, writes went on.
+    fn ok(&self) -> bool {
+        self.alive.is_ok()
+            && self.panicked.is_empty()
+            && self.report.not_acked == 0
+            && self.report.errors.is_empty()
+            && self.lost.is_empty()
+            && self.converged.is_ok()
+            && self.writes_after
+    }
+}
+
+impl<'a> DatagramSoak<'a> {
+    /// Starts the cluster with a secret, says what the soak does, and
+    /// starts the writer; returns once it got 5 writes through.
+    fn start(args: &'a DatagramArgs) -> Result<(DatagramSoak<'a>, ClientWriter), BoxError> {
+        let mut spec = ClusterSpec::loopback_outside_ephemeral(3)?;
+        spec.secret = Some("soak-datagrams-secret".into());
+        let mut cluster = ProcCluster::start(spec)?;
+        let config = ClusterConfig::load(cluster.config_path())?;
+        let leader = cluster.wait_leader(Duration::from_secs(10))?;
+        let term = cluster.status()?.iter().find(|m| m.id == leader).map_or(0, |m| m.term);
+        let addr = cluster.addr(leader).ok_or("leader has no address")?;
+        say(format!(
+            "soak datagrams: 3 members with a secret, fsync on; {} datagrams from {} threads{} at leader {leader} ({addr}); dir {}",
+            args.count,
+            args.threads,
+            args.rate.map_or(" as fast as possible".into(), |r| format!(" at {r}/s")),
+            cluster.root().display()
+        ));
+        let timeout = Duration::from_millis(args.write_timeout_ms);
+        let pause = Duration::from_millis(args.write_pause_ms);
+        let hook: Option<AckHook> =
+            (!pause.is_zero()).then(|| Arc::new(move |_, _| std::thread::sleep(pause)) as AckHook);
+        let writer = ClientWriter::start(config.clone(), "d", timeout, hook);
+        if !writer.wait_progress(5, Duration::from_secs(15)) {
+            keep_for_post_mortem(&mut cluster);
+            return Err("no writes before spraying".into());
+        }
+        Ok((DatagramSoak { args, cluster, config, leader, term, addr }, writer))
+    }
+
+    fn sample(&self) -> Result<LeaderSample, BoxError> {
+        let counters = counters_of(&self.cluster, self.leader)?;
+        let cpu = self.cluster.pid(self.leader).and_then(cpu_seconds);
+        Ok(LeaderSample { counters, cpu, kernel: udp_socket_drops(self.addr) })
+    }
+
+    /// Floods the leader from `--threads` threads, with a progress line
+    /// every 10 s; what they sent, together.
+    fn spray(&self, writer: &ClientWriter, acked_before: u64) -> Result<FloodReport, BoxError> {
+        let progress = Arc::new(AtomicU64::new(0));
+        let sprayers = self.spawn_sprayers(&progress);
+        let start = Instant::now();
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        say(format!("spraying since unix time {:.3} (to match the members' logs)", unix.as_secs_f64()));
+        let mut next_report = Duration::from_secs(10);
+        while !sprayers.iter().all(|s| s.is_finished()) {
+            if start.elapsed() >= next_report {
+                let sent = progress.load(Ordering::Relaxed);
                 say(format!(
-                    "  member {leader} used {:.1} s of CPU meanwhile: {:.2} µs per datagram it received",
-                    a - b,
-                    (a - b) * 1e6 / rx.max(1) as f64
+                    "{:>6.0} s  ~{sent} sent ({:.0}/s)  {} writes acknowledged meanwhile",
+                    start.elapsed().as_secs_f64(),
+                    sent as f64 / start.elapsed().as_secs_f64(),
+                    writer.acked() - acked_before
+                ));
+                next_report += Duration::from_secs(10);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut flooded = FloodReport::default();
+        for s in sprayers {
+            flooded.add(&s.join().map_err(|_| "sprayer panicked")??);
+        }
+        Ok(flooded)
+    }
+
+    /// The flood threads, `--count` and `--rate` split over them.
+    fn spawn_sprayers(
+        &self,
+        progress: &Arc<AtomicU64>,
+    ) -> Vec<JoinHandle<tests::procs::Result<FloodReport>>> {
+        let (args, config) = (self.args, &self.config);
+        let peers: BTreeMap<u64, _> = config.nodes.iter().map(|m| (m.id, m.addr)).collect();
+        let threads = args.threads.max(1);
+        (0..threads)
+            .map(|t| {
+                let spec = FloodSpec {
+                    target: SprayTarget {
+                        addr: self.addr,
+                        cluster_id: config.cluster_id,
+                        target_id: self.leader,
+                        member_ids: self.cluster.ids(),
+                    },
+                    peers: peers.clone(),
+                    secret: config.secret.clone(),
+                    count: args.count / threads + u64::from(t < args.count % threads),
+                    seed: args.seed + t,
+                    rate: args.rate.map(|r| (r / threads).max(1)),
+                    progress: Some(progress.clone()),
+                };
+                std::thread::spawn(move || flood(&spec))
+            })
+            .collect()
+    }
+
+    /// After the spray: whether writes go on, the members' health, the
+    /// leader's counters; then the writer stops, the members converge and
+    /// every acknowledged write is read back.
+    fn after_spray(&mut self, writer: ClientWriter, acked_before: u64) -> AfterSpray {
+        let during = writer.acked() - acked_before;
+        let writes_after = writer.wait_progress(5, Duration::from_secs(15));
+        std::thread::sleep(Duration::from_secs(1)); // the member reads what its socket still holds
+        let alive = self.cluster.check_alive();
+        let panicked = self.cluster.panicked();
+        let sample = self.sample();
+        let report = writer.stop();
+        let converged = self.cluster.wait_converged(report.acked.len() as u64, Duration::from_secs(30));
+        let lost = missing_acked_by_clients(&self.config, &report.acked, 4, Duration::from_secs(10));
+        let up = running(&self.cluster);
+        let final_leader = self.cluster.status().ok().and_then(|m| leader_among(&m, &up));
+        AfterSpray { during, writes_after, alive, panicked, sample, report, converged, lost, final_leader }
+    }
+
+    /// The summary up to the drop counters: what was sent, the writes, the
+    /// members.
+    fn say_summary(&self, flooded: &FloodReport, after: &AfterSpray) {
+        let (secs, sent) = (flooded.elapsed.as_secs_f64(), flooded.sent.total());
+        say(format!("soak datagrams summary (seed {}):", self.args.seed));
+        say(format!(
+            "  sent {sent} datagrams in {secs:.1} s: {:.0} datagrams/s ({} send errors)",
+            sent as f64 / secs.max(1e-9),
+            flooded.send_errors
+        ));
+        for kind in SprayKind::ALL {
+            say(format!("    {:<38} {:>9}", kind.name(), flooded.sent.get(kind)));
+        }
+        say(format!(
+            "  writes during the spray: {} acknowledged ({:.0}/s); after: {}",
+            after.during,
+            after.during as f64 / secs.max(1e-9),
+            if after.writes_after { "going on" } else { "STOPPED" }
+        ));
+        let report = &after.report;
+        say(format!(
+            "  writer: {} acknowledged, {} failed, {} errors; lost {}; members {}",
+            report.acked.len(),
+            report.not_acked,
+            report.errors.len(),
+            after.lost.len(),
+            match &after.converged {
+                Ok(m) => format!("converged at commit {}", m[0].commit_index),
+                Err(e) => format!("did NOT converge: {e}"),
+            }
+        ));
+        say(format!(
+            "  member deaths: {}; panics in logs: {:?}; leader now {:?} (was {} in term {})",
+            match &after.alive {
+                Ok(()) => "0".to_string(),
+                Err(e) => format!("1+ ({e})"),
+            },
+            after.panicked,
+            after.final_leader.map(|(id, term)| format!("{id} in term {term}")),
+            self.leader,
+            self.term
+        ));
+    }
+
+    /// The leader's drops by reason over the spray, predicted beside
+    /// counted, and what it received and spent. True when it counted no
+    /// more rejections of any reason than predicted, the shadow accepted
+    /// nothing, and each datagram sent was rejected or dropped by the
+    /// kernel.
+    fn say_drops(&self, before: &LeaderSample, after: &LeaderSample, flooded: &FloodReport) -> bool {
+        let predicted = drop_counts(&flooded.predicted).map(|(_, n)| n);
+        let (b, a) = (drop_counts(&before.counters.drops), drop_counts(&after.counters.drops));
+        let counted: Vec<u64> = a.iter().zip(b).map(|((_, a), (_, b))| a - b).collect();
+        say(format!(
+            "  drops at member {} by reason: predicted (shadow endpoint) vs counted (node status --json)",
+            self.leader
+        ));
+        for (((name, _), predicted), counted) in a.iter().zip(predicted).zip(counted.iter().copied()) {
+            if predicted > 0 || counted > 0 {
+                say(format!(
+                    "    {name:<20} predicted {predicted:>9}  counted {counted:>9}  difference {:>7}",
+                    predicted as i64 - counted as i64
                 ));
             }
-            counted_ok = flooded.predicted_accepted == 0
-                && unaccounted <= 0
-                && (0..REJECTED).all(|i| a[i] - b[i] <= predicted[i]);
         }
-        Err(e) => say(format!("  counters of member {leader}: {e}")),
+        let counted_rejected: u64 = counted[..REJECTED].iter().sum();
+        let kernel = before.kernel.zip(after.kernel).map(|(b, a)| a.saturating_sub(b));
+        let unaccounted =
+            flooded.sent.total() as i64 - counted_rejected as i64 - kernel.map_or(0, |k| k as i64);
+        let rx = after.counters.datagrams_received - before.counters.datagrams_received;
+        say(format!(
+            "  member received {rx} datagrams ({} beside the rejected ones: the cluster's own traffic); \
+             rejected {counted_rejected}; the kernel dropped {} for its socket (receive buffer full); \
+             sent - rejected - kernel drops = {unaccounted}; predicted accepted {}",
+            rx as i64 - counted_rejected as i64,
+            kernel.map_or("?".into(), |k| k.to_string()),
+            flooded.predicted_accepted
+        ));
+        if let (Some(b), Some(a)) = (before.cpu, after.cpu) {
+            say(format!(
+                "  member {} used {:.1} s of CPU meanwhile: {:.2} µs per datagram it received",
+                self.leader,
+                a - b,
+                (a - b) * 1e6 / rx.max(1) as f64
+            ));
+        }
+        flooded.predicted_accepted == 0
+            && unaccounted <= 0
+            && counted[..REJECTED].iter().zip(predicted).all(|(counted, predicted)| *counted <= predicted)
     }
-    let ok = alive.is_ok()
-        && panicked.is_empty()
-        && report.not_acked == 0
-        && report.errors.is_empty()
-        && lost.is_empty()
-        && converged.is_ok()
-        && writes_after
-        && counted_ok;
-    say(format!("  result: {}", if ok { "ok" } else { "FAILED" }));
-    for e in report.errors.iter().take(5) {
-        say(format!("  client error: {e}"));
-    }
-    if !ok {
-        keep_for_post_mortem(&mut cluster);
-    } else if args.keep_dir {
-        say(format!("kept cluster dir {}", cluster.keep_dir().display()));
-    }
-    Ok(ok)
 }

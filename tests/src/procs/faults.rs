@@ -9,6 +9,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -143,7 +144,9 @@ impl SprayStats {
     }
 
     pub fn get(&self, kind: SprayKind) -> u64 {
-        *self.slot_ref(kind)
+        // A copy, so the one match of `slot` serves reads too.
+        let mut copy = *self;
+        *copy.slot(kind)
     }
 
     pub fn add(&mut self, other: &SprayStats) {
@@ -166,21 +169,6 @@ impl SprayStats {
             SprayKind::FlippedHeader => &mut self.flipped_header,
         }
     }
-
-    fn slot_ref(&self, kind: SprayKind) -> &u64 {
-        match kind {
-            SprayKind::Random => &self.random,
-            SprayKind::BadCrc => &self.bad_crc,
-            SprayKind::OtherCluster => &self.other_cluster,
-            SprayKind::Outsider => &self.outsider,
-            SprayKind::ForgedMember => &self.forged_member,
-            SprayKind::Truncated => &self.truncated,
-            SprayKind::Replayed => &self.replayed,
-            SprayKind::Flipped => &self.flipped,
-            SprayKind::FlippedResealed => &self.flipped_resealed,
-            SprayKind::FlippedHeader => &self.flipped_header,
-        }
-    }
 }
 
 /// What a sprayer knows of the cluster to make valid-looking datagrams.
@@ -197,29 +185,32 @@ pub struct SprayTarget {
 /// `net` wire format (magic, version, ids) with a bad CRC, another
 /// cluster's id, an id outside the cluster, a member's id with a valid CRC
 /// but a made-up MAC and body, or cut short.
-pub fn spray(
-    target: &SprayTarget,
-    count: u64,
-    duration: std::time::Duration,
-    seed: u64,
-) -> Result<SprayStats> {
-    let socket = UdpSocket::bind(if target.addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-        .map_err(io("bind spray socket"))?;
+pub fn spray(target: &SprayTarget, count: u64, duration: Duration, seed: u64) -> Result<SprayStats> {
+    let socket = socket_for(target.addr, "bind spray socket")?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut stats = SprayStats::default();
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     for n in 0..count {
         if n % 100 == 0 {
-            let due = duration.mul_f64(n as f64 / count as f64);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
-                std::thread::sleep(wait);
-            }
+            sleep_until(start, duration.mul_f64(n as f64 / count as f64));
         }
         let datagram = garbage(target, &mut rng, &mut stats);
         // Errors (ECONNREFUSED from an earlier ICMP, ENOBUFS) do not matter.
         let _ = socket.send_to(&datagram, target.addr);
     }
     Ok(stats)
+}
+
+/// A UDP socket on an ephemeral port, of `to`'s address family.
+fn socket_for(to: SocketAddr, what: &str) -> Result<UdpSocket> {
+    UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).map_err(io(what))
+}
+
+/// Sleeps until `due` after `start` (at once if that is past).
+fn sleep_until(start: Instant, due: Duration) {
+    if let Some(wait) = due.checked_sub(start.elapsed()) {
+        std::thread::sleep(wait);
+    }
 }
 
 fn garbage(target: &SprayTarget, rng: &mut ChaCha8Rng, stats: &mut SprayStats) -> Vec<u8> {
@@ -352,29 +343,46 @@ pub struct FloodReport {
     pub predicted: net::Drops,
     /// Datagrams the shadow did not reject (should be 0).
     pub predicted_accepted: u64,
-    pub elapsed: std::time::Duration,
+    pub elapsed: Duration,
 }
 
 impl FloodReport {
     pub fn add(&mut self, other: &FloodReport) {
         self.sent.add(&other.sent);
         self.send_errors += other.send_errors;
-        let (p, o) = (&mut self.predicted, &other.predicted);
-        p.malformed += o.malformed;
-        p.checksum += o.checksum;
-        p.wrong_cluster += o.wrong_cluster;
-        p.auth += o.auth;
-        p.unknown_peer += o.unknown_peer;
-        p.too_large += o.too_large;
-        p.queue_full += o.queue_full;
-        p.deadline += o.deadline;
-        p.reassembly_timeout += o.reassembly_timeout;
-        p.decode += o.decode;
-        p.injected += o.injected;
-        p.retired_boot += o.retired_boot;
+        for ((_, sum), (_, n)) in
+            drop_slots(&mut self.predicted).into_iter().zip(drop_counts(&other.predicted))
+        {
+            *sum += n;
+        }
         self.predicted_accepted += other.predicted_accepted;
         self.elapsed = self.elapsed.max(other.elapsed);
     }
+}
+
+/// The counters of `d` by reason, named as its fields, in their order:
+/// the first six are the rejections ([`net::Drops::rejected`]).
+pub fn drop_slots(d: &mut net::Drops) -> [(&'static str, &mut u64); 12] {
+    [
+        ("malformed", &mut d.malformed),
+        ("checksum", &mut d.checksum),
+        ("wrong_cluster", &mut d.wrong_cluster),
+        ("auth", &mut d.auth),
+        ("unknown_peer", &mut d.unknown_peer),
+        ("too_large", &mut d.too_large),
+        ("queue_full", &mut d.queue_full),
+        ("deadline", &mut d.deadline),
+        ("reassembly_timeout", &mut d.reassembly_timeout),
+        ("decode", &mut d.decode),
+        ("injected", &mut d.injected),
+        ("retired_boot", &mut d.retired_boot),
+    ]
+}
+
+/// [`drop_slots`]'s names and values.
+pub fn drop_counts(d: &net::Drops) -> [(&'static str, u64); 12] {
+    let mut copy = *d;
+    drop_slots(&mut copy).map(|(name, n)| (name, *n))
 }
 
 /// The transport configuration of member `id` as `node run` sets it up
@@ -402,73 +410,117 @@ pub fn member_net_config(
 /// Each sent datagram is also handed to a shadow endpoint configured like
 /// the target, whose drop counters say what the target should count.
 pub fn flood(spec: &FloodSpec) -> Result<FloodReport> {
-    let target = &spec.target;
-    let bad = |detail: String| ProcError::Command { command: "flood".into(), detail };
-    let socket = UdpSocket::bind(if target.addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-        .map_err(io("bind flood socket"))?;
-    socket.connect(target.addr).map_err(io("connect flood socket"))?;
-    let local = socket.local_addr().map_err(io("flood socket address"))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let secret = spec.secret.as_deref();
-    let pool = real_frames(spec, &mut rng).map_err(|e| bad(e.to_string()))?;
-    if pool.is_empty() {
-        return Err(bad("no real frames to mutate: the target is the only member".into()));
-    }
-    let mac_len = if secret.is_some() { net::wire::MAC_BYTES } else { 0 };
-    let mut shadow =
-        net::Endpoint::new(member_net_config(target.cluster_id, target.target_id, &spec.peers, secret))
-            .map_err(|e| bad(e.to_string()))?;
-    let mut report = FloodReport::default();
-    let start = std::time::Instant::now();
+    let mut flooder = Flooder::new(spec)?;
+    let start = Instant::now();
     for n in 0..spec.count {
-        if let (Some(progress), 0) = (&spec.progress, n % 10_000) {
+        flooder.pace(n, start);
+        let (kind, datagram) = flooder.next_datagram();
+        flooder.send(kind, &datagram, start);
+    }
+    Ok(flooder.finish(start))
+}
+
+/// What [`flood`] carries from one datagram to the next.
+struct Flooder<'a> {
+    spec: &'a FloodSpec,
+    /// Connected to the target.
+    socket: UdpSocket,
+    /// The socket's own address: where the shadow sees datagrams come from.
+    local: SocketAddr,
+    rng: ChaCha8Rng,
+    /// Real frames to replay and mutate ([`real_frames`]).
+    pool: Vec<Vec<u8>>,
+    /// The MAC's length on the cluster's frames (0 without a secret).
+    mac_len: usize,
+    /// An endpoint configured like the target, handed every datagram sent.
+    shadow: net::Endpoint,
+    report: FloodReport,
+}
+
+impl<'a> Flooder<'a> {
+    fn new(spec: &'a FloodSpec) -> Result<Flooder<'a>> {
+        let target = &spec.target;
+        let bad = |detail: String| ProcError::Command { command: "flood".into(), detail };
+        let socket = socket_for(target.addr, "bind flood socket")?;
+        socket.connect(target.addr).map_err(io("connect flood socket"))?;
+        let local = socket.local_addr().map_err(io("flood socket address"))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+        let secret = spec.secret.as_deref();
+        let pool = real_frames(spec, &mut rng).map_err(|e| bad(e.to_string()))?;
+        if pool.is_empty() {
+            return Err(bad("no real frames to mutate: the target is the only member".into()));
+        }
+        let mac_len = if secret.is_some() { net::wire::MAC_BYTES } else { 0 };
+        let shadow =
+            net::Endpoint::new(member_net_config(target.cluster_id, target.target_id, &spec.peers, secret))
+                .map_err(|e| bad(e.to_string()))?;
+        Ok(Flooder { spec, socket, local, rng, pool, mac_len, shadow, report: FloodReport::default() })
+    }
+
+    /// Before datagram `n`: counts progress every 10 000 and, at a rate,
+    /// waits every 100 until they are due.
+    fn pace(&self, n: u64, start: Instant) {
+        if let (Some(progress), 0) = (&self.spec.progress, n % 10_000) {
             progress.fetch_add(u64::from(n > 0) * 10_000, std::sync::atomic::Ordering::Relaxed);
         }
-        if let (Some(rate), 0) = (spec.rate, n % 100) {
-            let due = std::time::Duration::from_secs_f64(n as f64 / rate.max(1) as f64);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
-                std::thread::sleep(wait);
-            }
+        if let (Some(rate), 0) = (self.spec.rate, n % 100) {
+            sleep_until(start, Duration::from_secs_f64(n as f64 / rate.max(1) as f64));
         }
+    }
+
+    /// A datagram of a random kind: a real frame from the pool, a sealed
+    /// header or one of [`garbage_of`]'s, then mutated as the kind says.
+    fn next_datagram(&mut self) -> (SprayKind, Vec<u8>) {
+        let target = &self.spec.target;
+        let rng = &mut self.rng;
         let member = target.member_ids[rng.random_range(0..target.member_ids.len())];
         let kind = SprayKind::ALL[rng.random_range(0..SprayKind::ALL.len())];
         let mut d = match kind {
             SprayKind::Replayed | SprayKind::Flipped | SprayKind::FlippedResealed => {
-                pool[rng.random_range(0..pool.len())].clone()
+                self.pool[rng.random_range(0..self.pool.len())].clone()
             }
-            SprayKind::FlippedHeader => sealed(header(&mut rng, target.cluster_id, member, target.target_id)),
-            other => garbage_of(other, member, target, &mut rng),
+            SprayKind::FlippedHeader => sealed(header(rng, target.cluster_id, member, target.target_id)),
+            other => garbage_of(other, member, target, rng),
         };
         match kind {
-            SprayKind::Flipped => flip_bits(&mut d, &mut rng),
+            SprayKind::Flipped => flip_bits(&mut d, rng),
             SprayKind::FlippedResealed => {
-                let signed = d.len().saturating_sub(mac_len);
-                flip_bits(&mut d[..signed], &mut rng);
-                reseal(&mut d, mac_len);
+                let signed = d.len().saturating_sub(self.mac_len);
+                flip_bits(&mut d[..signed], rng);
+                reseal(&mut d, self.mac_len);
             }
             SprayKind::FlippedHeader => {
-                flip_bits(&mut d[..HEADER_BYTES], &mut rng);
+                flip_bits(&mut d[..HEADER_BYTES], rng);
                 if rng.random_bool(0.5) {
                     reseal(&mut d, 16);
                 }
             }
             _ => {}
         }
-        if socket.send(&d).is_err() {
-            report.send_errors += 1;
-            continue;
-        }
-        *report.sent.slot(kind) += 1;
-        let rejected = shadow.counters().drops.rejected();
-        shadow.handle_datagram(start.elapsed().as_micros() as u64, local, &d);
-        if shadow.counters().drops.rejected() == rejected {
-            report.predicted_accepted += 1;
-        }
-        while shadow.poll_event().is_some() {}
+        (kind, d)
     }
-    report.elapsed = start.elapsed();
-    report.predicted = shadow.counters().drops;
-    Ok(report)
+
+    /// Sends `d`; one the socket took is counted by kind and handed to the
+    /// shadow, which counts it as accepted unless it rejected it.
+    fn send(&mut self, kind: SprayKind, d: &[u8], start: Instant) {
+        if self.socket.send(d).is_err() {
+            self.report.send_errors += 1;
+            return;
+        }
+        *self.report.sent.slot(kind) += 1;
+        let rejected = self.shadow.counters().drops.rejected();
+        self.shadow.handle_datagram(start.elapsed().as_micros() as u64, self.local, d);
+        if self.shadow.counters().drops.rejected() == rejected {
+            self.report.predicted_accepted += 1;
+        }
+        while self.shadow.poll_event().is_some() {}
+    }
+
+    fn finish(mut self, start: Instant) -> FloodReport {
+        self.report.elapsed = start.elapsed();
+        self.report.predicted = self.shadow.counters().drops;
+        self.report
+    }
 }
 
 /// At least 2000 real datagrams between the target and the other members:

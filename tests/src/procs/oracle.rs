@@ -6,6 +6,7 @@
 //! client (no process per write), for soaks.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -27,77 +28,17 @@ pub struct WriterReport {
     pub errors: Vec<String>,
 }
 
-/// A thread that puts `tag-N = tag-N-<nonce>` for N = 0, 1, … until stopped.
-pub struct Writer {
+/// A thread that puts `tag-N = tag-N-<nonce>` for N = 0, 1, … until
+/// stopped, through a `C`: [`Writer`] and [`ClientWriter`].
+pub struct WriterThread<C> {
     stop: Arc<AtomicBool>,
     acked: Arc<AtomicU64>,
     handle: JoinHandle<WriterReport>,
+    via: PhantomData<fn() -> C>,
 }
 
-impl Writer {
-    pub fn start(cli: Cli, tag: &str) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(AtomicU64::new(0));
-        let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
-        let nonce = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
-        let handle = std::thread::spawn(move || {
-            let mut report = WriterReport::default();
-            let mut n = 0u64;
-            while !stop2.load(Ordering::Relaxed) {
-                let (key, value) = (format!("{tag}-{n}"), format!("{tag}-{n}-{nonce:x}"));
-                n += 1;
-                match cli.put(&key, &value) {
-                    Ok(PutOutcome::Acked) => {
-                        report.acked.insert(key, value);
-                        acked2.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(PutOutcome::NotAcked(_)) => report.not_acked += 1,
-                    Err(e) => {
-                        report.errors.push(e.to_string());
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-            }
-            report
-        });
-        Writer { stop, acked, handle }
-    }
-
-    /// Writes acknowledged so far.
-    pub fn acked(&self) -> u64 {
-        self.acked.load(Ordering::Relaxed)
-    }
-
-    /// Waits until `more` further writes are acknowledged; false on timeout.
-    pub fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
-        wait_count(&self.acked, &self.handle, more, timeout)
-    }
-
-    pub fn stop(self) -> WriterReport {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().unwrap_or_else(|_| WriterReport {
-            errors: vec!["writer thread panicked".into()],
-            ..WriterReport::default()
-        })
-    }
-}
-
-/// Waits until `acked` grew by `more`; false on timeout or when the
-/// writer thread ended.
-fn wait_count<T>(acked: &AtomicU64, handle: &JoinHandle<T>, more: u64, timeout: Duration) -> bool {
-    let (target, start) = (acked.load(Ordering::Relaxed) + more, Instant::now());
-    while acked.load(Ordering::Relaxed) < target {
-        if start.elapsed() >= timeout || handle.is_finished() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
-}
-
-/// Called after each write a [`ClientWriter`] got acknowledged: when, and
-/// by which member (the leader that applied it).
-pub type AckHook = Arc<dyn Fn(Instant, Option<u64>) + Send + Sync>;
+/// A [`WriterThread`] that runs a `node put` process per write.
+pub type Writer = WriterThread<Cli>;
 
 /// A [`Writer`] through an in-process [`node::client::Client`] instead of
 /// a `node put` process per write: one client (one id, its sequence
@@ -107,29 +48,96 @@ pub type AckHook = Arc<dyn Fn(Instant, Option<u64>) + Send + Sync>;
 /// Keys and values as [`Writer`]'s; a write that ends in
 /// `ClientError::Timeout` is not acknowledged, any other error is also
 /// listed in `errors`.
-pub struct ClientWriter {
-    stop: Arc<AtomicBool>,
-    acked: Arc<AtomicU64>,
-    handle: JoinHandle<WriterReport>,
+pub type ClientWriter = WriterThread<Client>;
+
+/// Called after each write a [`ClientWriter`] got acknowledged: when, and
+/// by which member (the leader that applied it).
+pub type AckHook = Arc<dyn Fn(Instant, Option<u64>) + Send + Sync>;
+
+impl WriterThread<Cli> {
+    pub fn start(cli: Cli, tag: &str) -> Writer {
+        WriterThread::spawn(tag, move || Ok(cli), put_by_cli)
+    }
 }
 
-impl ClientWriter {
+impl WriterThread<Client> {
     pub fn start(
         config: ClusterConfig,
         tag: &str,
         timeout: Duration,
         on_ack: Option<AckHook>,
     ) -> ClientWriter {
+        let connect = move || Client::new(&config, timeout).map_err(|e| format!("client: {e}"));
+        WriterThread::spawn(tag, connect, move |client, key, value, report| {
+            put_by_client(client, on_ack.as_ref(), key, value, report)
+        })
+    }
+}
+
+/// One [`Writer`] write: true when acknowledged. An error that is not a
+/// timeout (the process did not run) is listed, and the writer pauses.
+fn put_by_cli(cli: &mut Cli, key: &str, value: &str, report: &mut WriterReport) -> bool {
+    match cli.put(key, value) {
+        Ok(PutOutcome::Acked) => true,
+        Ok(PutOutcome::NotAcked(_)) => {
+            report.not_acked += 1;
+            false
+        }
+        Err(e) => {
+            report.errors.push(e.to_string());
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        }
+    }
+}
+
+/// One [`ClientWriter`] write: true when acknowledged (after telling
+/// `on_ack`). Any error counts as not acknowledged; one that is not a
+/// timeout is also listed, and the writer pauses.
+fn put_by_client(
+    client: &mut Client,
+    on_ack: Option<&AckHook>,
+    key: &str,
+    value: &str,
+    report: &mut WriterReport,
+) -> bool {
+    match client.put(key, value.as_bytes()) {
+        Ok(()) => {
+            if let Some(hook) = on_ack {
+                hook(Instant::now(), client.leader());
+            }
+            return true;
+        }
+        Err(ClientError::Timeout(_)) => {}
+        Err(e) => {
+            report.errors.push(format!("put {key}: {e}"));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    report.not_acked += 1;
+    false
+}
+
+impl<C> WriterThread<C> {
+    /// Starts the thread: `connect` makes the `C` (an error ends the
+    /// writer with it as the only entry of `errors`), then each write goes
+    /// through `put`, which says whether it was acknowledged and notes
+    /// anything else in the report.
+    fn spawn(
+        tag: &str,
+        connect: impl FnOnce() -> Result<C, String> + Send + 'static,
+        mut put: impl FnMut(&mut C, &str, &str, &mut WriterReport) -> bool + Send + 'static,
+    ) -> WriterThread<C> {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicU64::new(0));
         let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
         let nonce = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
         let handle = std::thread::spawn(move || {
             let mut report = WriterReport::default();
-            let mut client = match Client::new(&config, timeout) {
+            let mut via = match connect() {
                 Ok(c) => c,
                 Err(e) => {
-                    report.errors.push(format!("client: {e}"));
+                    report.errors.push(e);
                     return report;
                 }
             };
@@ -137,25 +145,14 @@ impl ClientWriter {
             while !stop2.load(Ordering::Relaxed) {
                 let (key, value) = (format!("{tag}-{n}"), format!("{tag}-{n}-{nonce:x}"));
                 n += 1;
-                match client.put(&key, value.as_bytes()) {
-                    Ok(()) => {
-                        if let Some(hook) = &on_ack {
-                            hook(Instant::now(), client.leader());
-                        }
-                        report.acked.insert(key, value);
-                        acked2.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(ClientError::Timeout(_)) => report.not_acked += 1,
-                    Err(e) => {
-                        report.not_acked += 1;
-                        report.errors.push(format!("put {key}: {e}"));
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
+                if put(&mut via, &key, &value, &mut report) {
+                    report.acked.insert(key, value);
+                    acked2.fetch_add(1, Ordering::Relaxed);
                 }
             }
             report
         });
-        ClientWriter { stop, acked, handle }
+        WriterThread { stop, acked, handle, via: PhantomData }
     }
 
     /// Writes acknowledged so far.
@@ -163,9 +160,17 @@ impl ClientWriter {
         self.acked.load(Ordering::Relaxed)
     }
 
-    /// Waits until `more` further writes are acknowledged; false on timeout.
+    /// Waits until `more` further writes are acknowledged; false on
+    /// timeout or when the writer thread ended.
     pub fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
-        wait_count(&self.acked, &self.handle, more, timeout)
+        let (target, start) = (self.acked() + more, Instant::now());
+        while self.acked() < target {
+            if start.elapsed() >= timeout || self.handle.is_finished() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     pub fn stop(self) -> WriterReport {
@@ -193,29 +198,11 @@ pub fn missing_acked_by_clients(
         .map(|t| {
             let (config, pairs) = (config.clone(), pairs.clone());
             std::thread::spawn(move || {
-                let mut missing = Vec::new();
-                let mut client = match Client::new(&config, timeout) {
-                    Ok(c) => c,
-                    Err(e) => return vec![format!("reader {t}: {e}")],
-                };
-                for (key, value) in pairs.iter().skip(t).step_by(threads) {
-                    let mut got = client.get(key);
-                    for _ in 1..3 {
-                        if got.is_ok() {
-                            break;
-                        }
-                        got = client.get(key);
-                    }
-                    match got {
-                        Ok(Some(v)) if v == value.as_bytes() => {}
-                        Ok(v) => missing.push(format!(
-                            "{key}: wrote {value:?}, read {:?}",
-                            v.map(|v| String::from_utf8_lossy(&v).into_owned())
-                        )),
-                        Err(e) => missing.push(format!("{key}: get failed: {e}")),
-                    }
+                let client = Client::new(&config, timeout).map_err(|e| format!("reader {t}: {e}"));
+                match client {
+                    Ok(mut client) => read_back(&mut client, pairs.iter().skip(t).step_by(threads)),
+                    Err(e) => vec![e],
                 }
-                missing
             })
         })
         .collect();
@@ -223,6 +210,30 @@ pub fn missing_acked_by_clients(
         .into_iter()
         .flat_map(|h| h.join().unwrap_or_else(|_| vec!["reader thread panicked".into()]))
         .collect()
+}
+
+/// The pairs of `pairs` that do not read back through `client`, each
+/// get tried up to 3 times.
+fn read_back<'a>(client: &mut Client, pairs: impl Iterator<Item = &'a (String, String)>) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (key, value) in pairs {
+        let mut got = client.get(key);
+        for _ in 1..3 {
+            if got.is_ok() {
+                break;
+            }
+            got = client.get(key);
+        }
+        match got {
+            Ok(Some(v)) if v == value.as_bytes() => {}
+            Ok(v) => missing.push(format!(
+                "{key}: wrote {value:?}, read {:?}",
+                v.map(|v| String::from_utf8_lossy(&v).into_owned())
+            )),
+            Err(e) => missing.push(format!("{key}: get failed: {e}")),
+        }
+    }
+    missing
 }
 
 /// Reads back every acknowledged write (linearizable `get`); the list of
