@@ -2,19 +2,9 @@
 
 mod common;
 
-use common::{entry, small, TestDir};
+use common::{entry, small, snapshot, TestDir};
 use wal::format::{segment_path, SegmentHeader, HEADER_LEN};
 use wal::{Error, Identity, Wal};
-
-fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    files.sort();
-    files
-}
 
 fn open_err(dir: &TestDir) -> Error {
     let before = snapshot(dir.path());

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{entry, small, TestDir};
+use common::{entry, small, snapshot, TestDir};
 use wal::format::segment_path;
 use wal::{inspect, Entry, Error, HardState, Identity, Wal, WalOptions};
 
@@ -16,17 +16,6 @@ const ME: Identity = Identity { cluster_id: 7001, member_id: 2 };
 
 fn options(identity: Identity) -> WalOptions {
     WalOptions { identity, ..small(4096) }
-}
-
-/// Every file of `dir` (the lock and temporaries included) with its bytes.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    files.sort();
-    files
 }
 
 /// The identity in each segment header of `dir`.

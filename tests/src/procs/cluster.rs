@@ -42,12 +42,7 @@ impl ClusterSpec {
         let sockets: Vec<UdpSocket> = (0..n)
             .map(|_| UdpSocket::bind("127.0.0.1:0").map_err(io("bind a free port")))
             .collect::<Result<_>>()?;
-        let members = sockets
-            .iter()
-            .zip(1..)
-            .map(|(s, id)| s.local_addr().map(|a| (id, a)).map_err(io("local_addr")))
-            .collect::<Result<_>>()?;
-        Ok(ClusterSpec::with_members(members))
+        ClusterSpec::on_sockets(&sockets)
     }
 
     /// `n` members on 127.0.0.1, on free ports below the kernel's
@@ -78,6 +73,12 @@ impl ClusterSpec {
         if (sockets.len() as u64) < n {
             return ClusterSpec::loopback(n);
         }
+        ClusterSpec::on_sockets(&sockets)
+    }
+
+    /// Members 1, 2, … on the addresses of `sockets` (held by the caller
+    /// until now, so no two got the same port).
+    fn on_sockets(sockets: &[UdpSocket]) -> Result<ClusterSpec> {
         let members = sockets
             .iter()
             .zip(1..)

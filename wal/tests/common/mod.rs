@@ -49,3 +49,15 @@ pub fn entry(index: u64, term: u64, len: usize) -> Entry {
     let data: Vec<u8> = (0..len).map(|i| (index as usize * 31 + i) as u8).collect();
     Entry { index, term, data: data.into() }
 }
+
+/// Every file of `dir` (the lock and temporaries included) with its bytes,
+/// by name: to show that something changed nothing on disk.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
