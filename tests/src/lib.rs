@@ -15,6 +15,8 @@
 //!   scenarios run on it (`cargo test live_`, `lab --live`).
 //! - [`procs`]: helpers for tests that run the real `node` binary as
 //!   processes (`kill -9`, restarts, WAL corruption, network namespaces).
+//! - [`linearizability`]: a checker of key-value client histories (Wing–Gong
+//!   search with memoization, per key).
 //!
 //! Where the tester differs from the lab's, and why:
 //! - `one()` gets `retry` where later versions of the lab pass it (after a
@@ -44,6 +46,7 @@
 //! ```
 
 pub mod harness;
+pub mod linearizability;
 pub mod live;
 pub mod procs;
 pub mod report;
