@@ -144,9 +144,10 @@ impl Server {
         let identity = wal::Identity { cluster_id: options.config.cluster_id, member_id: options.id };
         let (storage, persisted) = Storage::open(&options.data_dir, identity)?;
         let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(random_u64()));
-        let raft = raft::Raft::new(raft_config(&options), persisted, rng)?;
-        let transport = net::Transport::bind(net_config(&options.config, options.id))
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let net_config = net_config(&options.config, options.id);
+        let raft = raft::Raft::new(raft_config(&options, &net_config), persisted, rng)?;
+        let transport =
+            net::Transport::bind(net_config).map_err(|source| StartError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
             raft: Mutex::new(raft),
             applied_index: AtomicU64::new(0),
@@ -244,13 +245,13 @@ impl Drop for Server {
     }
 }
 
-fn raft_config(options: &ServerOptions) -> raft::Config {
+fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
     let t = options.config.timing;
     raft::Config {
         election_timeout_min_ticks: t.election_min_ticks,
         election_timeout_max_ticks: t.election_max_ticks,
         heartbeat_interval_ticks: t.heartbeat_ticks,
-        resend_ticks: resend_ticks(options.config.timing),
+        resend_ticks: resend_ticks(options.config.timing, net.message_deadline_us),
         noop_on_election: options.noop_on_election,
         check_quorum: true,
         max_entry_bytes: options.config.limits.max_entry_bytes,
@@ -264,8 +265,8 @@ fn raft_config(options: &ServerOptions) -> raft::Config {
 /// sooner, a large entry that is merely slow to arrive (a busy link, a
 /// loaded machine) would be sent again while the first copy still travels,
 /// and the copies would crowd each other out of the follower's reassembly.
-fn resend_ticks(timing: crate::config::Timing) -> u32 {
-    let deadline_ms = net::Config::new(0, 0, Default::default()).message_deadline_us / 1000;
+fn resend_ticks(timing: crate::config::Timing, message_deadline_us: u64) -> u32 {
+    let deadline_ms = message_deadline_us / 1000;
     u32::try_from(deadline_ms.div_ceil(timing.tick_ms.max(1))).unwrap_or(u32::MAX)
 }
 
