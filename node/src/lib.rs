@@ -30,6 +30,7 @@ pub mod client;
 pub mod config;
 pub mod kv;
 pub mod limits;
+pub mod member;
 pub mod proto;
 pub mod server;
 pub mod storage;

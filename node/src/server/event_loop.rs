@@ -2,10 +2,10 @@
 //!
 //! 1. wait for an input (tick timer, datagram, command from the handle),
 //!    then take every other input already waiting;
-//! 2. drain the core's `Ready`: one WAL batch and one `sync`, then send the
-//!    messages, then apply the committed entries and answer the clients
-//!    whose entries they are; `advance`; repeat while the core has more
-//!    (an `advance` can move the leader's commit index).
+//! 2. drain the member's turns ([`crate::member`]): one WAL batch and one
+//!    `sync`, then send the messages, then apply the committed entries and
+//!    answer the clients whose entries they are; repeat while the core has
+//!    more (an `advance` can move the leader's commit index).
 //!
 //! Proposals made during a turn leave in one AppendEntries per follower,
 //! since `ready()` runs once per turn.
@@ -24,9 +24,9 @@ use async_io::Timer;
 use futures_lite::future;
 use smol::channel::Receiver;
 
-use super::requests::Requests;
-use super::{Command, FatalError, Shared, StateMachine};
-use crate::proto::{MemberStatus, Reply, Wire};
+use super::{Command, FatalError, Shared};
+use crate::member::ClientReply;
+use crate::proto::{MemberStatus, Wire};
 use crate::storage::Storage;
 
 /// Inputs taken per turn before the turn's persist, at most (so a flood of
@@ -45,7 +45,6 @@ pub(super) struct EventLoop {
     shared: Arc<Shared>,
     storage: Storage,
     transport: net::Transport<Wire>,
-    sm: Box<dyn StateMachine>,
     inbox: Receiver<Command>,
     tick: Duration,
     /// When the last tick given to the core was due.
@@ -54,9 +53,6 @@ pub(super) struct EventLoop {
     /// of them is due: the timer's deadline.
     planned_ticks: u64,
     next_tick: Instant,
-    requests: Requests,
-    /// Role and term at the end of the last turn, to log changes.
-    last_seen: (raft::Role, u64),
 }
 
 impl EventLoop {
@@ -64,24 +60,19 @@ impl EventLoop {
         shared: Arc<Shared>,
         storage: Storage,
         transport: net::Transport<Wire>,
-        sm: Box<dyn StateMachine>,
         inbox: Receiver<Command>,
         tick: Duration,
     ) -> EventLoop {
-        let term = shared.raft().current_term();
         let now = Instant::now();
         EventLoop {
             shared,
             storage,
             transport,
-            sm,
             inbox,
             tick,
             last_tick: now,
             planned_ticks: 1,
             next_tick: now + tick,
-            requests: Requests::default(),
-            last_seen: (raft::Role::Follower, term),
         }
     }
 
@@ -109,8 +100,7 @@ impl EventLoop {
                     return Ok(());
                 }
             }
-            self.drain_ready()?;
-            self.watch_role();
+            self.drain_turns()?;
             self.plan_ticks();
         }
     }
@@ -128,9 +118,9 @@ impl EventLoop {
             return;
         }
         {
-            let mut raft = self.shared.raft();
+            let mut member = self.shared.member();
             for _ in 0..n {
-                raft.tick();
+                member.tick();
             }
         }
         self.planned_ticks -= n;
@@ -144,7 +134,7 @@ impl EventLoop {
 
     /// Sets the timer to the next tick at which the core can act.
     fn plan_ticks(&mut self) {
-        let due = self.shared.raft().ticks_until_due();
+        let due = self.shared.member().raft().ticks_until_due();
         self.planned_ticks = due;
         self.next_tick = self.last_tick + self.tick * u32::try_from(due).unwrap_or(u32::MAX);
     }
@@ -205,12 +195,17 @@ impl EventLoop {
 
     fn on_wire(&mut self, from: u64, wire: Wire) {
         match wire {
-            Wire::Raft(msg) if msg.from == from && from < net::CLIENT_ID_MIN => {
-                if let Err(e) = self.shared.raft().step(msg) {
+            Wire::Raft(msg) => {
+                if let Err(e) = self.shared.member().step(from, msg) {
                     tracing::debug!(target: "net", from, error = %e, "message refused");
                 }
             }
-            Wire::Request { seq, command } => self.on_request(from, seq, command),
+            Wire::Request { seq, command } => {
+                let refusal = self.shared.member().on_request(from, seq, command);
+                if let Some(reply) = refusal {
+                    self.reply(reply);
+                }
+            }
             Wire::StatusQuery { seq } => {
                 let mut status = MemberStatus::from(self.shared.status());
                 status.net = self.transport.endpoint().counters().into();
@@ -220,57 +215,30 @@ impl EventLoop {
         }
     }
 
-    /// A client's command: proposed if we lead, else a redirect.
-    fn on_request(&mut self, client: u64, seq: u64, command: Vec<u8>) {
-        if command.is_empty() {
-            return; // empty entries are no-ops; nothing to answer with
-        }
-        let proposed = self.shared.raft().propose(command);
-        let refusal = match proposed {
-            Ok((index, term)) => {
-                tracing::debug!(target: "client", client, seq, index, "proposed");
-                self.requests.insert(index, term, client, seq);
-                return;
-            }
-            Err(raft::ProposeError::NotLeader { leader_hint }) => Reply::NotLeader { leader_hint },
-            Err(raft::ProposeError::TooLarge { bytes, max }) => {
-                Reply::TooLarge { bytes: bytes as u64, max: max as u64 }
-            }
-            Err(raft::ProposeError::Busy { .. }) => Reply::Busy,
-        };
-        tracing::debug!(target: "client", client, seq, ?refusal, "refused");
-        self.send(client, &Wire::Reply { seq, reply: refusal });
-    }
-
-    /// Persist, send, apply, advance; until the core has nothing more.
-    fn drain_ready(&mut self) -> Result<(), FatalError> {
+    /// Persist, send, apply; until the member has nothing more. Then log a
+    /// role change and answer the clients it abandons.
+    fn drain_turns(&mut self) -> Result<(), FatalError> {
         loop {
-            let ready = {
-                let mut raft = self.shared.raft();
-                if !raft.has_ready() {
-                    return Ok(());
-                }
-                raft.ready()
-            };
-            self.storage.persist(&ready)?;
-            for msg in ready.messages {
+            let Some(mut turn) = self.shared.member().next_turn() else { break };
+            self.storage.persist(turn.ready())?;
+            for msg in turn.take_messages() {
                 self.send_raft(msg);
             }
-            for entry in ready.committed_entries {
-                self.apply(entry);
-            }
-            self.shared.raft().advance();
+            let replies = self.shared.member().apply(turn);
+            replies.into_iter().for_each(|r| self.reply(r));
         }
+        let (change, replies) = self.shared.member().end_turn();
+        if let Some(c) = change {
+            let id = self.transport.endpoint().id();
+            tracing::info!(target: "election", id, role = ?c.role, term = c.term, leader = ?c.leader,
+                "role or term changed");
+        }
+        replies.into_iter().for_each(|r| self.reply(r));
+        Ok(())
     }
 
-    fn apply(&mut self, entry: raft::Entry) {
-        // No-op entries (a new leader's) are not the state machine's business.
-        let reply = (!entry.data.is_empty()).then(|| self.sm.apply(entry.index, &entry.data));
-        self.shared.applied_index.store(entry.index, Ordering::Release);
-        if let (Some(reply), Some((client, seq))) = (reply, self.requests.applied(entry.index, entry.term)) {
-            tracing::debug!(target: "client", client, seq, index = entry.index, "applied, answering");
-            self.send(client, &Wire::Reply { seq, reply: Reply::Applied(reply) });
-        }
+    fn reply(&mut self, r: ClientReply) {
+        self.send(r.client, &Wire::Reply { seq: r.seq, reply: r.reply });
     }
 
     fn send_raft(&mut self, msg: raft::Message) {
@@ -296,30 +264,6 @@ impl EventLoop {
     fn send(&mut self, to: u64, wire: &Wire) {
         if let Err(e) = self.transport.send(to, wire) {
             tracing::debug!(target: "net", to, error = %e, "not sent");
-        }
-    }
-
-    /// Logs role and term changes; a leader that stepped down tells its
-    /// waiting clients to look elsewhere.
-    fn watch_role(&mut self) {
-        let (role, term, leader) = {
-            let raft = self.shared.raft();
-            (raft.role(), raft.current_term(), raft.leader_id())
-        };
-        if (role, term) == self.last_seen {
-            return;
-        }
-        let id = self.transport.endpoint().id();
-        tracing::info!(target: "election", id, ?role, term, ?leader, "role or term changed");
-        self.last_seen = (role, term);
-        // Entries proposed in an earlier term may still commit under the
-        // new leader; their clients retry there and the state machine's
-        // sessions apply each command once.
-        let keep_term = (role == raft::Role::Leader).then_some(term);
-        if !self.requests.is_empty() {
-            for (client, seq, reply) in self.requests.abandon(leader, keep_term) {
-                self.send(client, &Wire::Reply { seq, reply });
-            }
         }
     }
 }

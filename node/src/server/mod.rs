@@ -2,15 +2,14 @@
 //! by an event loop on its own thread (smol's reactor), and a [`Server`]
 //! handle to it.
 //!
-//! The handle shares the core with the loop behind a mutex, so
+//! The handle shares the member's logic ([`crate::member::Member`]: core,
+//! state machine, waiting clients) with the loop behind a mutex, so
 //! [`Server::propose`] and [`Server::status`] answer at once (the lab's
 //! `Start()` and `GetState()`); the loop is woken to send what was
 //! proposed. Everything else (blocking peers, faults, stopping) goes to the
-//! loop as a command. `event_loop.rs` holds the loop, `requests.rs` the
-//! client requests waiting for their entry to apply.
+//! loop as a command. `event_loop.rs` holds the loop.
 
 mod event_loop;
-mod requests;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,18 +21,10 @@ use rand_chacha::rand_core::SeedableRng;
 use smol::channel::{Receiver, Sender};
 
 use crate::config::{ClusterConfig, ConfigError};
+use crate::member::Member;
 use crate::storage::{Storage, StorageError};
 
-/// What the log's committed entries are applied to.
-pub trait StateMachine: Send + 'static {
-    /// Applies the entry at `index`. `data` is never empty: no-op entries
-    /// (a new leader's, see `ServerOptions::noop_on_election`) are skipped.
-    /// Returns the reply for the client that proposed it (ignored for
-    /// entries proposed with [`Server::propose`]).
-    /// `data` is shared with the log: a state machine may keep slices of
-    /// it instead of copies.
-    fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8>;
-}
+pub use crate::member::StateMachine;
 
 /// How to start one member.
 #[derive(Debug, Clone)]
@@ -86,10 +77,7 @@ pub struct ServerStats {
 
 /// State the handle and the loop share.
 struct Shared {
-    raft: Mutex<raft::Raft>,
-    /// Index of the last entry the state machine has applied (Raft's own
-    /// `applied_index` runs ahead by one turn: it counts what was handed out).
-    applied_index: AtomicU64,
+    member: Mutex<Member>,
     rpcs: AtomicU64,
     rpc_bytes: AtomicU64,
     messages: AtomicU64,
@@ -98,16 +86,14 @@ struct Shared {
 }
 
 impl Shared {
-    fn raft(&self) -> MutexGuard<'_, raft::Raft> {
+    fn member(&self) -> MutexGuard<'_, Member> {
         // A panic while holding the lock ends the loop anyway; the core's
         // state is still the last consistent one for status queries.
-        self.raft.lock().unwrap_or_else(|e| e.into_inner())
+        self.member.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn status(&self) -> raft::Status {
-        let mut s = self.raft().status();
-        s.applied_index = self.applied_index.load(Ordering::Acquire);
-        s
+        self.member().status()
     }
 }
 
@@ -149,8 +135,7 @@ impl Server {
         let transport =
             net::Transport::bind(net_config).map_err(|source| StartError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
-            raft: Mutex::new(raft),
-            applied_index: AtomicU64::new(0),
+            member: Mutex::new(Member::new(raft, sm)),
             rpcs: AtomicU64::new(0),
             rpc_bytes: AtomicU64::new(0),
             messages: AtomicU64::new(0),
@@ -158,7 +143,7 @@ impl Server {
         });
         let (commands, inbox) = smol::channel::unbounded();
         let tick = Duration::from_millis(options.config.timing.tick_ms);
-        let event_loop = event_loop::EventLoop::new(shared.clone(), storage, transport, sm, inbox, tick);
+        let event_loop = event_loop::EventLoop::new(shared.clone(), storage, transport, inbox, tick);
         let thread = std::thread::Builder::new()
             .name(format!("node-{}", options.id))
             .spawn(move || smol::block_on(event_loop.run()))
@@ -179,7 +164,7 @@ impl Server {
 
     /// Raw Raft propose (the lab's Start()): Some((index, term)) if leader.
     pub fn propose(&self, data: Vec<u8>) -> Option<(u64, u64)> {
-        let placed = self.shared.raft().propose(data).ok()?;
+        let placed = self.shared.member().propose(data)?;
         if !self.shared.wake_queued.swap(true, Ordering::AcqRel) {
             let _ = self.commands.try_send(Command::Wake);
         }

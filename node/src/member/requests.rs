@@ -47,8 +47,4 @@ impl Requests {
         self.by_index = keep;
         drop.into_values().map(|w| (w.client, w.seq, Reply::NotLeader { leader_hint })).collect()
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.by_index.is_empty()
-    }
 }
