@@ -6,18 +6,28 @@
 //! can crash the member between any two steps of a turn.
 //!
 //! A driver feeds inputs ([`Member::tick`], [`Member::step`],
-//! [`Member::on_request`], [`Member::propose`]) and then drains the turns:
+//! [`Member::on_request`], [`Member::propose`]) and then polls
+//! [`Member::poll`] until it says [`Action::Idle`], doing what each action
+//! asks before polling again:
 //!
 //! ```text
-//! while let Some(mut turn) = member.next_turn() {
-//!     storage.persist(turn.ready())?;          // write, then sync: durable
-//!     for msg in turn.take_messages() { send } // only now: votes and acks promise durability
-//!     for out in member.apply(turn) { send }   // apply committed entries, answer their clients
+//! loop {
+//!     match member.poll() {
+//!         Action::Persist(writes) => storage.persist(&writes)?, // write, then sync: durable
+//!         Action::Send(messages) => send each,  // only now: votes and acks promise durability
+//!         Action::Reply(replies) => answer each, // entries applied first
+//!         Action::RoleChanged { change, abandoned } => log it, answer each,
+//!         Action::Idle => break,
+//!     }
 //! }
-//! for out in member.end_turn() { send }        // a role change abandons waiting clients
 //! ```
 //!
-//! Each step is a separate call so that a crash can fall between any two.
+//! The order lives here, not in the drivers: a persist is complete when the
+//! driver polls again, messages go out only after it, and a client is
+//! answered only after its entry is applied. A simulated driver lets
+//! virtual time pass between two polls and can crash the member there.
+//! Inputs wait while a turn is in progress (the event loop handles them
+//! between turns).
 
 mod requests;
 
@@ -54,6 +64,7 @@ pub struct Member {
     applied_index: u64,
     /// Role and term at the end of the last turn.
     last_seen: (Role, u64),
+    phase: Phase,
 }
 
 /// A role or term change seen at the end of a turn, for the driver's log.
@@ -64,31 +75,40 @@ pub struct RoleChange {
     pub leader: Option<u64>,
 }
 
-/// One `Ready` in the middle of being worked off: first persisted, then its
-/// messages sent, then its committed entries applied by [`Member::apply`].
+/// What the driver must do next.
 #[derive(Debug)]
-#[must_use = "a turn must be persisted, its messages sent and then applied"]
-pub struct Turn {
-    ready: raft::Ready,
+#[must_use = "an action must be done before polling again"]
+pub enum Action {
+    /// Make `hard_state` and `entries` durable (write, then sync); the
+    /// next poll means it is done. An entry at index i replaces every
+    /// persisted entry from i on. The other fields are empty.
+    Persist(raft::Ready),
+    /// Hand these messages to the network.
+    Send(Vec<Message>),
+    /// Answer these clients (their entries are applied).
+    Reply(Vec<ClientReply>),
+    /// The role or term changed; the clients waiting on entries a new
+    /// leader may replace are told to ask elsewhere.
+    RoleChanged { change: RoleChange, abandoned: Vec<ClientReply> },
+    /// Nothing to do until the next input.
+    Idle,
 }
 
-impl Turn {
-    /// What to make durable before anything else: the hard state and the
-    /// entries (an entry at index i replaces every persisted entry from i on).
-    pub fn ready(&self) -> &raft::Ready {
-        &self.ready
-    }
-
-    /// The messages, to send once the turn's writes are durable.
-    pub fn take_messages(&mut self) -> Vec<Message> {
-        std::mem::take(&mut self.ready.messages)
-    }
+/// Where the member is in a turn (one `Ready` being worked off).
+#[derive(Debug, Default)]
+enum Phase {
+    #[default]
+    Idle,
+    /// Its writes were handed out; the messages and committed entries wait.
+    Persisting(raft::Ready),
+    /// Its messages were handed out; the committed entries wait.
+    Sending(raft::Ready),
 }
 
 impl Member {
     pub fn new(raft: Raft, sm: Box<dyn StateMachine>) -> Member {
         let last_seen = (raft.role(), raft.current_term());
-        Member { raft, sm, requests: Requests::default(), applied_index: 0, last_seen }
+        Member { raft, sm, requests: Requests::default(), applied_index: 0, last_seen, phase: Phase::Idle }
     }
 
     pub fn raft(&self) -> &Raft {
@@ -148,17 +168,59 @@ impl Member {
         Some(ClientReply { client, seq, reply })
     }
 
-    /// The next piece of work, if the core has any.
-    pub fn next_turn(&mut self) -> Option<Turn> {
-        self.raft.has_ready().then(|| Turn { ready: self.raft.ready() })
+    /// True while a turn is in progress: poll until [`Action::Idle`]
+    /// before giving the member another input.
+    pub fn in_turn(&self) -> bool {
+        !matches!(self.phase, Phase::Idle)
     }
 
-    /// After the turn's writes are durable and its messages sent: applies
-    /// its committed entries, in order, and answers the clients whose
-    /// entries they are; then tells the core the writes are durable.
-    pub fn apply(&mut self, turn: Turn) -> Vec<ClientReply> {
+    /// The next thing to do; see the module docs.
+    pub fn poll(&mut self) -> Action {
+        match std::mem::take(&mut self.phase) {
+            Phase::Idle => self.start_turn(),
+            Phase::Persisting(mut ready) => {
+                let messages = std::mem::take(&mut ready.messages);
+                self.phase = Phase::Sending(ready);
+                if messages.is_empty() {
+                    return self.poll();
+                }
+                Action::Send(messages)
+            }
+            Phase::Sending(ready) => {
+                let replies = self.apply(ready.committed_entries);
+                self.raft.advance();
+                if replies.is_empty() {
+                    return self.poll();
+                }
+                Action::Reply(replies)
+            }
+        }
+    }
+
+    /// Takes the core's next `Ready` and hands out its writes; or, when
+    /// there is none, ends the turn.
+    fn start_turn(&mut self) -> Action {
+        if !self.raft.has_ready() {
+            return self.end_turn();
+        }
+        let mut ready = self.raft.ready();
+        let writes = raft::Ready {
+            hard_state: ready.hard_state.take(),
+            entries: std::mem::take(&mut ready.entries),
+            ..raft::Ready::default()
+        };
+        self.phase = Phase::Persisting(ready);
+        if writes.is_empty() {
+            return self.poll();
+        }
+        Action::Persist(writes)
+    }
+
+    /// Applies committed entries in order; the replies for the clients
+    /// whose entries they are.
+    fn apply(&mut self, committed: Vec<raft::Entry>) -> Vec<ClientReply> {
         let mut replies = Vec::new();
-        for entry in turn.ready.committed_entries {
+        for entry in committed {
             // No-op entries (a new leader's) are not the state machine's business.
             let reply = (!entry.data.is_empty()).then(|| self.sm.apply(entry.index, &entry.data));
             self.applied_index = entry.index;
@@ -169,25 +231,25 @@ impl Member {
                 replies.push(ClientReply { client, seq, reply: Reply::Applied(reply) });
             }
         }
-        self.raft.advance();
         replies
     }
 
-    /// After the last turn: if the role or term changed, says so, and the
-    /// clients waiting on entries a new leader may replace are told to look
-    /// elsewhere. Entries proposed in an earlier term may still commit under
-    /// the new leader; their clients retry there and the state machine's
-    /// sessions apply each command once.
-    pub fn end_turn(&mut self) -> (Option<RoleChange>, Vec<ClientReply>) {
+    /// No more work: if the role or term changed, says so and abandons the
+    /// clients waiting on entries a new leader may replace. Entries proposed
+    /// in an earlier term may still commit under the new leader; their
+    /// clients retry there and the state machine's sessions apply each
+    /// command once.
+    fn end_turn(&mut self) -> Action {
         let (role, term, leader) = (self.raft.role(), self.raft.current_term(), self.raft.leader_id());
         if (role, term) == self.last_seen {
-            return (None, Vec::new());
+            return Action::Idle;
         }
         self.last_seen = (role, term);
         let keep_term = (role == Role::Leader).then_some(term);
         let abandoned = self.requests.abandon(leader, keep_term);
-        let replies = abandoned.into_iter().map(|(client, seq, reply)| ClientReply { client, seq, reply });
-        (Some(RoleChange { role, term, leader }), replies.collect())
+        let abandoned =
+            abandoned.into_iter().map(|(client, seq, reply)| ClientReply { client, seq, reply }).collect();
+        Action::RoleChanged { change: RoleChange { role, term, leader }, abandoned }
     }
 }
 

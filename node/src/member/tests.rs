@@ -17,12 +17,16 @@ impl StateMachine for Recorder {
     }
 }
 
-fn leader() -> (Member, Recorder) {
-    let config = raft::Config { noop_on_election: true, ..raft::Config::lab(1, vec![1]) };
+fn member(voters: Vec<u64>) -> (Member, Recorder) {
+    let config = raft::Config { noop_on_election: true, ..raft::Config::lab(1, voters) };
     let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1));
     let raft = Raft::new(config, raft::Persisted::default(), rng).unwrap();
     let sm = Recorder::default();
-    let mut m = Member::new(raft, Box::new(sm.clone()));
+    (Member::new(raft, Box::new(sm.clone())), sm)
+}
+
+fn leader() -> (Member, Recorder) {
+    let (mut m, sm) = member(vec![1]);
     while m.raft().role() != Role::Leader {
         m.tick();
     }
@@ -30,43 +34,55 @@ fn leader() -> (Member, Recorder) {
     (m, sm)
 }
 
-/// Works off every turn; returns the replies.
-fn drain(m: &mut Member) -> Vec<ClientReply> {
-    let mut replies = Vec::new();
-    while let Some(mut turn) = m.next_turn() {
-        turn.take_messages();
-        replies.extend(m.apply(turn));
+/// Does every action; returns them.
+fn drain(m: &mut Member) -> Vec<Action> {
+    let mut actions = Vec::new();
+    loop {
+        match m.poll() {
+            Action::Idle => return actions,
+            a => actions.push(a),
+        }
     }
-    replies.extend(m.end_turn().1);
-    replies
 }
 
 #[test]
-fn a_client_is_answered_only_after_its_entry_is_applied() {
+fn a_client_is_answered_only_after_its_entry_is_durable_and_applied() {
     let (mut m, sm) = leader();
     assert!(m.on_request(net::CLIENT_ID_MIN, 7, b"x".to_vec()).is_none());
-    let turn = m.next_turn().unwrap();
-    assert_eq!(turn.ready().entries.len(), 1, "the entry is handed out to persist first");
-    assert!(m.apply(turn).is_empty(), "no answer before the entry is durable and committed");
     let index = m.raft().log().last_index();
-    assert!(!sm.0.lock().unwrap().contains(&index));
-    let replies = drain(&mut m);
+    let Action::Persist(writes) = m.poll() else { panic!("the entry is persisted first") };
+    assert_eq!(writes.entries.len(), 1);
+    assert!(m.in_turn());
+    assert!(!sm.0.lock().unwrap().contains(&index), "nothing applied before the persist is done");
+    let actions = drain(&mut m);
     assert_eq!(sm.0.lock().unwrap().last(), Some(&index));
     let expected = ClientReply {
         client: net::CLIENT_ID_MIN,
         seq: 7,
         reply: Reply::Applied(index.to_be_bytes().to_vec()),
     };
-    assert_eq!(replies, vec![expected]);
+    assert!(matches!(&actions[..], [Action::Reply(r)] if r == &vec![expected]), "{actions:?}");
     assert_eq!(m.applied_index(), index);
+    assert!(!m.in_turn());
+}
+
+#[test]
+fn a_candidate_persists_its_vote_before_asking_for_votes() {
+    let (mut m, _) = member(vec![1, 2, 3]);
+    while m.raft().role() != Role::Candidate {
+        m.tick();
+    }
+    let Action::Persist(writes) = m.poll() else { panic!("the vote is persisted first") };
+    assert_eq!(writes.hard_state.map(|h| h.voted_for), Some(Some(1)));
+    let Action::Send(requests) = m.poll() else { panic!("then the requests go out") };
+    assert_eq!(requests.len(), 2);
+    assert!(matches!(m.poll(), Action::RoleChanged { change, .. } if change.role == Role::Candidate));
+    assert!(matches!(m.poll(), Action::Idle));
 }
 
 #[test]
 fn a_follower_refuses_clients_and_names_no_leader_it_does_not_know() {
-    let config = raft::Config::lab(1, vec![1, 2, 3]);
-    let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1));
-    let raft = Raft::new(config, raft::Persisted::default(), rng).unwrap();
-    let mut m = Member::new(raft, Box::new(Recorder::default()));
+    let (mut m, _) = member(vec![1, 2, 3]);
     let refusal = m.on_request(net::CLIENT_ID_MIN, 1, b"x".to_vec()).unwrap();
     assert_eq!(refusal.reply, Reply::NotLeader { leader_hint: None });
     assert!(m.on_request(net::CLIENT_ID_MIN, 2, Vec::new()).is_none(), "an empty command is ignored");
@@ -75,12 +91,8 @@ fn a_follower_refuses_clients_and_names_no_leader_it_does_not_know() {
 #[test]
 fn a_message_claiming_another_sender_is_refused() {
     let (mut m, _) = leader();
-    let msg = Message {
-        from: 2,
-        to: 1,
-        term: 1,
-        body: raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: 1 }),
-    };
+    let reply = raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: 1 });
+    let msg = Message { from: 2, to: 1, term: 1, body: reply };
     assert!(m.step(3, msg.clone()).is_err());
     assert!(m.step(net::CLIENT_ID_MIN, Message { from: net::CLIENT_ID_MIN, ..msg }).is_err());
 }

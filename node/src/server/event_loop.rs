@@ -25,7 +25,7 @@ use futures_lite::future;
 use smol::channel::Receiver;
 
 use super::{Command, FatalError, Shared};
-use crate::member::ClientReply;
+use crate::member::{Action, ClientReply};
 use crate::proto::{MemberStatus, Wire};
 use crate::storage::Storage;
 
@@ -215,26 +215,25 @@ impl EventLoop {
         }
     }
 
-    /// Persist, send, apply; until the member has nothing more. Then log a
-    /// role change and answer the clients it abandons.
+    /// Persist, send, apply, in the member's order, until it is idle.
     fn drain_turns(&mut self) -> Result<(), FatalError> {
         loop {
-            let Some(mut turn) = self.shared.member().next_turn() else { break };
-            self.storage.persist(turn.ready())?;
-            for msg in turn.take_messages() {
-                self.send_raft(msg);
+            let action = self.shared.member().poll();
+            match action {
+                Action::Persist(writes) => {
+                    self.storage.persist(&writes)?;
+                }
+                Action::Send(messages) => messages.into_iter().for_each(|m| self.send_raft(m)),
+                Action::Reply(replies) => replies.into_iter().for_each(|r| self.reply(r)),
+                Action::RoleChanged { change, abandoned } => {
+                    let id = self.transport.endpoint().id();
+                    tracing::info!(target: "election", id, role = ?change.role, term = change.term,
+                        leader = ?change.leader, "role or term changed");
+                    abandoned.into_iter().for_each(|r| self.reply(r));
+                }
+                Action::Idle => return Ok(()),
             }
-            let replies = self.shared.member().apply(turn);
-            replies.into_iter().for_each(|r| self.reply(r));
         }
-        let (change, replies) = self.shared.member().end_turn();
-        if let Some(c) = change {
-            let id = self.transport.endpoint().id();
-            tracing::info!(target: "election", id, role = ?c.role, term = c.term, leader = ?c.leader,
-                "role or term changed");
-        }
-        replies.into_iter().for_each(|r| self.reply(r));
-        Ok(())
     }
 
     fn reply(&mut self, r: ClientReply) {
