@@ -9,6 +9,7 @@ mod election_5_2;
 mod flow_control;
 mod hostile;
 mod lease;
+mod planted;
 mod random_messages;
 mod replication_5_3;
 mod safety_5_4;
