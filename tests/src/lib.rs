@@ -45,6 +45,7 @@
 //! assert_eq!(run.summary.commands, 3);
 //! ```
 
+pub mod chaos;
 pub mod harness;
 pub mod linearizability;
 pub mod live;

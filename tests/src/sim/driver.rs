@@ -1,9 +1,14 @@
-//! The simulator's event loop and the driver side of the core's `Ready`
-//! hand-off: persist, then send, then apply, then `advance`.
+//! The simulator's event loop, and the driver side of the node's member
+//! logic: inputs wait while a turn is in progress, a persist writes to the
+//! simulated disk and the turn resumes when its sync completes, and a
+//! crash point can stop the member between any two steps.
 
+use node::member::{Action, ClientReply};
 use raft::Message;
 
-use super::queue::Event;
+use super::invariants::check_promise;
+use super::node::{CrashPoint, Input};
+use super::queue::{Addr, Event, Packet};
 use super::{Sim, TICK_US};
 
 impl Sim {
@@ -11,116 +16,263 @@ impl Sim {
     /// each, and stops at the first violation.
     pub(super) fn run_until(&mut self, until_us: u64) {
         for i in 0..self.nodes.len() {
-            if std::mem::take(&mut self.nodes[i].dirty) && self.failure.is_none() {
+            if std::mem::take(&mut self.nodes[i].dirty) && self.failure.is_none() && !self.nodes[i].busy {
                 self.events += 1;
-                self.process_ready(i);
+                self.work(i);
             }
         }
         while self.failure.is_none() {
             let Some((at_us, event)) = self.queue.pop_due(until_us) else { break };
             self.now_us = at_us;
             self.events += 1;
-            match event {
-                Event::Tick { server, incarnation } => self.tick(server, incarnation),
-                Event::Deliver { msg, from_incarnation, to_incarnation } => {
-                    self.deliver(msg, from_incarnation, to_incarnation)
-                }
-            }
+            self.handle(event);
         }
         if self.failure.is_none() {
             self.now_us = until_us;
         }
     }
 
-    fn tick(&mut self, server: usize, incarnation: u64) {
-        let node = &mut self.nodes[server];
-        if node.incarnation != incarnation {
-            return; // crashed since: its clock stopped
-        }
-        let Some(raft) = node.raft.as_mut() else { return };
-        raft.tick();
-        self.queue.push(self.now_us + TICK_US, Event::Tick { server, incarnation });
-        self.process_ready(server);
-    }
-
-    fn deliver(&mut self, msg: Message, from_incarnation: u64, to_incarnation: u64) {
-        let (from, to) = (server_of(msg.from), server_of(msg.to));
-        let alive = |s: &Sim, i: usize, inc: u64| s.nodes[i].incarnation == inc && s.nodes[i].raft.is_some();
-        if !self.network.link_up(from, to)
-            || !alive(self, from, from_incarnation)
-            || !alive(self, to, to_incarnation)
-        {
-            return;
-        }
-        let Some(raft) = self.nodes[to].raft.as_mut() else { return };
-        if let Err(e) = raft.step(msg) {
-            self.violation(format!("server {to} refused a message: {e}"));
-            return;
-        }
-        self.process_ready(to);
-    }
-
-    /// Drains server `i`'s `Ready`s in the required order and checks what
-    /// changed.
-    pub(super) fn process_ready(&mut self, i: usize) {
-        let mut outbox = Vec::new();
-        loop {
-            let node = &mut self.nodes[i];
-            let Some(raft) = node.raft.as_mut() else { return };
-            if !raft.has_ready() {
-                break;
-            }
-            let ready = raft.ready();
-            if let Some(hs) = ready.hard_state {
-                if let Err(e) = self.invariants.on_hard_state(i, node.disk.hard_state, hs) {
-                    return self.violation(e);
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Tick { server, incarnation } => {
+                if self.nodes[server].incarnation == incarnation && self.nodes[server].member.is_some() {
+                    self.queue.push(self.now_us + TICK_US, Event::Tick { server, incarnation });
+                    self.input(server, Input::Tick);
                 }
-                node.disk.hard_state = hs;
             }
-            node.disk.write(&ready.entries);
-            if let Err(e) = self.invariants.on_entries(i, &node.disk, &ready.entries) {
+            Event::Deliver { packet, from, to, from_incarnation, to_incarnation } => {
+                self.deliver(packet, from, to, from_incarnation, to_incarnation)
+            }
+            Event::SyncDone { server, incarnation } => self.sync_done(server, incarnation),
+            Event::Client { client, generation } => self.client_timer(client, generation),
+            Event::Nemesis(fault) => self.nemesis_acts(fault),
+        }
+    }
+
+    fn alive(&self, a: Addr, incarnation: u64) -> bool {
+        match a {
+            Addr::Server(i) => self.nodes[i].incarnation == incarnation && self.nodes[i].member.is_some(),
+            Addr::Client(_) => true,
+        }
+    }
+
+    fn deliver(&mut self, packet: Packet, from: Addr, to: Addr, from_inc: u64, to_inc: u64) {
+        if !self.link_up(from, to) || !self.alive(from, from_inc) || !self.alive(to, to_inc) {
+            return;
+        }
+        match to {
+            Addr::Server(i) => self.input(i, Input::Packet { from, packet }),
+            Addr::Client(c) => {
+                if let Packet::Reply(reply) = packet {
+                    self.client_reply(c, reply);
+                }
+            }
+        }
+    }
+
+    /// An input for server `i`: handled now, or after the turn in progress.
+    fn input(&mut self, i: usize, input: Input) {
+        let node = &mut self.nodes[i];
+        if node.member.is_none() {
+            return;
+        }
+        if node.busy {
+            node.deferred.push_back(input);
+            return;
+        }
+        self.take_input(i, input);
+        self.observe(i);
+        self.work(i);
+    }
+
+    fn take_input(&mut self, i: usize, input: Input) {
+        let Some(member) = self.nodes[i].member.as_mut() else { return };
+        match input {
+            Input::Tick => member.tick(),
+            Input::Packet { from: Addr::Server(from), packet: Packet::Raft { msg, hostile } } => {
+                let sender = from as u64 + 1;
+                if let Err(e) = member.step(sender, msg) {
+                    if !hostile {
+                        self.violation(format!("server {i} refused a message: {e}"));
+                    }
+                } else if hostile {
+                    self.violation(format!("server {i} accepted a forged message with extreme values"));
+                }
+            }
+            Input::Packet { from: Addr::Client(c), packet: Packet::Request { client, seq, command } } => {
+                if let Some(refusal) = member.on_request(client, seq, command) {
+                    self.send_reply(i, c, refusal);
+                }
+            }
+            Input::Packet { .. } => {}
+        }
+    }
+
+    /// Polls server `i`'s member until it is idle or waits for a sync.
+    pub(super) fn work(&mut self, i: usize) {
+        while self.failure.is_none() {
+            let Some(member) = self.nodes[i].member.as_ref() else { return };
+            let starting = !member.in_turn() && member.raft().has_ready();
+            if starting && self.crash_point(i, CrashPoint::BeforeWrite) {
+                return self.crash(i);
+            }
+            let Some(member) = self.nodes[i].member.as_mut() else { return };
+            match member.poll() {
+                Action::Persist(writes) => {
+                    let node = &mut self.nodes[i];
+                    node.disk.write(&writes);
+                    let latency = node.disk.sync_latency(self.now_us, &mut self.rng);
+                    node.busy = true;
+                    let incarnation = node.incarnation;
+                    self.queue.push(self.now_us + latency, Event::SyncDone { server: i, incarnation });
+                    return;
+                }
+                Action::Send(messages) => {
+                    if self.crash_point(i, CrashPoint::BeforeSend) {
+                        return self.crash(i);
+                    }
+                    for msg in messages {
+                        self.send_raft(i, msg);
+                    }
+                }
+                Action::Reply(replies) => {
+                    if self.crash_point(i, CrashPoint::BeforeReply) {
+                        return self.crash(i);
+                    }
+                    self.check_machine();
+                    self.send_replies(i, replies);
+                }
+                Action::RoleChanged { abandoned, .. } => self.send_replies(i, abandoned),
+                Action::Idle => {
+                    self.check_machine();
+                    self.observe(i);
+                    let deferred = std::mem::take(&mut self.nodes[i].deferred);
+                    if deferred.is_empty() {
+                        return;
+                    }
+                    for input in deferred {
+                        self.take_input(i, input);
+                    }
+                    self.observe(i);
+                }
+            }
+        }
+    }
+
+    fn sync_done(&mut self, i: usize, incarnation: u64) {
+        if self.nodes[i].incarnation != incarnation || self.nodes[i].member.is_none() {
+            return;
+        }
+        if self.crash_point(i, CrashPoint::DuringSync) {
+            return self.crash(i);
+        }
+        let node = &mut self.nodes[i];
+        node.busy = false;
+        if let Err(e) = node.disk.sync(i, &mut self.invariants) {
+            return self.violation(e);
+        }
+        self.work(i);
+    }
+
+    /// True when server `i` is to crash at `point` now (and counts it).
+    fn crash_point(&mut self, i: usize, point: CrashPoint) -> bool {
+        let hit = self.nodes[i].crashes_at(point);
+        if hit && !self.points_hit.contains(&point) {
+            self.points_hit.push(point);
+        }
+        hit
+    }
+
+    /// A violation a state machine recorded, if any.
+    fn check_machine(&mut self) {
+        let seen = self.violations.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(what) = seen {
+            self.violation(what);
+        }
+    }
+
+    /// Election Safety, Leader Completeness and the commit checks for
+    /// server `i`.
+    fn observe(&mut self, i: usize) {
+        let Some(member) = self.nodes[i].member.as_ref() else { return };
+        let durable: Vec<_> = self.nodes.iter().map(|n| n.disk.durable()).collect();
+        if let Err(e) = self.invariants.observe(i, member.raft(), &durable) {
+            self.violation(e);
+        }
+    }
+
+    /// Hands one Raft message to the network, after checking that what it
+    /// promises is durable: counted if it is a request, then lost, delayed
+    /// or duplicated by the network model.
+    fn send_raft(&mut self, from: usize, msg: Message) {
+        let node = &self.nodes[from];
+        if let Some(member) = node.member.as_ref() {
+            if let Err(e) = check_promise(from, &msg, node.disk.durable(), member.raft().log()) {
                 return self.violation(e);
             }
-            outbox.extend(ready.messages);
-            for e in &ready.committed_entries {
-                if let Err(what) = self.checker.apply(i, e.index, &e.data) {
-                    return self.violation(what);
-                }
-            }
-            raft.advance();
         }
-        for msg in outbox {
-            self.send(i, msg);
-        }
-        let node = &self.nodes[i];
-        if let Some(raft) = node.raft.as_ref() {
-            if let Err(e) = self.invariants.observe(i, raft) {
-                self.violation(e);
-            }
-        }
-    }
-
-    /// Hands one message to the network: counted if it is a request, then
-    /// lost, delayed or duplicated by the network model.
-    fn send(&mut self, from: usize, msg: Message) {
         if msg.is_request() {
             self.rpcs += 1;
             self.bytes += postcard::experimental::serialized_size(&msg).unwrap_or(0) as u64;
         }
         let to = server_of(msg.to);
-        if to >= self.nodes.len() || !self.network.link_up(from, to) || self.nodes[to].raft.is_none() {
+        if to >= self.nodes.len() {
             return;
         }
-        let (from_incarnation, to_incarnation) = (self.nodes[from].incarnation, self.nodes[to].incarnation);
-        let fates = self.network.fates(msg.is_request(), &mut self.rng);
-        for delay_us in fates {
-            let event = Event::Deliver { msg: msg.clone(), from_incarnation, to_incarnation };
+        self.nemesis_forge(from, &msg);
+        let is_request = msg.is_request();
+        self.transmit(Packet::Raft { msg, hostile: false }, Addr::Server(from), Addr::Server(to), is_request);
+    }
+
+    fn send_replies(&mut self, from: usize, replies: Vec<ClientReply>) {
+        for r in replies {
+            if let Some(c) = self.client_index(r.client) {
+                self.send_reply(from, c, r);
+            }
+        }
+    }
+
+    fn send_reply(&mut self, from: usize, client: usize, reply: ClientReply) {
+        self.transmit(Packet::Reply(reply), Addr::Server(from), Addr::Client(client), false);
+    }
+
+    /// Puts `packet` on the network: its copies arrive after the network
+    /// model's delays, unless the link is down.
+    pub(super) fn transmit(&mut self, packet: Packet, from: Addr, to: Addr, is_request: bool) {
+        if !self.link_up(from, to) {
+            return;
+        }
+        let incarnation = |a: Addr| match a {
+            Addr::Server(i) => self.nodes[i].incarnation,
+            Addr::Client(_) => 0,
+        };
+        let (from_incarnation, to_incarnation) = (incarnation(from), incarnation(to));
+        if let Addr::Server(i) = to {
+            if self.nodes[i].member.is_none() {
+                return;
+            }
+        }
+        let fates = self.network.fates(is_request, &mut self.rng);
+        let Some((&last, rest)) = fates.split_last() else { return };
+        for &delay_us in rest {
+            let event = Event::Deliver { packet: packet.clone(), from, to, from_incarnation, to_incarnation };
             self.queue.push(self.now_us + delay_us, event);
+        }
+        let event = Event::Deliver { packet, from, to, from_incarnation, to_incarnation };
+        self.queue.push(self.now_us + last, event);
+    }
+
+    fn link_up(&self, from: Addr, to: Addr) -> bool {
+        match (from, to) {
+            (Addr::Server(a), Addr::Server(b)) => self.network.link_up(a, b),
+            (Addr::Client(_), Addr::Server(s)) => self.network.client_link_up(s, true),
+            (Addr::Server(s), Addr::Client(_)) => self.network.client_link_up(s, false),
+            (Addr::Client(_), Addr::Client(_)) => false,
         }
     }
 }
 
 /// Raft ids are 1-based; server numbers 0-based.
-fn server_of(id: raft::NodeId) -> usize {
+pub(super) fn server_of(id: raft::NodeId) -> usize {
     usize::try_from(id).unwrap_or(usize::MAX).wrapping_sub(1)
 }

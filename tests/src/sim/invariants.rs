@@ -11,12 +11,19 @@
 //! - Monotonicity: a server's commit index never goes back within an
 //!   incarnation; its persisted term never goes back at all, nor does its
 //!   persisted vote change within a term.
+//!
+//! Against what is durable (the simulated disk's synced state, which is all
+//! a crash leaves):
+//! - an entry is committed only once a majority holds it durably;
+//! - no server overwrites a committed entry on its disk;
+//! - a message promises only durable state ([`check_promise`]): its term,
+//!   a candidate's own vote, a granted vote, an acknowledged log prefix.
 
 use std::collections::HashMap;
 
-use raft::{Entry, HardState, Raft, Role};
+use raft::{AppendReply, Body, Entry, HardState, Message, Raft, RaftLog, Role};
 
-use super::node::Disk;
+use super::disk::Disk;
 
 /// The global knowledge the checks compare against.
 pub struct Invariants {
@@ -76,7 +83,22 @@ impl Invariants {
         Ok(())
     }
 
-    /// Log Matching, for entries just written to `disk`.
+    /// Server `server` makes `es` durable over `before`: a committed entry
+    /// it holds must not be replaced.
+    pub fn on_durable_entries(&self, server: usize, before: &Disk, es: &[Entry]) -> Result<(), String> {
+        let Some(first) = es.first().map(|e| e.index) else { return Ok(()) };
+        let upto = before.last_index().min(self.committed.len() as u64);
+        for index in first..=upto {
+            let committed_term = self.committed[index as usize - 1].0;
+            let new_term = es.get((index - first) as usize).map(|e| e.term);
+            if before.term(index) == Some(committed_term) && new_term != Some(committed_term) {
+                return Err(format!("server {server} replaced committed index {index} on its disk"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Log Matching, for entries just made durable on `disk`.
     pub fn on_entries(&mut self, server: usize, disk: &Disk, written: &[Entry]) -> Result<(), String> {
         for e in written {
             let prev_term = disk.term(e.index - 1).unwrap_or(0);
@@ -97,12 +119,13 @@ impl Invariants {
 
     /// Election Safety, Leader Completeness and commit checks for a server
     /// after an event changed it.
-    pub fn observe(&mut self, server: usize, raft: &Raft) -> Result<(), String> {
+    /// `durable` holds every server's durable state.
+    pub fn observe(&mut self, server: usize, raft: &Raft, durable: &[&Disk]) -> Result<(), String> {
         let term = raft.current_term();
         if raft.role() == Role::Leader && self.led_in[server] != Some(term) {
             self.on_new_leader(server, term, raft)?;
         }
-        self.on_commit(server, raft)
+        self.on_commit(server, raft, durable)
     }
 
     fn on_new_leader(&mut self, server: usize, term: u64, raft: &Raft) -> Result<(), String> {
@@ -122,7 +145,7 @@ impl Invariants {
         Ok(())
     }
 
-    fn on_commit(&mut self, server: usize, raft: &Raft) -> Result<(), String> {
+    fn on_commit(&mut self, server: usize, raft: &Raft, durable: &[&Disk]) -> Result<(), String> {
         let commit = raft.commit_index();
         let before = self.commit_index[server];
         if commit < before {
@@ -141,11 +164,50 @@ impl Invariants {
                     ));
                 }
                 Some(_) => {}
-                None => self.committed.push(this),
+                None => {
+                    let holders = durable.iter().filter(|d| d.term(index) == Some(e.term)).count();
+                    if holders < durable.len() / 2 + 1 {
+                        return Err(format!(
+                            "server {server} committed index {index} (term {}) held durably by {holders} of {}",
+                            e.term,
+                            durable.len()
+                        ));
+                    }
+                    self.committed.push(this);
+                }
             }
         }
         self.commit_index[server] = commit;
         Ok(())
+    }
+}
+
+/// What a message sent by server `server` promises must already be
+/// durable on its disk: a vote or an acknowledgement given before its sync
+/// completed is worthless after a crash.
+pub fn check_promise(server: usize, msg: &Message, durable: &Disk, log: &RaftLog) -> Result<(), String> {
+    let hs = durable.hard_state;
+    let fail = |what: String| Err(format!("server {server} sent {what} before it was durable"));
+    if msg.term > hs.current_term {
+        return fail(format!("a message of term {}", msg.term));
+    }
+    match &msg.body {
+        Body::RequestVote { .. } if (hs.current_term, hs.voted_for) != (msg.term, Some(msg.from)) => {
+            fail(format!("a RequestVote of term {} (its own vote)", msg.term))
+        }
+        Body::RequestVoteReply { vote_granted: true }
+            if (hs.current_term, hs.voted_for) != (msg.term, Some(msg.to)) =>
+        {
+            fail(format!("its vote for {} in term {}", msg.to, msg.term))
+        }
+        Body::AppendEntriesReply(AppendReply::Success { match_index }) => {
+            let held = durable.term(*match_index);
+            if held.is_none() || held != log.term(*match_index).or(held) {
+                return fail(format!("an acknowledgement of index {match_index}"));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

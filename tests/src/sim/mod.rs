@@ -1,32 +1,45 @@
 //! A deterministic simulator of a Raft group: virtual time, a seeded RNG,
-//! an event queue, a faulty network and per-server in-memory disks. It runs
-//! a 17 s scenario in milliseconds, checks the safety invariants after
-//! every event, and replays a run exactly from its seed.
+//! an event queue, a faulty network, a simulated disk per server, and the
+//! node's own member logic (`node::member`) on each. It runs a 17 s
+//! scenario in milliseconds, checks the safety invariants after every
+//! event (against what is durable, where that matters), and replays a run
+//! exactly from its seed.
 //!
 //! Each server's clock ticks every 10 ms (`Config::lab`) with its own
-//! random phase. A proposal marks its server dirty; the `Ready` is
-//! processed before virtual time moves on, so proposals made at one instant
-//! leave together.
+//! random phase. A proposal marks its server dirty; the member is polled
+//! before virtual time moves on, so proposals made at one instant leave
+//! together. A persist makes the member wait for its sync (the disk's
+//! latency profile); inputs meanwhile wait for the turn to end, as in the
+//! event loop. A nemesis ([`Nemesis`]) can crash servers at chosen points
+//! of a turn, partition, delay, slow disks down and forge messages;
+//! simulated clients ([`clients`]) run a key-value workload whose history
+//! is checked for linearizability.
 
+pub mod clients;
+mod disk;
 mod driver;
 mod invariants;
+mod nemesis;
 mod network;
 mod node;
 mod queue;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::harness::{ApplyChecker, Backend, Failure, TestResult};
+use clients::Clients;
 use invariants::Invariants;
 use network::Network;
-use node::SimNode;
+use node::{LabMachine, SimNode, Violations};
 use queue::EventQueue;
 
-pub use node::Disk;
+pub use disk::{Disk, DiskProfile};
+pub use nemesis::Nemesis;
+pub use node::CrashPoint;
 
 /// One tick of every server's clock, in µs (`Config::lab` expects 10 ms).
 const TICK_US: u64 = 10_000;
@@ -40,7 +53,14 @@ pub struct Sim {
     nodes: Vec<SimNode>,
     network: Network,
     checker: Arc<ApplyChecker>,
+    /// What the lab's state machines found wrong, for the next check.
+    violations: Violations,
     invariants: Invariants,
+    /// Key-value clients (none for the lab's scenarios).
+    clients: Clients,
+    nemesis: Nemesis,
+    /// Crash points at which a server was crashed so far.
+    points_hit: Vec<CrashPoint>,
     /// Events handled so far: the position a failure report names.
     events: u64,
     failure: Option<Failure>,
@@ -48,28 +68,61 @@ pub struct Sim {
     bytes: u64,
 }
 
+/// What a simulated run is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct SimOptions {
+    pub servers: usize,
+    pub seed: u64,
+    /// The lab's unreliable network from the start.
+    pub unreliable: bool,
+    pub disk: DiskProfile,
+    pub nemesis: Nemesis,
+    /// Key-value clients; 0 runs the lab's state machine instead of the
+    /// key-value store.
+    pub clients: usize,
+}
+
+impl SimOptions {
+    /// The lab's scenarios: no clients, no nemesis, the torn disk.
+    pub fn lab(servers: usize, seed: u64, unreliable: bool) -> SimOptions {
+        SimOptions { servers, seed, unreliable, disk: DiskProfile::TORN, nemesis: Nemesis::NONE, clients: 0 }
+    }
+}
+
 impl Sim {
     /// `servers` servers, all started and connected; `unreliable` selects
     /// the lab's unreliable network from the start.
     pub fn new(servers: usize, seed: u64, unreliable: bool) -> Sim {
+        Sim::with_options(SimOptions::lab(servers, seed, unreliable))
+    }
+
+    pub fn with_options(o: SimOptions) -> Sim {
+        let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+        let clients = Clients::new(o.clients, o.servers, rng.random());
         let mut sim = Sim {
-            seed,
+            seed: o.seed,
             now_us: 0,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng,
             queue: EventQueue::default(),
-            nodes: (0..servers).map(|_| SimNode::new()).collect(),
-            network: Network::new(servers),
-            checker: Arc::new(ApplyChecker::new(servers)),
-            invariants: Invariants::new(servers),
+            nodes: (0..o.servers).map(|_| SimNode::new(o.disk)).collect(),
+            network: Network::new(o.servers),
+            checker: Arc::new(ApplyChecker::new(o.servers)),
+            violations: Arc::new(Mutex::new(None)),
+            invariants: Invariants::new(o.servers),
+            clients,
+            nemesis: o.nemesis,
+            points_hit: Vec::new(),
             events: 0,
             failure: None,
             rpcs: 0,
             bytes: 0,
         };
-        sim.network.unreliable = unreliable;
-        for i in 0..servers {
+        sim.network.unreliable = o.unreliable;
+        for i in 0..o.servers {
             sim.start(i);
         }
+        sim.start_clients();
+        sim.start_nemesis();
         sim
     }
 
@@ -77,9 +130,14 @@ impl Sim {
         self.seed
     }
 
-    /// What server `i` has persisted.
+    /// What server `i` holds durably.
     pub fn disk(&self, i: usize) -> &Disk {
-        &self.nodes[i].disk
+        self.nodes[i].disk.durable()
+    }
+
+    /// The first violation found, if any.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
     }
 
     /// Records the first invariant violation; later ones follow from it.
@@ -89,27 +147,50 @@ impl Sim {
         }
     }
 
-    /// Builds server `i` from its disk and starts its clock at a random
-    /// phase.
+    /// Builds server `i` from what its disk holds durably and starts its
+    /// clock at a random phase.
     fn start(&mut self, i: usize) {
         let voters: Vec<u64> = (1..=self.nodes.len() as u64).collect();
-        let config = raft::Config::lab(i as u64 + 1, voters);
+        let config =
+            raft::Config { noop_on_election: self.clients.any(), ..raft::Config::lab(i as u64 + 1, voters) };
         let rng = Box::new(ChaCha8Rng::seed_from_u64(self.rng.random()));
-        let node = &mut self.nodes[i];
-        node.incarnation += 1;
-        match raft::Raft::new(config, node.disk.persisted(), rng) {
-            Ok(r) => node.raft = Some(r),
+        let persisted = self.nodes[i].disk.durable().persisted();
+        let raft = match raft::Raft::new(config, persisted, rng) {
+            Ok(r) => r,
             Err(e) => {
-                let what = format!("server {i} cannot restart from what it persisted: {e}");
-                self.violation(what);
-                return;
+                return self.violation(format!("server {i} cannot restart from what it persisted: {e}"))
             }
-        }
+        };
+        let sm: Box<dyn ::node::member::StateMachine> = if self.clients.any() {
+            Box::new(::node::kv::KvStore::default())
+        } else {
+            let violations = self.violations.clone();
+            Box::new(LabMachine { server: i, checker: self.checker.clone(), violations })
+        };
+        let node = &mut self.nodes[i];
+        node.member = Some(::node::member::Member::new(raft, sm));
+        node.incarnation += 1;
         let incarnation = node.incarnation;
         self.checker.reset(i);
         self.invariants.on_restart(i);
         let phase = self.rng.random_range(1..=TICK_US);
         self.queue.push(self.now_us + phase, queue::Event::Tick { server: i, incarnation });
+    }
+
+    /// Server `i` stops where it is: what it had not synced is lost (or
+    /// torn), its turn in progress and waiting inputs with it.
+    fn crash(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        if node.member.take().is_some() {
+            node.incarnation += 1;
+        }
+        node.dirty = false;
+        node.busy = false;
+        node.deferred.clear();
+        node.crash_at = None;
+        if let Err(e) = node.disk.crash(i, &mut self.rng, &mut self.invariants) {
+            self.violation(e);
+        }
     }
 }
 
@@ -145,27 +226,23 @@ impl Backend for Sim {
 
     fn crash(&mut self, i: usize) {
         self.network.set_connected(i, false);
-        let node = &mut self.nodes[i];
-        if node.raft.take().is_some() {
-            node.incarnation += 1;
-        }
-        node.dirty = false;
+        Sim::crash(self, i);
     }
 
     fn restart(&mut self, i: usize) {
-        self.crash(i);
+        Backend::crash(self, i);
         self.start(i);
     }
 
     fn propose(&mut self, i: usize, cmd: &[u8]) -> Option<(u64, u64)> {
         let node = &mut self.nodes[i];
-        let accepted = node.raft.as_mut()?.propose(cmd.to_vec()).ok()?;
+        let accepted = node.member.as_mut()?.propose(cmd.to_vec())?;
         node.dirty = true;
         Some(accepted)
     }
 
     fn state(&self, i: usize) -> Option<(u64, bool)> {
-        let r = self.nodes[i].raft.as_ref()?;
+        let r = self.nodes[i].member.as_ref()?.raft();
         Some((r.current_term(), r.role() == raft::Role::Leader))
     }
 
@@ -196,5 +273,25 @@ impl Backend for Sim {
 
     fn event_number(&self) -> u64 {
         self.events
+    }
+}
+
+impl Sim {
+    /// Runs `d` of virtual time; the first violation, if any.
+    pub fn run_for(&mut self, d: Duration) -> TestResult<()> {
+        Backend::sleep(self, d)
+    }
+
+    pub fn now_virtual(&self) -> Duration {
+        Duration::from_micros(self.now_us)
+    }
+
+    pub fn event_number_now(&self) -> u64 {
+        self.events
+    }
+
+    /// The crash points at which a server was crashed so far.
+    pub fn crash_points_hit(&self) -> &[CrashPoint] {
+        &self.points_hit
     }
 }

@@ -13,14 +13,20 @@ const UNRELIABLE_REQUEST_DELAY_US: std::ops::Range<u64> = 0..27_000;
 const LOSS_PER_MILLE: u32 = 100;
 /// Not in labrpc, but real networks do it: a few messages arrive twice.
 const DUPLICATE_PER_MILLE: u32 = 10;
+/// How long a held-back message waits (a nemesis): across several terms.
+const HOLD_BACK_US: std::ops::Range<u64> = 500_000..3_000_000;
 
 /// Connection state and fault profile of the simulated network.
 pub struct Network {
     connected: Vec<bool>,
     /// Can send but not receive (a one-way partition).
     deaf: Vec<bool>,
+    /// Partition groups: servers in different groups cannot talk.
+    groups: Option<Vec<usize>>,
     pub unreliable: bool,
     pub long_reordering: bool,
+    /// Per mille of messages held back for 0.5–3 s.
+    pub hold_back_per_mille: u32,
 }
 
 impl Network {
@@ -29,8 +35,10 @@ impl Network {
         Network {
             connected: vec![true; servers],
             deaf: vec![false; servers],
+            groups: None,
             unreliable: false,
             long_reordering: false,
+            hold_back_per_mille: 0,
         }
     }
 
@@ -46,16 +54,41 @@ impl Network {
         self.deaf[i] = deaf;
     }
 
+    /// Splits the servers into groups (`groups[i]` is server i's); `None`
+    /// heals the partition.
+    pub fn set_groups(&mut self, groups: Option<Vec<usize>>) {
+        self.groups = groups;
+    }
+
     /// A message may pass between `from` and `to` only while both are
-    /// connected and `to` is not deaf (checked at send and again at
-    /// delivery).
+    /// connected, in the same partition group, and `to` is not deaf
+    /// (checked at send and again at delivery).
     pub fn link_up(&self, from: usize, to: usize) -> bool {
-        self.connected[from] && self.connected[to] && !self.deaf[to]
+        let same_side = self.groups.as_ref().is_none_or(|g| g[from] == g[to]);
+        self.connected[from] && self.connected[to] && !self.deaf[to] && same_side
+    }
+
+    /// Clients reach a server while it is connected (and not deaf, for what
+    /// the client sends); partitions are between servers.
+    pub fn client_link_up(&self, server: usize, to_server: bool) -> bool {
+        self.connected[server] && !(to_server && self.deaf[server])
     }
 
     /// The delays (µs) of the copies of one message that will arrive:
     /// none when it is lost, two when it is duplicated.
     pub fn fates(&self, is_request: bool, rng: &mut ChaCha8Rng) -> Vec<u64> {
+        let mut fates = self.lab_fates(is_request, rng);
+        if self.hold_back_per_mille > 0 {
+            for delay in &mut fates {
+                if rng.random_range(0..1000) < self.hold_back_per_mille {
+                    *delay += rng.random_range(HOLD_BACK_US);
+                }
+            }
+        }
+        fates
+    }
+
+    fn lab_fates(&self, is_request: bool, rng: &mut ChaCha8Rng) -> Vec<u64> {
         if !self.unreliable {
             let delay = rng.random_range(RELIABLE_DELAY_US) + self.reorder_delay(is_request, rng);
             return vec![delay];

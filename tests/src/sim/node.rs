@@ -1,73 +1,99 @@
-//! One simulated server: the Raft core, its incarnation number, and the
-//! in-memory "disk" that survives a crash.
+//! One simulated server: the node's own member logic (`node::member`: the
+//! Raft core, a state machine, waiting clients, the turn order) over a
+//! simulated disk, with its incarnation number and the inputs that wait
+//! while a turn is in progress.
 
-use raft::{Entry, HardState, Persisted, Raft};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
-/// What a server persisted: what its `Ready`s asked to persist, applied
-/// with the core's rule that an entry at index i replaces every persisted
-/// entry from i on. A restart gets exactly this back.
-#[derive(Debug, Default, Clone)]
-pub struct Disk {
-    pub hard_state: HardState,
-    pub entries: Vec<Entry>,
+use node::member::{Member, StateMachine};
+
+use super::disk::{DiskProfile, SimDisk};
+use super::queue::{Addr, Packet};
+use crate::harness::ApplyChecker;
+
+/// An input waiting for the member's turn to end (the event loop takes its
+/// inputs between turns).
+#[derive(Debug)]
+pub enum Input {
+    Tick,
+    Packet { from: Addr, packet: Packet },
 }
 
-impl Disk {
-    /// Writes `entries` (consecutive): the first one's index cuts the
-    /// persisted log there.
-    pub fn write(&mut self, entries: &[Entry]) {
-        let Some(first) = entries.first() else { return };
-        let keep = usize::try_from(first.index.saturating_sub(1)).unwrap_or(usize::MAX);
-        self.entries.truncate(keep);
-        self.entries.extend_from_slice(entries);
-    }
-
-    /// Term of the persisted entry at `index` (0 for index 0).
-    pub fn term(&self, index: u64) -> Option<u64> {
-        match index {
-            0 => Some(0),
-            i => self.entries.get(usize::try_from(i - 1).ok()?).map(|e| e.term),
-        }
-    }
-
-    pub fn persisted(&self) -> Persisted {
-        Persisted { hard_state: self.hard_state, entries: self.entries.clone() }
-    }
+/// Where a nemesis may crash a server in the middle of a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// Writes handed out, nothing written yet.
+    BeforeWrite,
+    /// Written, the sync not yet complete.
+    DuringSync,
+    /// Synced, the messages not yet sent.
+    BeforeSend,
+    /// Messages sent, clients not yet answered.
+    BeforeReply,
 }
 
-/// A server slot: the running core (`None` while crashed) and its disk.
+impl CrashPoint {
+    pub const ALL: [CrashPoint; 4] =
+        [CrashPoint::BeforeWrite, CrashPoint::DuringSync, CrashPoint::BeforeSend, CrashPoint::BeforeReply];
+}
+
+/// A server slot: the running member (`None` while crashed) and its disk.
 pub struct SimNode {
-    pub raft: Option<Raft>,
-    /// Bumped by every crash and restart: messages and ticks of an older
-    /// incarnation are dropped.
+    pub member: Option<Member>,
+    /// Bumped by every crash and restart: packets, ticks and syncs of an
+    /// older incarnation are dropped.
     pub incarnation: u64,
-    pub disk: Disk,
-    /// A proposal is waiting for its `Ready` to be processed.
+    pub disk: SimDisk,
+    /// A proposal is waiting for the member to be polled.
     pub dirty: bool,
+    /// A sync is in progress: inputs wait in `deferred`.
+    pub busy: bool,
+    pub deferred: VecDeque<Input>,
+    /// Crash when the member's turn reaches this point.
+    pub crash_at: Option<CrashPoint>,
 }
 
 impl SimNode {
-    pub fn new() -> SimNode {
-        SimNode { raft: None, incarnation: 0, disk: Disk::default(), dirty: false }
+    pub fn new(profile: DiskProfile) -> SimNode {
+        SimNode {
+            member: None,
+            incarnation: 0,
+            disk: SimDisk::new(profile),
+            dirty: false,
+            busy: false,
+            deferred: VecDeque::new(),
+            crash_at: None,
+        }
+    }
+
+    /// True when the crash point `point` is armed; disarms it.
+    pub fn crashes_at(&mut self, point: CrashPoint) -> bool {
+        if self.crash_at == Some(point) {
+            self.crash_at = None;
+            return true;
+        }
+        false
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The first violation a state machine saw, for the simulator to report.
+pub type Violations = Arc<Mutex<Option<String>>>;
 
-    fn e(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: vec![index as u8].into() }
-    }
+/// The lab's state machine: every applied command goes to the apply
+/// checker.
+pub struct LabMachine {
+    pub server: usize,
+    pub checker: Arc<ApplyChecker>,
+    pub violations: Violations,
+}
 
-    #[test]
-    fn an_entry_replaces_everything_from_its_index_on() {
-        let mut d = Disk::default();
-        d.write(&[e(1, 1), e(2, 1), e(3, 1)]);
-        d.write(&[e(2, 2)]);
-        assert_eq!(d.entries, vec![e(1, 1), e(2, 2)]);
-        assert_eq!(d.term(2), Some(2));
-        assert_eq!(d.term(3), None);
-        assert_eq!(d.term(0), Some(0));
+impl StateMachine for LabMachine {
+    fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8> {
+        if let Err(what) = self.checker.apply(self.server, index, data) {
+            let mut v = self.violations.lock().unwrap_or_else(|p| p.into_inner());
+            v.get_or_insert(what);
+        }
+        Vec::new()
     }
 }

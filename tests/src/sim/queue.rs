@@ -4,7 +4,28 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use node::member::ClientReply;
 use raft::Message;
+
+use super::nemesis::Fault;
+
+/// A simulated process: a server (0-based) or a client (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addr {
+    Server(usize),
+    Client(usize),
+}
+
+/// What travels on the simulated network.
+#[derive(Debug, Clone)]
+pub enum Packet {
+    /// Server to server. `hostile`: forged by a nemesis, to be refused.
+    Raft { msg: Message, hostile: bool },
+    /// Client to server: propose `command`.
+    Request { client: u64, seq: u64, command: Vec<u8> },
+    /// Server to client.
+    Reply(ClientReply),
+}
 
 /// Something that happens at an instant of virtual time.
 #[derive(Debug)]
@@ -12,9 +33,15 @@ pub enum Event {
     /// Server `server`'s clock ticks (only for the incarnation that
     /// scheduled it; a crash ends the chain).
     Tick { server: usize, incarnation: u64 },
-    /// A message arrives, if both ends are still the incarnations that
+    /// A packet arrives, if both ends are still the incarnations that
     /// existed when it was sent, alive and connected.
-    Deliver { msg: Message, from_incarnation: u64, to_incarnation: u64 },
+    Deliver { packet: Packet, from: Addr, to: Addr, from_incarnation: u64, to_incarnation: u64 },
+    /// Server `server`'s sync completes.
+    SyncDone { server: usize, incarnation: u64 },
+    /// A client's timer: issue the next operation or retry.
+    Client { client: usize, generation: u64 },
+    /// The nemesis acts.
+    Nemesis(Fault),
 }
 
 struct Scheduled {
@@ -76,7 +103,7 @@ mod tests {
         let order: Vec<usize> = std::iter::from_fn(|| q.pop_due(15))
             .map(|(_, e)| match e {
                 Event::Tick { server, .. } => server,
-                Event::Deliver { .. } => usize::MAX,
+                _ => usize::MAX,
             })
             .collect();
         assert_eq!(order, vec![1, 2]);

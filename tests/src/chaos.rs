@@ -1,0 +1,82 @@
+//! Key-value workloads on the simulator under a nemesis: simulated clients
+//! write and read a few keys through the node's member logic while the
+//! nemesis injects faults; then the faults heal, every operation must
+//! complete, and the history must be linearizable. Used by the `chaos`
+//! tests and the `chaos` binary.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::Failure;
+use crate::linearizability;
+use crate::sim::{CrashPoint, DiskProfile, Nemesis, Sim, SimOptions};
+
+/// How long the nemesis acts, in virtual time.
+pub const FAULTS_FOR: Duration = Duration::from_secs(5);
+/// After healing, every outstanding operation must complete within this.
+pub const SETTLE_WITHIN: Duration = Duration::from_secs(10);
+/// Servers and clients of a run.
+pub const SERVERS: usize = 5;
+pub const CLIENTS: usize = 4;
+
+/// The outcome of one run.
+#[derive(Debug, Clone)]
+pub struct ChaosRun {
+    pub seed: u64,
+    pub nemesis: &'static str,
+    /// Operations in the checked history.
+    pub operations: usize,
+    /// Simulator events handled.
+    pub events: u64,
+    pub wall: Duration,
+    /// The crash points at which a server was crashed.
+    pub crash_points: Vec<CrashPoint>,
+    pub result: Result<(), Failure>,
+}
+
+/// One run of `nemesis` (a [`Nemesis::NAMES`] entry) on `seed`.
+pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
+    let wall = Instant::now();
+    let profile = Nemesis::by_name(nemesis).unwrap_or(Nemesis::NONE);
+    let options =
+        SimOptions { servers: SERVERS, seed, unreliable: false, disk, nemesis: profile, clients: CLIENTS };
+    let mut sim = Sim::with_options(options);
+    sim.stop_clients_at(FAULTS_FOR);
+    let result = drive(&mut sim);
+    let operations = sim.client_history().len();
+    let crash_points = sim.crash_points_hit().to_vec();
+    ChaosRun {
+        seed,
+        nemesis,
+        operations,
+        events: sim.event_number_now(),
+        wall: wall.elapsed(),
+        crash_points,
+        result,
+    }
+}
+
+fn drive(sim: &mut Sim) -> Result<(), Failure> {
+    sim.run_for(FAULTS_FOR)?;
+    sim.heal();
+    let deadline = FAULTS_FOR + SETTLE_WITHIN;
+    while sim.clients_outstanding() > 0 && sim.now_virtual() < deadline {
+        sim.run_for(Duration::from_millis(100))?;
+    }
+    let event = sim.event_number_now();
+    if sim.clients_outstanding() > 0 {
+        let what = format!(
+            "{} operations still outstanding {SETTLE_WITHIN:?} after the faults healed",
+            sim.clients_outstanding()
+        );
+        return Err(Failure::Scenario { event, what });
+    }
+    linearizability::check(&sim.client_history()).map_err(|v| Failure::Invariant {
+        event,
+        what: format!("history not linearizable on key {:?}: {:?}", v.key, v.operations),
+    })
+}
+
+/// The command that replays a run.
+pub fn replay_command(run: &ChaosRun) -> String {
+    format!("cargo run --release -p tests --bin chaos -- --nemesis {} --seed {}", run.nemesis, run.seed)
+}
