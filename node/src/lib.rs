@@ -21,6 +21,8 @@
 //! ```
 //!
 //! Files: `config.rs` (cluster.toml), `storage.rs` (raft ↔ wal),
+//! `member/` (a turn's logic without I/O: persist, send, apply, answer
+//! clients; the event loop and the simulator both drive it),
 //! `server/` (the handle and the event loop), `proto.rs` (the wire enum),
 //! `kv.rs` (the state machine), `client.rs` (leader finding, retries),
 //! `cli/` (the `node` binary's subcommands).

@@ -5,8 +5,13 @@
 //!   checker, and the [`harness::Tester`] with the lab's helpers
 //!   (`check_one_leader`, `one`, `wait`, …).
 //! - [`sim`]: a deterministic simulator back end: virtual time, a faulty
-//!   network, crash/restart with in-memory disks, safety invariants checked
-//!   after every event; a seed replays a run exactly.
+//!   network, a simulated disk per server (sync latency, durable only up to
+//!   the last sync, torn crashes), the node's member logic on every server,
+//!   crash points inside a turn, nemeses, simulated key-value clients,
+//!   safety invariants checked after every event; a seed replays a run
+//!   exactly (docs/simulator.md).
+//! - [`chaos`]: key-value workloads under a nemesis, histories checked for
+//!   linearizability (`cargo test --test sim_chaos`, the `chaos` binary).
 //! - [`scenarios`]: every scenario, written once against the harness.
 //! - [`runner`]: runs a scenario over seeds, for the `#[test]`s and the
 //!   `lab` report binary.

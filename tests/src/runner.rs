@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::harness::{Failure, Summary, Tester};
 use crate::scenarios::Scenario;
-use crate::sim::Sim;
+use crate::sim::{DiskProfile, Nemesis, Sim, SimOptions};
 
 /// The outcome of one scenario run on one seed and profile.
 #[derive(Debug, Clone)]
@@ -17,10 +17,27 @@ pub struct Run {
     pub result: Result<(), Failure>,
 }
 
-/// Runs `scenario` on a fresh simulator seeded with `seed`.
+/// Runs `scenario` on a fresh simulator seeded with `seed`, with the
+/// default (torn) disk.
 pub fn run_once(scenario: &'static Scenario, seed: u64, unreliable: bool) -> Run {
+    run_with(scenario, seed, unreliable, DiskProfile::TORN, Nemesis::NONE)
+}
+
+/// Runs `scenario` on a fresh simulator seeded with `seed`, with the disk
+/// profile `disk` and the faults of `nemesis` on top of the scenario's own
+/// (a nemesis that crashes or partitions breaks the scenarios' timing
+/// checks; `slowdisk`, `holdback` at most stretch them, `forge` is
+/// invisible to a correct member).
+pub fn run_with(
+    scenario: &'static Scenario,
+    seed: u64,
+    unreliable: bool,
+    disk: DiskProfile,
+    nemesis: Nemesis,
+) -> Run {
     let wall = Instant::now();
-    let sim = Sim::new(scenario.servers, seed, unreliable);
+    let options = SimOptions { disk, nemesis, ..SimOptions::lab(scenario.servers, seed, unreliable) };
+    let sim = Sim::with_options(options);
     let mut t = Tester::new(Box::new(sim), seed);
     t.begin(scenario.name);
     let result = (scenario.run)(&mut t);

@@ -17,8 +17,9 @@ use std::time::Instant;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use tests::runner::{failure_report, run_once, Run};
+use tests::runner::{failure_report, run_with, Run};
 use tests::scenarios::{self, Scenario};
+use tests::sim::{DiskProfile, Nemesis};
 
 #[derive(Parser, Debug)]
 #[command(about = "Run the lab's Raft scenarios on the simulator and report")]
@@ -42,6 +43,20 @@ struct Args {
     /// instead of the simulator; reliable network only.
     #[arg(long)]
     live: bool,
+    /// The simulator's disk: instant (syncs take no time), ssd (50-400 µs,
+    /// a crash loses what is unsynced) or torn (as ssd; a crash keeps a
+    /// random prefix of it).
+    #[arg(long, default_value = "torn", value_parser = clap::builder::PossibleValuesParser::new(["instant", "ssd", "torn"]))]
+    disk: String,
+    /// Faults on top of the scenarios' own, comma-separated (slowdisk,
+    /// forge, holdback keep the scenarios' checks meaningful; crash,
+    /// partition and oneway break their timing assumptions).
+    #[arg(long, default_value = "none", value_parser = parse_nemesis)]
+    nemesis: Nemesis,
+}
+
+fn parse_nemesis(s: &str) -> Result<Nemesis, String> {
+    Nemesis::parse(s).ok_or_else(|| format!("want a comma-separated list of {}", Nemesis::NAMES.join(", ")))
 }
 
 /// One unit of work: a scenario, a seed, a profile.
@@ -63,7 +78,7 @@ fn tasks(args: &Args) -> Vec<Task> {
 }
 
 /// Runs the tasks on `jobs` threads, with a progress bar on stderr.
-fn run_all(tasks: &[Task], jobs: usize, live: bool) -> Vec<Run> {
+fn run_all(tasks: &[Task], jobs: usize, live: bool, disk: DiskProfile, nemesis: Nemesis) -> Vec<Run> {
     let bar = ProgressBar::new(tasks.len() as u64);
     let style = ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed}  {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
@@ -75,7 +90,11 @@ fn run_all(tasks: &[Task], jobs: usize, live: bool) -> Vec<Run> {
             scope.spawn(|| loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(s, seed, unreliable)) = tasks.get(k) else { break };
-                let run = if live { tests::live::run_once(s, seed) } else { run_once(s, seed, unreliable) };
+                let run = if live {
+                    tests::live::run_once(s, seed)
+                } else {
+                    run_with(s, seed, unreliable, disk, nemesis)
+                };
                 if run.result.is_err() {
                     bar.set_message(format!("FAIL {} seed {seed}", s.name));
                 }
@@ -100,7 +119,8 @@ fn main() -> ExitCode {
     let jobs = args.jobs.unwrap_or_else(|| if args.live { tasks.len() } else { cores() });
     let cpu0 = tests::live::process_cpu_time();
     let start = Instant::now();
-    let mut runs = run_all(&tasks, jobs, args.live);
+    let disk = DiskProfile::by_name(&args.disk).unwrap_or(DiskProfile::TORN);
+    let mut runs = run_all(&tasks, jobs, args.live, disk, args.nemesis);
     let wall = start.elapsed();
     let cpu = tests::live::process_cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     runs.sort_by_key(|r| (r.scenario, r.unreliable, r.seed));

@@ -76,6 +76,21 @@ impl Nemesis {
             _ => return None,
         })
     }
+
+    /// A comma-separated list of names: every fault any of them injects.
+    pub fn parse(list: &str) -> Option<Nemesis> {
+        list.split(',').map(|name| Nemesis::by_name(name.trim())).try_fold(Nemesis::NONE, |acc, n| {
+            let n = n?;
+            Some(Nemesis {
+                crash: acc.crash || n.crash,
+                partition: acc.partition || n.partition,
+                one_way: acc.one_way || n.one_way,
+                hold_back: acc.hold_back || n.hold_back,
+                slow_disk: acc.slow_disk || n.slow_disk,
+                forge: acc.forge || n.forge,
+            })
+        })
+    }
 }
 
 /// One nemesis action.
