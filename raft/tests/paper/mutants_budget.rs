@@ -91,3 +91,19 @@ fn new_leader_counts_only_entries_past_its_commit_index_against_the_budget() {
     assert_eq!(leader.propose(vec![3; 61]), busy(40), "entry 2's 40 bytes are uncommitted");
     assert!(leader.propose(vec![3; 60]).is_ok());
 }
+
+/// `Config::max_entry_bytes` is the largest admitted `data`: that size is
+/// admitted, one byte more is refused; and with nothing uncommitted one
+/// proposal is admitted even when it is larger than the whole budget.
+#[test]
+fn entry_of_exactly_max_entry_bytes_is_admitted_and_one_byte_more_is_not() {
+    let mut net = Net::with_config(3, |c| {
+        c.max_entry_bytes = 2 * MAX;
+        c.max_uncommitted_bytes = MAX;
+    });
+    net.campaign(1);
+    let too_large = Err(ProposeError::TooLarge { bytes: 2 * MAX + 1, max: 2 * MAX });
+    assert_eq!(net.node(1).propose(vec![1; 2 * MAX + 1]), too_large);
+    assert_eq!(net.node(1).propose(vec![1; 2 * MAX]), Ok((1, 1)), "over the budget, but alone");
+    assert_eq!(net.node(1).propose(vec![2; 1]), busy(2 * MAX));
+}
