@@ -185,19 +185,27 @@ impl Invariants {
 /// What a message sent by server `server` promises must already be
 /// durable on its disk: a vote or an acknowledgement given before its sync
 /// completed is worthless after a crash.
+///
+/// A promise made in term T is also kept when the disk already holds a
+/// later term: one `Ready` may carry a vote or an acknowledgement of term T
+/// together with the move to a later term (and the truncation a newer
+/// leader asked for), and the server can never act in term T again. That
+/// is the run in which the message left before the later term was durable
+/// and the network delayed it.
 pub fn check_promise(server: usize, msg: &Message, durable: &Disk, log: &RaftLog) -> Result<(), String> {
     let hs = durable.hard_state;
     let fail = |what: String| Err(format!("server {server} sent {what} before it was durable"));
     if msg.term > hs.current_term {
         return fail(format!("a message of term {}", msg.term));
     }
+    if msg.term < hs.current_term {
+        return Ok(());
+    }
     match &msg.body {
-        Body::RequestVote { .. } if (hs.current_term, hs.voted_for) != (msg.term, Some(msg.from)) => {
+        Body::RequestVote { .. } if hs.voted_for != Some(msg.from) => {
             fail(format!("a RequestVote of term {} (its own vote)", msg.term))
         }
-        Body::RequestVoteReply { vote_granted: true }
-            if (hs.current_term, hs.voted_for) != (msg.term, Some(msg.to)) =>
-        {
+        Body::RequestVoteReply { vote_granted: true } if hs.voted_for != Some(msg.to) => {
             fail(format!("its vote for {} in term {}", msg.to, msg.term))
         }
         Body::AppendEntriesReply(AppendReply::Success { match_index }) => {
@@ -236,5 +244,34 @@ mod tests {
         assert!(inv.on_hard_state(0, hs(3, Some(1)), hs(3, Some(2))).is_err());
         assert!(inv.on_hard_state(0, hs(3, None), hs(3, Some(2))).is_ok());
         assert!(inv.on_hard_state(0, hs(3, Some(1)), hs(4, None)).is_ok());
+    }
+
+    #[test]
+    fn a_vote_is_promised_only_once_durable_or_superseded() {
+        let vote = Message { from: 2, to: 1, term: 5, body: Body::RequestVoteReply { vote_granted: true } };
+        let log = RaftLog::default();
+        let disk = |current_term, voted_for| Disk {
+            hard_state: HardState { current_term, voted_for },
+            ..Disk::default()
+        };
+        assert!(check_promise(1, &vote, &disk(5, Some(1)), &log).is_ok());
+        assert!(check_promise(1, &vote, &disk(4, Some(1)), &log).is_err(), "the term is not durable");
+        assert!(check_promise(1, &vote, &disk(5, None), &log).is_err(), "the vote is not durable");
+        assert!(check_promise(1, &vote, &disk(6, None), &log).is_ok(), "term 5 is over for good");
+    }
+
+    #[test]
+    fn an_acknowledgement_needs_the_prefix_on_disk() {
+        let ack = Message {
+            from: 2,
+            to: 1,
+            term: 1,
+            body: Body::AppendEntriesReply(AppendReply::Success { match_index: 1 }),
+        };
+        let log = RaftLog::default();
+        let mut d = Disk { hard_state: HardState { current_term: 1, voted_for: None }, ..Disk::default() };
+        assert!(check_promise(1, &ack, &d, &log).is_err());
+        d.write(&[Entry { index: 1, term: 1, data: b"x".to_vec().into() }]);
+        assert!(check_promise(1, &ack, &d, &log).is_ok());
     }
 }
