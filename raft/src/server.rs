@@ -59,6 +59,8 @@ pub enum RestoreError {
     Gap { position: usize, index: u64 },
     #[error("persisted log terms go backwards at index {0}")]
     TermsDecrease(u64),
+    #[error("persisted log entry {0} has term 0, which only the empty prefix has")]
+    TermZero(u64),
     #[error("persisted log has term {log_term}, newer than the persisted current term {current_term}")]
     TermAhead { log_term: u64, current_term: u64 },
     #[error("persisted current term {0} is above the largest term {max}", max = crate::MAX_TERM)]
@@ -411,6 +413,9 @@ fn check_persisted(p: &Persisted) -> Result<(), RestoreError> {
     for (position, e) in p.entries.iter().enumerate() {
         if e.index != position as u64 + 1 {
             return Err(RestoreError::Gap { position, index: e.index });
+        }
+        if e.term == 0 {
+            return Err(RestoreError::TermZero(e.index));
         }
         if e.term < prev_term {
             return Err(RestoreError::TermsDecrease(e.index));

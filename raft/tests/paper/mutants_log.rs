@@ -2,9 +2,9 @@
 //! the log, the conflict hint past its end (§5.3), and what counts as
 //! durable when a persist in flight is overtaken by a truncation.
 
-use raft::{Body, Entry, HardState, Message, Persisted};
+use raft::{Body, Config, Entry, HardState, Message, Persisted, Raft, RestoreError};
 
-use crate::net::{entry, log_of, new_raft};
+use crate::net::{entry, log_of, new_raft, rng};
 
 fn append(from: u64, term: u64, entries: Vec<Entry>) -> Message {
     Message {
@@ -59,4 +59,28 @@ fn s5_3_entries_replaced_during_their_persist_are_not_taken_as_durable() {
     assert_eq!(second.entries, vec![entry(1, 2)]);
     r.advance();
     assert_eq!(r.log().stable_index(), 1);
+}
+
+/// Every entry has a term of at least 1 (a leader's term; only the empty
+/// prefix at index 0 has term 0), and `step` refuses entries of term 0 from
+/// the network. Storage is held to the same rule: a member restored with
+/// such an entry would answer every probe at it with a conflict hint of
+/// term 0, which a correct leader refuses as malformed, so it could never
+/// be repaired.
+#[test]
+fn restore_refuses_a_persisted_entry_of_term_zero() {
+    let hard_state = HardState { current_term: 2, voted_for: None };
+    for terms in [&[0][..], &[0, 0, 2], &[1, 1][..]] {
+        let entries = terms
+            .iter()
+            .enumerate()
+            .map(|(i, &term)| Entry { index: i as u64 + 1, term, data: Default::default() })
+            .collect();
+        let restored = Raft::new(Config::lab(1, vec![1, 2, 3]), Persisted { hard_state, entries }, rng(1));
+        if terms[0] == 0 {
+            assert!(matches!(restored, Err(RestoreError::TermZero(1))), "{terms:?}");
+        } else {
+            assert!(restored.is_ok());
+        }
+    }
 }
