@@ -89,7 +89,8 @@ fn new_leader_counts_only_entries_past_its_commit_index_against_the_budget() {
     let leader = net.node(leader);
     assert_eq!((leader.commit_index(), leader.log().last_index()), (1, 2));
     assert_eq!(leader.propose(vec![3; 61]), busy(40), "entry 2's 40 bytes are uncommitted");
-    assert!(leader.propose(vec![3; 60]).is_ok());
+    assert!(leader.propose(vec![3; 60]).is_ok(), "exactly the budget is admitted");
+    assert_eq!(leader.propose(vec![4; 1]), busy(MAX));
 }
 
 /// `Config::max_entry_bytes` is the largest admitted `data`: that size is

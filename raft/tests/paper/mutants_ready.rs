@@ -2,9 +2,9 @@
 //! exactly when none of its four parts (Figure 2's persistent state, new
 //! log entries, messages, entries to apply) holds anything.
 
-use raft::{Body, HardState, Message, Persisted, Ready, Role};
+use raft::{AppendReply, Body, HardState, Message, Persisted, Ready, Role};
 
-use crate::net::{entry, new_raft};
+use crate::net::{entry, new_raft, Net};
 
 #[test]
 fn ready_is_empty_only_when_all_four_parts_are() {
@@ -36,4 +36,37 @@ fn ready_of_a_quiet_member_is_empty_and_of_a_busy_one_is_not() {
     r.advance();
     assert!(!r.has_ready());
     assert!(r.ready().is_empty());
+}
+
+/// A leader whose own write completes (`advance`) commits an entry a
+/// follower had acknowledged, then steps down (CheckQuorum) before its next
+/// `ready`: the step-down drops the pending commit announcement, yet the
+/// entry is committed and still to be applied, so `has_ready` says so.
+#[test]
+fn entry_committed_just_before_stepping_down_is_still_handed_out_to_apply() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.cut.extend([2, 3]);
+    let leader = net.node(1);
+    for _ in 0..55 {
+        leader.tick();
+        leader.ready();
+        leader.advance();
+    }
+    let (index, term) = leader.propose(vec![1]).unwrap();
+    leader.ready(); // a slow write of the entry starts
+    let ack = Body::AppendEntriesReply(AppendReply::Success { match_index: index });
+    leader.step(Message { from: 2, to: 1, term, body: ack }).unwrap();
+    for _ in 0..64 {
+        leader.tick();
+        leader.ready(); // heartbeats go out meanwhile
+    }
+    leader.advance(); // the write completed: 2 of 3 durable copies
+    assert_eq!((leader.role(), leader.commit_index()), (Role::Leader, index));
+    leader.tick(); // the second CheckQuorum period found no majority
+    assert_eq!(leader.role(), Role::Follower);
+    assert!(leader.has_ready(), "entry {index} is committed and not yet applied");
+    let ready = leader.ready();
+    assert_eq!(ready.committed_entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![index]);
+    assert!(ready.messages.is_empty() && ready.entries.is_empty(), "only the entry: {ready:?}");
 }
