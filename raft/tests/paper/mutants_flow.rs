@@ -244,3 +244,26 @@ fn append_of_exactly_the_batch_budget_stands_in_for_a_heartbeat() {
     }
     assert!(net.sent[since..].iter().all(|m| m.to != 2), "{:?}", &net.sent[since..]);
 }
+
+/// A backlog larger than one batch (`max_append_bytes`) goes to a follower
+/// one batch per event of its own: a round of new proposals, or its answer
+/// to the previous batch. Traffic with other members (here 3's answers)
+/// sends it nothing, so a slow follower is not sent ahead of its answers.
+#[test]
+fn s5_3_next_batch_goes_to_a_follower_when_it_answers_not_with_others_traffic() {
+    let mut net = Net::new(3);
+    net.campaign(1);
+    for i in 0..100u8 {
+        net.node(1).propose(vec![i; 1000]).unwrap();
+    }
+    net.flush();
+    let held = hold(&mut net, 2);
+    net.deliver_all(); // 3 answers both its batches, the leader commits
+    assert_eq!(net.node(3).log().last_index(), 100);
+    let first: Vec<u64> = (1..=63).collect();
+    assert_eq!(appends_to(&net.sent, 2), vec![first.clone()], "2 has not answered");
+    net.queue.extend(held);
+    net.deliver_all();
+    assert_eq!(appends_to(&net.sent, 2), vec![first, (64..=100).collect()]);
+    assert_eq!(net.node(2).log().last_index(), 100);
+}
