@@ -222,9 +222,12 @@ mod tests {
     fn deletes_and_gets() {
         let mut kv = KvStore::default();
         exec(&mut kv, 1, put(7, 1, "k", "v"));
-        let del = KvCommand { client_id: 7, seq: 2, op: Op::Delete { key: "k".into() } };
-        assert_eq!(exec(&mut kv, 2, del), KvReply::Done);
-        assert_eq!(get(&mut kv, 3, "k"), KvReply::Value(None));
+        exec(&mut kv, 2, put(7, 2, "j", "w"));
+        assert_eq!((kv.len(), kv.is_empty()), (2, false));
+        let del = KvCommand { client_id: 7, seq: 3, op: Op::Delete { key: "k".into() } };
+        assert_eq!(exec(&mut kv, 3, del), KvReply::Done);
+        assert_eq!(kv.len(), 1);
+        assert_eq!(get(&mut kv, 4, "k"), KvReply::Value(None));
     }
 
     #[test]

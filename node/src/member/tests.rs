@@ -96,3 +96,68 @@ fn a_message_claiming_another_sender_is_refused() {
     assert!(m.step(3, msg.clone()).is_err());
     assert!(m.step(net::CLIENT_ID_MIN, Message { from: net::CLIENT_ID_MIN, ..msg }).is_err());
 }
+
+/// Member 1 of three, elected with member 2's vote.
+fn leader_of_three() -> Member {
+    let (mut m, _) = member(vec![1, 2, 3]);
+    while m.raft().role() != Role::Candidate {
+        m.tick();
+    }
+    drain(&mut m);
+    let term = m.raft().current_term();
+    let vote = Message { from: 2, to: 1, term, body: raft::Body::RequestVoteReply { vote_granted: true } };
+    m.step(2, vote).unwrap();
+    assert_eq!(m.raft().role(), Role::Leader);
+    drain(&mut m);
+    m
+}
+
+#[test]
+fn a_leader_that_steps_down_tells_its_waiting_clients_at_once() {
+    let mut m = leader_of_three();
+    assert!(m.on_request(net::CLIENT_ID_MIN, 9, b"x".to_vec()).is_none());
+    drain(&mut m);
+    // A newer term's leader (member 3) appears: this one steps down.
+    let term = m.raft().current_term() + 1;
+    let heartbeat =
+        raft::Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries: vec![], leader_commit: 0 };
+    m.step(3, Message { from: 3, to: 1, term, body: heartbeat }).unwrap();
+    let actions = drain(&mut m);
+    let abandoned = actions.iter().find_map(|a| match a {
+        Action::RoleChanged { change, abandoned } => Some((change, abandoned)),
+        _ => None,
+    });
+    let (change, abandoned) = abandoned.expect("the role change is reported");
+    assert_eq!((change.role, change.term, change.leader), (Role::Follower, term, Some(3)));
+    let told =
+        ClientReply { client: net::CLIENT_ID_MIN, seq: 9, reply: Reply::NotLeader { leader_hint: Some(3) } };
+    assert_eq!(abandoned, &vec![told]);
+}
+
+#[test]
+fn a_leader_keeps_its_waiting_clients_while_it_leads() {
+    let mut m = leader_of_three();
+    assert!(m.on_request(net::CLIENT_ID_MIN, 9, b"x".to_vec()).is_none());
+    let actions = drain(&mut m);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::RoleChanged { .. } | Action::Reply(_))),
+        "{actions:?}"
+    );
+    // Member 2 acknowledges: the entry commits, the client is answered.
+    let last = m.raft().log().last_index();
+    let term = m.raft().current_term();
+    let ack = raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: last });
+    m.step(2, Message { from: 2, to: 1, term, body: ack }).unwrap();
+    let actions = drain(&mut m);
+    assert!(actions.iter().any(|a| matches!(a, Action::Reply(r) if r[0].seq == 9)), "{actions:?}");
+}
+
+#[test]
+fn status_counts_what_the_state_machine_applied() {
+    let (mut m, _) = leader();
+    assert!(m.on_request(net::CLIENT_ID_MIN, 1, b"x".to_vec()).is_none());
+    drain(&mut m);
+    let s = m.status();
+    assert_eq!((s.id, s.role, s.applied_index), (1, Role::Leader, m.raft().log().last_index()));
+    assert_eq!(s.applied_index, m.applied_index());
+}
