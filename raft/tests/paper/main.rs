@@ -15,6 +15,7 @@ mod mutants_election;
 mod mutants_flow;
 mod mutants_log;
 mod mutants_ready;
+mod mutants_validate;
 mod planted;
 mod random_messages;
 mod replication_5_3;
