@@ -118,15 +118,7 @@ impl Sim {
             }
             let Some(member) = self.nodes[i].member.as_mut() else { return };
             match member.poll() {
-                Action::Persist(writes) => {
-                    let node = &mut self.nodes[i];
-                    node.disk.write(&writes);
-                    let latency = node.disk.sync_latency(self.now_us, &mut self.rng);
-                    node.busy = true;
-                    let incarnation = node.incarnation;
-                    self.queue.push(self.now_us + latency, Event::SyncDone { server: i, incarnation });
-                    return;
-                }
+                Action::Persist(writes) => return self.begin_sync(i, &writes),
                 Action::Send(messages) => {
                     if self.crash_point(i, CrashPoint::BeforeSend) {
                         return self.crash(i);
@@ -144,19 +136,39 @@ impl Sim {
                 }
                 Action::RoleChanged { abandoned, .. } => self.send_replies(i, abandoned),
                 Action::Idle => {
-                    self.check_machine();
-                    self.observe(i);
-                    let deferred = std::mem::take(&mut self.nodes[i].deferred);
-                    if deferred.is_empty() {
+                    if !self.take_deferred(i) {
                         return;
                     }
-                    for input in deferred {
-                        self.take_input(i, input);
-                    }
-                    self.observe(i);
                 }
             }
         }
+    }
+
+    /// Writes `writes` to server `i`'s disk and starts the sync; the member
+    /// waits for it (`sync_done`).
+    fn begin_sync(&mut self, i: usize, writes: &raft::Ready) {
+        let node = &mut self.nodes[i];
+        node.disk.write(writes);
+        let latency = node.disk.sync_latency(self.now_us, &mut self.rng);
+        node.busy = true;
+        let incarnation = node.incarnation;
+        self.queue.push(self.now_us + latency, Event::SyncDone { server: i, incarnation });
+    }
+
+    /// The turn is over: checks, then hands the member the inputs that
+    /// waited for it. False when there were none.
+    fn take_deferred(&mut self, i: usize) -> bool {
+        self.check_machine();
+        self.observe(i);
+        let deferred = std::mem::take(&mut self.nodes[i].deferred);
+        if deferred.is_empty() {
+            return false;
+        }
+        for input in deferred {
+            self.take_input(i, input);
+        }
+        self.observe(i);
+        true
     }
 
     fn sync_done(&mut self, i: usize, incarnation: u64) {
