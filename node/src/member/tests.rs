@@ -90,26 +90,52 @@ fn a_follower_refuses_clients_and_names_no_leader_it_does_not_know() {
 
 #[test]
 fn a_message_claiming_another_sender_is_refused() {
-    let (mut m, _) = leader();
+    let mut m = leader_of_three();
+    let term = m.raft().current_term();
     let reply = raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: 1 });
-    let msg = Message { from: 2, to: 1, term: 1, body: reply };
-    assert!(m.step(3, msg.clone()).is_err());
-    assert!(m.step(net::CLIENT_ID_MIN, Message { from: net::CLIENT_ID_MIN, ..msg }).is_err());
+    let msg = Message { from: 2, to: 1, term, body: reply };
+    assert!(m.step(3, msg.clone()).is_err(), "member 3 cannot speak for member 2");
+    assert!(m.step(net::CLIENT_ID_MIN, Message { from: net::CLIENT_ID_MIN, ..msg.clone() }).is_err());
+    assert!(m.step(2, msg).is_ok());
 }
 
 /// Member 1 of three, elected with member 2's vote.
 fn leader_of_three() -> Member {
+    let mut m = candidate_of_three();
+    win(&mut m);
+    drain(&mut m);
+    m
+}
+
+/// Member 1 of three, campaigning.
+fn candidate_of_three() -> Member {
     let (mut m, _) = member(vec![1, 2, 3]);
     while m.raft().role() != Role::Candidate {
         m.tick();
     }
     drain(&mut m);
+    m
+}
+
+/// Member 2's vote arrives: member 1 leads.
+fn win(m: &mut Member) {
     let term = m.raft().current_term();
     let vote = Message { from: 2, to: 1, term, body: raft::Body::RequestVoteReply { vote_granted: true } };
     m.step(2, vote).unwrap();
     assert_eq!(m.raft().role(), Role::Leader);
-    drain(&mut m);
-    m
+}
+
+#[test]
+fn a_new_leader_keeps_the_clients_it_took_in_the_turn_it_won() {
+    let mut m = candidate_of_three();
+    win(&mut m);
+    assert!(m.on_request(net::CLIENT_ID_MIN, 4, b"x".to_vec()).is_none());
+    let actions = drain(&mut m);
+    let change = actions.iter().find_map(|a| match a {
+        Action::RoleChanged { change, abandoned } => Some((change.role, abandoned.len())),
+        _ => None,
+    });
+    assert_eq!(change, Some((Role::Leader, 0)), "{actions:?}");
 }
 
 #[test]
