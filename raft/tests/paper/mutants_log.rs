@@ -4,7 +4,7 @@
 
 use raft::{Body, Config, Entry, HardState, Message, Persisted, Raft, RestoreError};
 
-use crate::net::{entry, log_of, new_raft, rng};
+use crate::net::{entry, log_of, new_raft, rng, Net};
 
 fn append(from: u64, term: u64, entries: Vec<Entry>) -> Message {
     Message {
@@ -83,4 +83,26 @@ fn restore_refuses_a_persisted_entry_of_term_zero() {
             assert!(restored.is_ok());
         }
     }
+}
+
+/// §5.3's fast backoff when the follower's conflicting term is older than
+/// every entry of the leader (Figure 7's follower with entries of a term the
+/// leader never had, at the start of the log): the leader has no entry of
+/// that term and goes back to the first index the follower holds of it.
+#[test]
+fn s5_3_leader_without_the_conflict_term_backs_off_to_the_followers_first_index_of_it() {
+    let hard_state = |current_term| HardState { current_term, voted_for: None };
+    let r = new_raft(1, 3, Persisted { hard_state: hard_state(2), entries: log_of(&[2, 2]) });
+    assert_eq!(r.log().last_index_of_term(1), None, "every entry is newer");
+    assert_eq!(new_raft(1, 3, Persisted::default()).log().last_index_of_term(1), None, "empty log");
+    assert_eq!(r.log().last_index_of_term(2), Some(2));
+
+    let mut net = Net::with_logs(3, |id| match id {
+        2 => Persisted { hard_state: hard_state(1), entries: log_of(&[1, 1, 1]) },
+        _ => Persisted { hard_state: hard_state(2), entries: log_of(&[2, 2]) },
+    });
+    net.campaign(1);
+    assert_eq!(net.leaders(), vec![1]);
+    let terms: Vec<u64> = net.node(2).log().slice(1, 9).iter().map(|e| e.term).collect();
+    assert_eq!(terms, vec![2, 2], "the follower's term-1 entries were replaced");
 }
