@@ -74,3 +74,31 @@ fn s5_2_a_vote_is_kept_for_the_rest_of_the_term() {
     let answers: Vec<_> = net.node(1).ready().messages.into_iter().map(|m| m.body).collect();
     assert_eq!(answers, vec![Body::RequestVoteReply { vote_granted: false }]);
 }
+
+/// §5.1 "If a server receives a request with a stale term number, it
+/// rejects the request": a member of term 3 that has not voted refuses a
+/// term-2 candidate (and keeps its vote free), and answers a term-2
+/// leader's AppendEntries with its newer term, taking nothing from it.
+#[test]
+fn s5_1_stale_requests_are_refused_even_by_a_member_free_to_vote() {
+    let hard_state = HardState { current_term: 3, voted_for: None };
+    let mut r = new_raft(1, 3, Persisted { hard_state, entries: vec![] });
+    let vote = Body::RequestVote { last_log_index: 0, last_log_term: 0 };
+    r.step(Message { from: 2, to: 1, term: 2, body: vote }).unwrap();
+    let entries = vec![crate::net::entry(1, 2)];
+    let append = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 1 };
+    r.step(Message { from: 3, to: 1, term: 2, body: append }).unwrap();
+    let ready = r.ready();
+    let answers: Vec<_> = ready.messages.iter().map(|m| (m.to, m.term, m.body.clone())).collect();
+    assert_eq!(
+        answers,
+        vec![
+            (2, 3, Body::RequestVoteReply { vote_granted: false }),
+            (3, 3, Body::AppendEntriesReply(raft::AppendReply::StaleTerm)),
+        ]
+    );
+    assert_eq!(ready.hard_state, None);
+    assert!(ready.entries.is_empty());
+    let s = r.status();
+    assert_eq!((s.voted_for, s.leader_id, s.last_index, s.commit_index), (None, None, 0, 0));
+}
