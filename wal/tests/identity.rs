@@ -1,37 +1,21 @@
 //! The identity a log records (cluster id and member id): kept across
 //! reopen and compaction, another identity refused without changing
-//! anything, a version-1 log adopting the identity it is opened with, and
-//! `wal-dump` showing it.
+//! anything, a version-1 log adopting the identity it is opened with
+//! (`wal-dump` showing it is in `identity_dump.rs`).
 
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{entry, small, snapshot, TestDir};
+use common::identity::{build, make_version_1, options, ME};
+use common::{snapshot, TestDir};
 use wal::format::segment_path;
-use wal::{inspect, Entry, Error, HardState, Identity, Wal, WalOptions};
-
-const ME: Identity = Identity { cluster_id: 7001, member_id: 2 };
-
-fn options(identity: Identity) -> WalOptions {
-    WalOptions { identity, ..small(4096) }
-}
+use wal::{inspect, Error, Identity, Wal};
 
 /// The identity in each segment header of `dir`.
 fn header_identities(dir: &Path) -> Vec<Option<Identity>> {
     let segments = inspect::segments(dir).unwrap();
     segments.iter().map(|p| inspect::walk_segment(p, &mut |_, _, _| {}).unwrap().0.identity).collect()
-}
-
-/// A synced log of `n` entries of 100 bytes over several segments.
-fn build(dir: &Path, identity: Identity, n: u64) -> Vec<Entry> {
-    let entries: Vec<Entry> = (1..=n).map(|i| entry(i, 1, 100)).collect();
-    let (mut wal, _) = Wal::open(dir, options(identity)).unwrap();
-    wal.set_hard_state(HardState { current_term: 1, voted_for: Some(identity.member_id) }).unwrap();
-    wal.append(&entries).unwrap();
-    wal.sync().unwrap();
-    entries
 }
 
 #[test]
@@ -106,16 +90,6 @@ fn another_cluster_or_member_is_refused_and_nothing_changes() {
 
 /// Rewrites every segment header of `dir` as version 1 (no identity): a
 /// log written by the previous format version.
-fn make_version_1(dir: &Path) {
-    for path in inspect::segments(dir).unwrap() {
-        let (mut header, _, _) = inspect::walk_segment(&path, &mut |_, _, _| {}).unwrap();
-        header.identity = None;
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes[..wal::format::HEADER_LEN].copy_from_slice(&header.encode());
-        std::fs::write(&path, bytes).unwrap();
-    }
-}
-
 #[test]
 fn a_version_1_log_adopts_the_identity_it_is_opened_with() {
     let dir = TestDir::new("id-v1");
@@ -140,26 +114,4 @@ fn a_version_1_log_adopts_the_identity_it_is_opened_with() {
     wal.compact_prefix(10_000).unwrap();
     drop(wal);
     assert_eq!(header_identities(dir.path()), vec![Some(ME)], "only the version-2 segment is left");
-}
-
-fn wal_dump(dir: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wal-dump")).arg(dir).arg("--summary").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-#[test]
-fn wal_dump_shows_the_identity() {
-    let dir = TestDir::new("id-dump");
-    build(dir.path(), ME, 100);
-    let out = wal_dump(dir.path());
-    assert!(out.lines().any(|l| l == "identity: cluster 7001 member 2"), "{out}");
-    let segment_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("segment ")).collect();
-    assert!(
-        segment_lines.len() > 1 && segment_lines.iter().all(|l| l.contains("cluster 7001 member 2")),
-        "{out}"
-    );
-    make_version_1(dir.path());
-    let out = wal_dump(dir.path());
-    assert!(out.contains("identity: none recorded (format version 1"), "{out}");
 }
