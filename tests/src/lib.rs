@@ -54,6 +54,7 @@ pub mod chaos;
 pub mod harness;
 pub mod linearizability;
 pub mod live;
+pub mod parallel;
 pub mod procs;
 pub mod report;
 pub mod runner;

@@ -10,12 +10,9 @@
 //! ```
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 use tests::chaos::{self, ChaosRun};
 use tests::sim::{DiskProfile, Nemesis};
 
@@ -63,28 +60,11 @@ fn main() -> ExitCode {
 }
 
 fn run_all(tasks: &[(&'static str, u64)], jobs: usize, disk: DiskProfile) -> Vec<ChaosRun> {
-    let bar = ProgressBar::new(tasks.len() as u64);
-    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed}  {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    let next = AtomicUsize::new(0);
-    let runs = Mutex::new(Vec::with_capacity(tasks.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(nemesis, seed)) = tasks.get(k) else { break };
-                let run = chaos::run(seed, nemesis, disk);
-                if run.result.is_err() {
-                    bar.set_message(format!("FAIL {nemesis} seed {seed}"));
-                }
-                bar.inc(1);
-                runs.lock().unwrap_or_else(|p| p.into_inner()).push(run);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    runs.into_inner().unwrap_or_else(|p| p.into_inner())
+    let run = |&(nemesis, seed): &(&'static str, u64)| chaos::run(seed, nemesis, disk);
+    let failure = |_: &(&'static str, u64), r: &ChaosRun| {
+        r.result.is_err().then(|| format!("{} seed {}", r.nemesis, r.seed))
+    };
+    tests::parallel::run_all(tasks, jobs, run, failure)
 }
 
 fn report(runs: &[ChaosRun], profiles: &[&'static str], wall_s: f64) -> ExitCode {

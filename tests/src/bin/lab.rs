@@ -11,12 +11,9 @@
 //! ```
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 use tests::runner::{failure_report, run_with, Run};
 use tests::scenarios::{self, Scenario};
 use tests::sim::{DiskProfile, Nemesis};
@@ -79,32 +76,15 @@ fn tasks(args: &Args) -> Vec<Task> {
 
 /// Runs the tasks on `jobs` threads, with a progress bar on stderr.
 fn run_all(tasks: &[Task], jobs: usize, live: bool, disk: DiskProfile, nemesis: Nemesis) -> Vec<Run> {
-    let bar = ProgressBar::new(tasks.len() as u64);
-    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed}  {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    let next = AtomicUsize::new(0);
-    let runs = Mutex::new(Vec::with_capacity(tasks.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(s, seed, unreliable)) = tasks.get(k) else { break };
-                let run = if live {
-                    tests::live::run_once(s, seed)
-                } else {
-                    run_with(s, seed, unreliable, disk, nemesis)
-                };
-                if run.result.is_err() {
-                    bar.set_message(format!("FAIL {} seed {seed}", s.name));
-                }
-                runs.lock().unwrap_or_else(|p| p.into_inner()).push(run);
-                bar.inc(1);
-            });
+    let run = |&(s, seed, unreliable): &Task| {
+        if live {
+            tests::live::run_once(s, seed)
+        } else {
+            run_with(s, seed, unreliable, disk, nemesis)
         }
-    });
-    bar.finish_and_clear();
-    runs.into_inner().unwrap_or_else(|p| p.into_inner())
+    };
+    let failure = |_: &Task, r: &Run| r.result.is_err().then(|| format!("{} seed {}", r.scenario, r.seed));
+    tests::parallel::run_all(tasks, jobs, run, failure)
 }
 
 fn main() -> ExitCode {
