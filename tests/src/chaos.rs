@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::Failure;
+use crate::harness::{Backend, Failure};
 use crate::linearizability;
 use crate::sim::{CrashPoint, DiskProfile, Nemesis, Sim, SimOptions};
 
@@ -48,7 +48,7 @@ pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
         seed,
         nemesis,
         operations,
-        events: sim.event_number_now(),
+        events: sim.event_number(),
         wall: wall.elapsed(),
         crash_points,
         result,
@@ -56,13 +56,13 @@ pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
 }
 
 fn drive(sim: &mut Sim) -> Result<(), Failure> {
-    sim.run_for(FAULTS_FOR)?;
+    sim.sleep(FAULTS_FOR)?;
     sim.heal();
     let deadline = FAULTS_FOR + SETTLE_WITHIN;
-    while sim.clients_outstanding() > 0 && sim.now_virtual() < deadline {
-        sim.run_for(Duration::from_millis(100))?;
+    while sim.clients_outstanding() > 0 && sim.now() < deadline {
+        sim.sleep(Duration::from_millis(100))?;
     }
-    let event = sim.event_number_now();
+    let event = sim.event_number();
     if sim.clients_outstanding() > 0 {
         let what = format!(
             "{} operations still outstanding {SETTLE_WITHIN:?} after the faults healed",

@@ -16,7 +16,7 @@ impl Sim {
     /// each, and stops at the first violation.
     pub(super) fn run_until(&mut self, until_us: u64) {
         for i in 0..self.nodes.len() {
-            if std::mem::take(&mut self.nodes[i].dirty) && self.failure.is_none() && !self.nodes[i].busy {
+            if std::mem::take(&mut self.nodes[i].dirty) && self.failure.is_none() && !self.nodes[i].busy() {
                 self.events += 1;
                 self.work(i);
             }
@@ -76,7 +76,7 @@ impl Sim {
         if node.member.is_none() {
             return;
         }
-        if node.busy {
+        if node.busy() {
             node.deferred.push_back(input);
             return;
         }
@@ -150,7 +150,6 @@ impl Sim {
         let node = &mut self.nodes[i];
         node.disk.write(writes);
         let latency = node.disk.sync_latency(self.now_us, &mut self.rng);
-        node.busy = true;
         let incarnation = node.incarnation;
         self.queue.push(self.now_us + latency, Event::SyncDone { server: i, incarnation });
     }
@@ -178,9 +177,7 @@ impl Sim {
         if self.crash_point(i, CrashPoint::DuringSync) {
             return self.crash(i);
         }
-        let node = &mut self.nodes[i];
-        node.busy = false;
-        if let Err(e) = node.disk.sync(i, &mut self.invariants) {
+        if let Err(e) = self.nodes[i].disk.sync(i, &mut self.invariants) {
             return self.violation(e);
         }
         self.work(i);
@@ -207,7 +204,8 @@ impl Sim {
     /// server `i`.
     fn observe(&mut self, i: usize) {
         let Some(member) = self.nodes[i].member.as_ref() else { return };
-        let durable: Vec<_> = self.nodes.iter().map(|n| n.disk.durable()).collect();
+        let nodes = &self.nodes;
+        let durable = || nodes.iter().map(|n| n.disk.durable()).collect();
         if let Err(e) = self.invariants.observe(i, member.raft(), &durable) {
             self.violation(e);
         }

@@ -119,8 +119,14 @@ impl Invariants {
 
     /// Election Safety, Leader Completeness and commit checks for a server
     /// after an event changed it.
-    /// `durable` holds every server's durable state.
-    pub fn observe(&mut self, server: usize, raft: &Raft, durable: &[&Disk]) -> Result<(), String> {
+    /// `durable` gives every server's durable state (asked for only when an
+    /// index is committed for the first time).
+    pub fn observe<'d>(
+        &mut self,
+        server: usize,
+        raft: &Raft,
+        durable: &dyn Fn() -> Vec<&'d Disk>,
+    ) -> Result<(), String> {
         let term = raft.current_term();
         if raft.role() == Role::Leader && self.led_in[server] != Some(term) {
             self.on_new_leader(server, term, raft)?;
@@ -145,7 +151,12 @@ impl Invariants {
         Ok(())
     }
 
-    fn on_commit(&mut self, server: usize, raft: &Raft, durable: &[&Disk]) -> Result<(), String> {
+    fn on_commit<'d>(
+        &mut self,
+        server: usize,
+        raft: &Raft,
+        durable: &dyn Fn() -> Vec<&'d Disk>,
+    ) -> Result<(), String> {
         let commit = raft.commit_index();
         let before = self.commit_index[server];
         if commit < before {
@@ -165,6 +176,7 @@ impl Invariants {
                 }
                 Some(_) => {}
                 None => {
+                    let durable = durable();
                     let holders = durable.iter().filter(|d| d.term(index) == Some(e.term)).count();
                     if holders < durable.len() / 2 + 1 {
                         return Err(format!(

@@ -185,7 +185,6 @@ impl Sim {
             node.incarnation += 1;
         }
         node.dirty = false;
-        node.busy = false;
         node.deferred.clear();
         node.crash_at = None;
         if let Err(e) = node.disk.crash(i, &mut self.rng, &mut self.invariants) {
@@ -277,19 +276,6 @@ impl Backend for Sim {
 }
 
 impl Sim {
-    /// Runs `d` of virtual time; the first violation, if any.
-    pub fn run_for(&mut self, d: Duration) -> TestResult<()> {
-        Backend::sleep(self, d)
-    }
-
-    pub fn now_virtual(&self) -> Duration {
-        Duration::from_micros(self.now_us)
-    }
-
-    pub fn event_number_now(&self) -> u64 {
-        self.events
-    }
-
     /// The crash points at which a server was crashed so far.
     pub fn crash_points_hit(&self) -> &[CrashPoint] {
         &self.points_hit

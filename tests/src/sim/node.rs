@@ -47,8 +47,6 @@ pub struct SimNode {
     pub disk: SimDisk,
     /// A proposal is waiting for the member to be polled.
     pub dirty: bool,
-    /// A sync is in progress: inputs wait in `deferred`.
-    pub busy: bool,
     pub deferred: VecDeque<Input>,
     /// Crash when the member's turn reaches this point.
     pub crash_at: Option<CrashPoint>,
@@ -61,10 +59,15 @@ impl SimNode {
             incarnation: 0,
             disk: SimDisk::new(profile),
             dirty: false,
-            busy: false,
             deferred: VecDeque::new(),
             crash_at: None,
         }
+    }
+
+    /// A turn is in progress (between the driver's polls that means: its
+    /// sync is): inputs wait in `deferred`.
+    pub fn busy(&self) -> bool {
+        self.member.as_ref().is_some_and(|m| m.in_turn())
     }
 
     /// True when the crash point `point` is armed; disarms it.
