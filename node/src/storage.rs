@@ -49,6 +49,7 @@ impl Storage {
                 bytes = torn.bytes_cut, reason = torn.reason, "cut a torn tail");
         }
         let persisted = raft::Persisted {
+            snapshot: raft::SnapshotMeta::default(),
             hard_state: raft::HardState {
                 current_term: recovered.hard_state.current_term,
                 voted_for: recovered.hard_state.voted_for,

@@ -13,7 +13,9 @@
 //! earlier terms (§5.4.2), heartbeats at once on election, the fast
 //! conflict-term / conflict-index backoff, batched and pipelined
 //! AppendEntries with flow control, CheckQuorum, and an optional no-op entry
-//! on election. Not here (yet): snapshots, membership changes, PreVote.
+//! on election, and log compaction behind the service's snapshots with
+//! InstallSnapshot (§7; the data is streamed by the driver, `snapshot.rs`).
+//! Not here (yet): membership changes, PreVote.
 //! `docs/raft-core.md` lists every choice the paper leaves open.
 //!
 //! Where to look, by Figure 2 box: `election.rs` (RequestVote, followers
@@ -47,11 +49,12 @@ mod progress;
 mod ready;
 mod replication;
 mod server;
+mod snapshot;
 mod validate;
 
 pub use config::{Config, ConfigError, ENTRY_OVERHEAD_BYTES};
-pub use log::RaftLog;
-pub use message::{AppendReply, Body, Entry, HardState, Message, NodeId};
-pub use ready::{Persisted, Ready};
-pub use server::{ProposeError, Raft, RestoreError, Role, Status, StepError};
+pub use log::{Installed, RaftLog};
+pub use message::{AppendReply, Body, Entry, HardState, Message, NodeId, SnapshotMeta};
+pub use ready::{Persisted, Ready, SnapshotInstall};
+pub use server::{CompactError, ProposeError, Raft, RestoreError, Role, Status, StepError};
 pub use validate::MAX_TERM;

@@ -1,12 +1,18 @@
-//! The replicated log of Figure 2 ("log[]"), held in memory, with the
-//! bookkeeping of which suffix still has to be handed out for persisting.
+//! The replicated log of Figure 2 ("log[]"), held in memory from the last
+//! snapshot on (§7), with the bookkeeping of which suffix still has to be
+//! handed out for persisting.
 
-use crate::Entry;
+use crate::{Entry, SnapshotMeta};
 
 /// The in-memory log. Indexes start at 1; index 0 is the empty prefix with
 /// term 0, which makes the consistency check of the first entry uniform.
+/// Entries up to `snapshot.index` have been compacted into a snapshot: the
+/// log knows only the last one's term, and `entries[0]` is at
+/// `snapshot.index + 1`.
 #[derive(Debug, Default, Clone)]
 pub struct RaftLog {
+    /// The last compacted entry (index 0, term 0 before any snapshot).
+    snapshot: SnapshotMeta,
     entries: Vec<Entry>,
     /// First index not yet handed out in a `Ready` for persisting.
     unpersisted_from: u64,
@@ -16,42 +22,76 @@ pub struct RaftLog {
     stable_index: u64,
 }
 
+/// What [`RaftLog::install`] did to the entries after the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Installed {
+    /// The log held the snapshot's last entry: the entries after it stay.
+    KeptSuffix,
+    /// It did not: the whole log is gone.
+    Discarded,
+}
+
 impl RaftLog {
     /// A log restored from storage: everything in it is already durable.
-    pub(crate) fn restore(entries: Vec<Entry>) -> RaftLog {
-        let last = entries.len() as u64;
-        RaftLog { entries, unpersisted_from: last + 1, persisting_up_to: last, stable_index: last }
+    /// `entries` follow `snapshot` without a gap (checked by the caller).
+    pub(crate) fn restore(snapshot: SnapshotMeta, entries: Vec<Entry>) -> RaftLog {
+        let last = snapshot.index + entries.len() as u64;
+        RaftLog { snapshot, entries, unpersisted_from: last + 1, persisting_up_to: last, stable_index: last }
+    }
+
+    /// The snapshot the log starts after.
+    pub fn snapshot(&self) -> SnapshotMeta {
+        self.snapshot
+    }
+
+    /// The first index the log still holds an entry for (or would, once
+    /// one is appended).
+    pub fn first_index(&self) -> u64 {
+        self.snapshot.index + 1
     }
 
     pub fn last_index(&self) -> u64 {
-        self.entries.len() as u64
+        self.snapshot.index + self.entries.len() as u64
     }
 
     pub fn last_term(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.snapshot.term, |e| e.term)
     }
 
-    /// The term of the entry at `index`: `Some(0)` for index 0, `None` past
-    /// the end.
+    /// The term of the entry at `index`: `Some(0)` for index 0, the
+    /// snapshot's term at its index, `None` past the end or below the
+    /// snapshot (compacted).
     pub fn term(&self, index: u64) -> Option<u64> {
         match index {
             0 => Some(0),
+            i if i == self.snapshot.index => Some(self.snapshot.term),
             i => self.entry(i).map(|e| e.term),
         }
     }
 
+    /// True when `index` is at or below the snapshot: the entry is
+    /// committed and gone from memory.
+    pub fn is_compacted(&self, index: u64) -> bool {
+        index != 0 && index < self.snapshot.index
+    }
+
     pub fn entry(&self, index: u64) -> Option<&Entry> {
-        let i = usize::try_from(index).ok()?.checked_sub(1)?;
+        let i = usize::try_from(index.checked_sub(self.first_index())?).ok()?;
         self.entries.get(i)
+    }
+
+    /// Position in `entries` of `index`, clamped to the held range.
+    fn position(&self, index: u64) -> usize {
+        let offset = index.saturating_sub(self.first_index());
+        usize::try_from(offset).unwrap_or(usize::MAX).min(self.entries.len())
     }
 
     /// Entries from `from` on, as many as fit in `max_bytes` (data plus
     /// [`crate::ENTRY_OVERHEAD_BYTES`] each; at least one when any exists).
     pub fn entries_from(&self, from: u64, max_bytes: usize) -> Vec<Entry> {
-        let start = usize::try_from(from.max(1) - 1).unwrap_or(usize::MAX);
         let mut bytes = 0usize;
         let mut out = Vec::new();
-        for e in self.entries.iter().skip(start) {
+        for e in &self.entries[self.position(from)..] {
             bytes = bytes.saturating_add(e.data.len() + crate::ENTRY_OVERHEAD_BYTES);
             if !out.is_empty() && bytes > max_bytes {
                 break;
@@ -61,13 +101,13 @@ impl RaftLog {
         out
     }
 
-    /// All entries from `from` to `to`, inclusive.
+    /// The entries held from `from` to `to`, inclusive.
     pub fn slice(&self, from: u64, to: u64) -> &[Entry] {
         let to = to.min(self.last_index());
         if from > to || from == 0 {
             return &[];
         }
-        &self.entries[(from - 1) as usize..to as usize]
+        &self.entries[self.position(from)..self.position(to + 1)]
     }
 
     /// §5.4.1: a candidate's log is "at least as up-to-date" as ours when its
@@ -77,11 +117,12 @@ impl RaftLog {
     }
 
     /// First index of the run of `term` that contains `index` (for the
-    /// conflict hint of a rejected AppendEntries).
+    /// conflict hint of a rejected AppendEntries); the run is cut at the
+    /// snapshot, whose entries all match the leader's.
     pub fn first_index_of_term_run(&self, index: u64) -> u64 {
         let Some(term) = self.term(index) else { return self.last_index() + 1 };
         let mut first = index;
-        while first > 1 && self.term(first - 1) == Some(term) {
+        while first > self.first_index() && self.term(first - 1) == Some(term) {
             first -= 1;
         }
         first
@@ -92,7 +133,10 @@ impl RaftLog {
     /// search finds it.
     pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
         let n = self.entries.partition_point(|e| e.term <= term);
-        (n > 0 && self.entries[n - 1].term == term).then_some(n as u64)
+        if n > 0 && self.entries[n - 1].term == term {
+            return Some(self.snapshot.index + n as u64);
+        }
+        (n == 0 && term == self.snapshot.term && term != 0).then_some(self.snapshot.index)
     }
 
     /// Data bytes of the entries from `from` to `to`, inclusive.
@@ -115,8 +159,8 @@ impl RaftLog {
     /// Figure 2, AppendEntries steps 3 and 4: drops the first entry that
     /// conflicts (same index, other term) and everything after it, then
     /// appends what is new. Entries we already hold are kept, so a stale or
-    /// duplicated request never shortens the log. Returns whether anything
-    /// changed.
+    /// duplicated request never shortens the log. `entries` start after
+    /// the snapshot. Returns whether anything changed.
     pub(crate) fn merge(&mut self, entries: &[Entry]) -> bool {
         if let Some(index) = self.first_conflict(entries) {
             self.truncate_from(index);
@@ -127,10 +171,41 @@ impl RaftLog {
     }
 
     fn truncate_from(&mut self, index: u64) {
-        self.entries.truncate((index - 1) as usize);
+        debug_assert!(index > self.snapshot.index, "compacted entries are committed");
+        self.entries.truncate(self.position(index));
         self.unpersisted_from = self.unpersisted_from.min(index);
         self.persisting_up_to = self.persisting_up_to.min(index - 1);
         self.stable_index = self.stable_index.min(index - 1);
+    }
+
+    /// The service holds a snapshot through `index` (which the log holds):
+    /// the entries up to it go, its term stays.
+    pub(crate) fn compact(&mut self, index: u64) {
+        let Some(term) = self.term(index).filter(|_| index > self.snapshot.index) else { return };
+        self.entries.drain(..self.position(index + 1));
+        self.snapshot = SnapshotMeta { index, term };
+        self.unpersisted_from = self.unpersisted_from.max(index + 1);
+    }
+
+    /// §7 InstallSnapshot receiver, steps 6 and 7: "If existing log entry
+    /// has same index and term as snapshot's last included entry, retain
+    /// log entries following it"; else "discard the entire log".
+    pub(crate) fn install(&mut self, snapshot: SnapshotMeta) -> Installed {
+        let kept = self.term(snapshot.index) == Some(snapshot.term);
+        if kept {
+            self.entries.drain(..self.position(snapshot.index + 1));
+        } else {
+            self.entries.clear();
+            self.stable_index = self.stable_index.min(snapshot.index);
+            self.persisting_up_to = self.persisting_up_to.min(snapshot.index);
+        }
+        self.snapshot = snapshot;
+        self.unpersisted_from = self.unpersisted_from.max(snapshot.index + 1);
+        if kept {
+            Installed::KeptSuffix
+        } else {
+            Installed::Discarded
+        }
     }
 
     /// Hands out the suffix not yet given to the driver for persisting.
@@ -166,7 +241,7 @@ mod tests {
             .enumerate()
             .map(|(i, &term)| Entry { index: i as u64 + 1, term, data: vec![i as u8].into() })
             .collect();
-        RaftLog::restore(entries)
+        RaftLog::restore(SnapshotMeta::default(), entries)
     }
 
     fn e(index: u64, term: u64) -> Entry {

@@ -34,6 +34,16 @@ pub struct HardState {
     pub voted_for: Option<NodeId>,
 }
 
+/// A snapshot's position in the log (§7): it replaces every entry up to and
+/// including `index` (the paper's "last included index"), whose term was
+/// `term` ("last included term"). The state it holds is the service's
+/// business: the core never sees the data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub index: u64,
+    pub term: u64,
+}
+
 /// A message between two members. `term` is the sender's `current_term`
 /// (Figure 2 "Rules for Servers": every message carries it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +54,7 @@ pub struct Message {
     pub body: Body,
 }
 
-/// The four message kinds of Figure 2.
+/// The four message kinds of Figure 2, and §7's InstallSnapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
     /// "Invoked by candidates to gather votes (§5.2)."
@@ -55,8 +65,18 @@ pub enum Body {
     /// heartbeat (§5.2)." `entries` are consecutive, starting at
     /// `prev_log_index + 1`.
     AppendEntries { prev_log_index: u64, prev_log_term: u64, entries: Vec<Entry>, leader_commit: u64 },
-    /// The answer to an `AppendEntries` of the same term.
+    /// The answer to an `AppendEntries` or an `InstallSnapshot` of the
+    /// same term.
     AppendEntriesReply(AppendReply),
+    /// "Invoked by leader to send chunks of a snapshot to a follower"
+    /// (§7), without the chunks: the leader's core sends this when a
+    /// follower needs entries it has compacted away, the driver streams the
+    /// service's snapshot at `snapshot` to the follower out of band, and the
+    /// follower's driver steps this message into its core once the whole
+    /// snapshot is on its disk and verified. Answered with
+    /// `AppendEntriesReply(Success { match_index })`: the follower's log
+    /// now matches the leader's up to `match_index`.
+    InstallSnapshot { snapshot: SnapshotMeta },
 }
 
 /// What a follower answers to `AppendEntries`.
@@ -84,6 +104,9 @@ impl Message {
     /// True for the messages the lab's tester counts as RPCs: requests, not
     /// replies.
     pub fn is_request(&self) -> bool {
-        matches!(self.body, Body::RequestVote { .. } | Body::AppendEntries { .. })
+        matches!(
+            self.body,
+            Body::RequestVote { .. } | Body::AppendEntries { .. } | Body::InstallSnapshot { .. }
+        )
     }
 }

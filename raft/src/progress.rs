@@ -13,6 +13,9 @@ pub enum ReplicationState {
     /// The follower accepted an AppendEntries: entries stream out
     /// optimistically, up to `max_inflight_appends` unanswered.
     Replicate,
+    /// The follower needs entries the leader compacted: it is being sent
+    /// the snapshot through `index`, and nothing else until it has it.
+    Snapshot { index: u64 },
 }
 
 /// The leader's view of one follower.
@@ -26,7 +29,8 @@ pub struct Progress {
     /// Replicate: last index and send time (ticks) of each unanswered
     /// AppendEntries that carried entries, oldest first.
     in_flight: VecDeque<(u64, u64)>,
-    /// Probe: send time of the unanswered probe, if one is out.
+    /// Probe: send time of the unanswered probe, if one is out. Snapshot:
+    /// when the InstallSnapshot was sent.
     probe_sent_at: Option<u64>,
     /// When a message that arrives quickly (no entries beyond the batch
     /// budget) was last sent to this follower: heartbeats are due an
@@ -65,7 +69,16 @@ impl Progress {
         match self.state {
             ReplicationState::Probe => self.probe_sent_at.is_some(),
             ReplicationState::Replicate => self.in_flight.len() >= max_in_flight,
+            ReplicationState::Snapshot { .. } => true,
         }
+    }
+
+    /// The snapshot through `index` is on its way (sent at `now`).
+    pub fn become_snapshot(&mut self, index: u64, now: u64) {
+        self.state = ReplicationState::Snapshot { index };
+        self.in_flight.clear();
+        self.probe_sent_at = Some(now);
+        self.last_sent_at = now;
     }
 
     /// Records an AppendEntries sent at `now` whose last entry is
@@ -91,7 +104,7 @@ impl Progress {
                 self.next_index = last_index + 1;
                 self.in_flight.push_back((last_index, now));
             }
-            ReplicationState::Replicate => {}
+            ReplicationState::Replicate | ReplicationState::Snapshot { .. } => {}
         }
     }
 
@@ -110,6 +123,13 @@ impl Progress {
             ReplicationState::Replicate => {
                 self.in_flight.retain(|&(last, _)| last > self.match_index);
             }
+            // Only an answer covering the snapshot ends the wait (the
+            // follower installed it, or had it): replicate after it.
+            ReplicationState::Snapshot { index } if self.match_index >= index => {
+                self.state = ReplicationState::Replicate;
+                self.probe_sent_at = None;
+            }
+            ReplicationState::Snapshot { .. } => {}
         }
         advanced
     }
@@ -120,6 +140,8 @@ impl Progress {
         match self.state {
             ReplicationState::Probe => rejected_index + 1 != self.next_index,
             ReplicationState::Replicate => rejected_index <= self.match_index,
+            // A heartbeat's rejection: the snapshot has not arrived yet.
+            ReplicationState::Snapshot { .. } => true,
         }
     }
 
@@ -154,7 +176,7 @@ impl Progress {
 
     fn unanswered_since(&self) -> Option<u64> {
         match self.state {
-            ReplicationState::Probe => self.probe_sent_at,
+            ReplicationState::Probe | ReplicationState::Snapshot { .. } => self.probe_sent_at,
             ReplicationState::Replicate => self.in_flight.front().map(|&(_, at)| at),
         }
     }
@@ -162,7 +184,9 @@ impl Progress {
     fn resend_after(&self, interval: u64, resend: u64) -> u64 {
         match self.state {
             ReplicationState::Probe => interval,
-            ReplicationState::Replicate => resend,
+            // A snapshot is repeated as seldom as a batch of entries: the
+            // driver may still be streaming it.
+            ReplicationState::Replicate | ReplicationState::Snapshot { .. } => resend,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The hand-off between the core and its driver (etcd's `Ready`).
 
-use crate::{Entry, HardState, Message};
+use crate::{Entry, HardState, Message, SnapshotMeta};
 
 /// Everything the core wants done, in the order it must be done:
 ///
-/// 1. persist `hard_state` (if any) and `entries` (if any), durably;
+/// 1. persist `hard_state` (if any), then install `snapshot` (if any), then
+///    persist `entries` (if any), durably;
 /// 2. only then send `messages` (a vote or an acknowledgement promises that
 ///    the state behind it survives a crash);
 /// 3. apply `committed_entries` to the state machine, in order;
@@ -13,6 +14,10 @@ use crate::{Entry, HardState, Message};
 pub struct Ready {
     /// New `current_term` / `voted_for` to persist.
     pub hard_state: Option<crate::HardState>,
+    /// A snapshot a leader sent (its data is with the driver) to make this
+    /// member's durably, before `entries`; the state machine is reset to it
+    /// before `committed_entries` are applied, which all come after it.
+    pub snapshot: Option<SnapshotInstall>,
     /// Log entries to persist, consecutive. The first one's index may be at
     /// or below the last persisted index: an entry at index i replaces every
     /// persisted entry from i on (Figure 2, AppendEntries step 3).
@@ -27,16 +32,37 @@ impl Ready {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()
+            && self.snapshot.is_none()
             && self.entries.is_empty()
             && self.messages.is_empty()
             && self.committed_entries.is_empty()
     }
 }
 
+/// An incoming snapshot to install (§7 InstallSnapshot, receiver steps 5
+/// to 8), and what it does to the persisted log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotInstall {
+    pub snapshot: SnapshotMeta,
+    /// True when the log held the snapshot's last entry: the persisted
+    /// entries after it stay (entries at or below it may be dropped).
+    /// False: every persisted entry goes; the log restarts after the
+    /// snapshot.
+    pub keep_suffix: bool,
+}
+
 /// What survived a crash: the input to [`crate::Raft::new`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Persisted {
     pub hard_state: HardState,
-    /// The persisted log, consecutive from index 1.
+    /// The newest snapshot the service holds durably (index 0: none). The
+    /// service restores its state machine from it; the core starts with
+    /// everything up to it committed and applied.
+    pub snapshot: SnapshotMeta,
+    /// The persisted log. Entries at or below the snapshot are skipped;
+    /// the rest must follow it without a gap. If the log holds an entry at
+    /// the snapshot's index with another term (a crash while a snapshot
+    /// was installed, before the log was discarded), every entry after it
+    /// is skipped too: they belong to a history the snapshot replaced.
     pub entries: Vec<Entry>,
 }

@@ -35,6 +35,7 @@ impl Raft {
         self.become_follower(self.current_term, Some(req.from));
         self.reset_election_timer();
 
+        let Some(req) = self.skip_compacted(req) else { return };
         // 2. "Reply false if log doesn't contain an entry at prevLogIndex
         // whose term matches prevLogTerm", with the fast-backoff hint.
         if self.log.term(req.prev_log_index) != Some(req.prev_log_term) {
@@ -53,6 +54,27 @@ impl Raft {
             self.commit_index = new_commit;
         }
         self.send(req.from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
+    }
+
+    /// A request that starts inside our snapshot: those entries are
+    /// committed, so they match the leader's (§5.4 Leader Completeness).
+    /// What remains starts at the snapshot; when nothing does, the request
+    /// is acknowledged as far as it reached.
+    fn skip_compacted(&mut self, mut req: AppendRequest) -> Option<AppendRequest> {
+        if !self.log.is_compacted(req.prev_log_index) {
+            return Some(req);
+        }
+        let snapshot = self.log.snapshot();
+        let last = req.prev_log_index + req.entries.len() as u64;
+        if last <= snapshot.index {
+            let reply = AppendReply::Success { match_index: last };
+            self.send(req.from, Body::AppendEntriesReply(reply));
+            return None;
+        }
+        req.entries.drain(..(snapshot.index - req.prev_log_index) as usize);
+        req.prev_log_index = snapshot.index;
+        req.prev_log_term = snapshot.term;
+        Some(req)
     }
 
     fn conflict_hint(&self, rejected_index: u64) -> AppendReply {
@@ -143,7 +165,7 @@ impl Raft {
                 // whole log.
                 let from = match pr.state {
                     ReplicationState::Replicate => pr.match_index + 1,
-                    ReplicationState::Probe => pr.next_index,
+                    ReplicationState::Probe | ReplicationState::Snapshot { .. } => pr.next_index,
                 };
                 pr.probe_from(from);
                 self.send_append(peer, kind);
@@ -163,8 +185,12 @@ impl Raft {
             self.send_append(to, AppendKind::Probe);
             return;
         }
-        let prev_log_index = pr.match_index;
-        let prev_log_term = self.log.term(prev_log_index).unwrap_or(0);
+        // Waiting for a snapshot, the heartbeat asks whether it arrived.
+        let at = pr.pending_snapshot().unwrap_or(pr.match_index);
+        let (prev_log_index, prev_log_term) = match self.log.term(at) {
+            Some(term) => (at, term),
+            None => (0, 0),
+        };
         let body = Body::AppendEntries {
             prev_log_index,
             prev_log_term,
@@ -209,6 +235,9 @@ impl Raft {
         let Some(pr) = self.progress.get(&to) else { return };
         if pr.is_paused(self.config.max_inflight_appends) {
             return;
+        }
+        if self.needs_snapshot(pr.next_index) {
+            return self.send_snapshot(to);
         }
         let prev_log_index = pr.next_index - 1;
         let Some(prev_log_term) = self.log.term(prev_log_index) else { return };

@@ -11,7 +11,7 @@ use rand::{Rng, RngCore};
 
 use crate::log::RaftLog;
 use crate::progress::Progress;
-use crate::{Body, Config, ConfigError, HardState, Message, NodeId, Persisted, Ready};
+use crate::{Body, Config, ConfigError, HardState, Message, NodeId, Persisted, Ready, SnapshotInstall};
 
 /// The role of a server (§5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,7 +55,7 @@ pub enum StepError {
 pub enum RestoreError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("persisted log is not consecutive from index 1 (entry {position} has index {index})")]
+    #[error("persisted log is not consecutive after its snapshot (entry {position} has index {index})")]
     Gap { position: usize, index: u64 },
     #[error("persisted log terms go backwards at index {0}")]
     TermsDecrease(u64),
@@ -65,6 +65,16 @@ pub enum RestoreError {
     TermAhead { log_term: u64, current_term: u64 },
     #[error("persisted current term {0} is above the largest term {max}", max = crate::MAX_TERM)]
     TermTooLarge(u64),
+    #[error("persisted snapshot at index {index} has term {term}: index 0 is the empty prefix of term 0 and every entry has a term of at least 1")]
+    SnapshotTerm { index: u64, term: u64 },
+}
+
+/// A compaction the core refused; nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CompactError {
+    /// A snapshot may only cover entries the state machine was handed.
+    #[error("cannot compact through index {index}: only {applied} is applied")]
+    NotApplied { index: u64, applied: u64 },
 }
 
 /// A read-only summary of a server, for status pages and test harnesses.
@@ -78,6 +88,8 @@ pub struct Status {
     pub commit_index: u64,
     pub last_index: u64,
     pub applied_index: u64,
+    /// The last index the log compacted into a snapshot (0: none).
+    pub snapshot_index: u64,
 }
 
 /// One Raft server: a pure state machine (no I/O, no clock, no threads).
@@ -114,6 +126,8 @@ pub struct Raft {
     /// Leader: the commit index, or a follower's match index, advanced
     /// since the last `ready`: some follower may be able to apply more.
     pub(crate) commit_to_announce: bool,
+    /// A snapshot installed since the last `ready`, to hand out.
+    pub(crate) pending_install: Option<SnapshotInstall>,
     pub(crate) messages: Vec<Message>,
 }
 
@@ -127,16 +141,19 @@ impl Raft {
         rng: Box<dyn RngCore + Send>,
     ) -> Result<Raft, RestoreError> {
         config.validate()?;
-        check_persisted(&persisted)?;
+        let (snapshot, entries) =
+            check_persisted(persisted.snapshot, persisted.entries, persisted.hard_state)?;
         let mut raft = Raft {
             config,
             rng,
             current_term: persisted.hard_state.current_term,
             voted_for: persisted.hard_state.voted_for,
-            log: RaftLog::restore(persisted.entries),
+            log: RaftLog::restore(snapshot, entries),
             hard_state_changed: false,
-            commit_index: 0,
-            last_applied: 0,
+            // A snapshot holds committed entries only, and the service
+            // restores its state machine from it.
+            commit_index: snapshot.index,
+            last_applied: snapshot.index,
             role: Role::Follower,
             leader_id: None,
             election_elapsed: 0,
@@ -148,6 +165,7 @@ impl Raft {
             uncommitted_bytes: 0,
             proposals_pending: false,
             commit_to_announce: false,
+            pending_install: None,
             messages: Vec::new(),
         };
         raft.reset_election_timer();
@@ -235,6 +253,7 @@ impl Raft {
                 self.handle_append_entries(request);
             }
             Body::AppendEntriesReply(reply) => self.handle_append_reply(msg.from, reply),
+            Body::InstallSnapshot { snapshot } => self.handle_install_snapshot(msg.from, snapshot),
         }
         Ok(())
     }
@@ -270,6 +289,7 @@ impl Raft {
         self.proposals_pending
             || self.commit_to_announce
             || self.hard_state_changed
+            || self.pending_install.is_some()
             || self.log.has_unpersisted()
             || !self.messages.is_empty()
             || self.last_applied < self.commit_index
@@ -288,6 +308,7 @@ impl Raft {
         self.last_applied = self.commit_index;
         Ready {
             hard_state,
+            snapshot: self.pending_install.take(),
             entries: self.log.take_unpersisted(),
             messages: std::mem::take(&mut self.messages),
             committed_entries,
@@ -313,6 +334,7 @@ impl Raft {
             commit_index: self.commit_index,
             last_index: self.log.last_index(),
             applied_index: self.last_applied,
+            snapshot_index: self.log.snapshot().index,
         }
     }
 
@@ -400,7 +422,7 @@ impl Raft {
             Body::RequestVote { .. } => {
                 self.send(msg.from, Body::RequestVoteReply { vote_granted: false });
             }
-            Body::AppendEntries { .. } => {
+            Body::AppendEntries { .. } | Body::InstallSnapshot { .. } => {
                 self.send(msg.from, Body::AppendEntriesReply(crate::AppendReply::StaleTerm));
             }
             Body::RequestVoteReply { .. } | Body::AppendEntriesReply(_) => {}
@@ -408,10 +430,28 @@ impl Raft {
     }
 }
 
-fn check_persisted(p: &Persisted) -> Result<(), RestoreError> {
-    let mut prev_term = 0;
-    for (position, e) in p.entries.iter().enumerate() {
-        if e.index != position as u64 + 1 {
+/// Checks what storage gave back and returns the snapshot and the entries
+/// after it (see [`Persisted::entries`] for the ones skipped).
+fn check_persisted(
+    snapshot: crate::SnapshotMeta,
+    mut entries: Vec<crate::Entry>,
+    hard_state: HardState,
+) -> Result<(crate::SnapshotMeta, Vec<crate::Entry>), RestoreError> {
+    if (snapshot.index == 0) != (snapshot.term == 0) {
+        return Err(RestoreError::SnapshotTerm { index: snapshot.index, term: snapshot.term });
+    }
+    if let Some(at) = entries.iter().position(|e| e.index == snapshot.index && snapshot.index > 0) {
+        let replaced = entries[at].term != snapshot.term;
+        entries.drain(..=at);
+        if replaced {
+            entries.clear();
+        }
+    } else {
+        entries.retain(|e| e.index > snapshot.index);
+    }
+    let mut prev_term = snapshot.term;
+    for (position, e) in entries.iter().enumerate() {
+        if e.index != snapshot.index + position as u64 + 1 {
             return Err(RestoreError::Gap { position, index: e.index });
         }
         if e.term == 0 {
@@ -422,11 +462,11 @@ fn check_persisted(p: &Persisted) -> Result<(), RestoreError> {
         }
         prev_term = e.term;
     }
-    if p.hard_state.current_term > crate::MAX_TERM {
-        return Err(RestoreError::TermTooLarge(p.hard_state.current_term));
+    if hard_state.current_term > crate::MAX_TERM {
+        return Err(RestoreError::TermTooLarge(hard_state.current_term));
     }
-    if prev_term > p.hard_state.current_term {
-        return Err(RestoreError::TermAhead { log_term: prev_term, current_term: p.hard_state.current_term });
+    if prev_term > hard_state.current_term {
+        return Err(RestoreError::TermAhead { log_term: prev_term, current_term: hard_state.current_term });
     }
-    Ok(())
+    Ok((snapshot, entries))
 }

@@ -40,6 +40,8 @@ pub(crate) fn check_message(msg: &Message) -> Result<(), StepError> {
                     .and_then(|()| check_entries(*prev_log_index, *prev_log_term, entries, msg.term))
             }
             Body::AppendEntriesReply(reply) => check_reply(reply, msg.term),
+            Body::InstallSnapshot { snapshot } if snapshot.index == 0 => Err("snapshot of the empty prefix"),
+            Body::InstallSnapshot { snapshot } => check_position(snapshot.index, snapshot.term, msg.term),
         }
     };
     checked.map_err(|reason| StepError::Malformed { from: msg.from, reason })
@@ -111,9 +113,17 @@ impl Raft {
         let malformed = |reason| Err(StepError::Malformed { from: msg.from, reason });
         let leader_of_this_term = self.role == Role::Leader && msg.term == self.current_term;
         match &msg.body {
-            Body::AppendEntries { .. } if leader_of_this_term => {
+            Body::AppendEntries { .. } | Body::InstallSnapshot { .. } if leader_of_this_term => {
                 // Two leaders in one term cannot happen (§5.2 Election Safety).
                 malformed("second leader in one term")
+            }
+            Body::InstallSnapshot { snapshot } => {
+                // A snapshot holds committed entries only, and so does ours.
+                let ours = self.log.term(snapshot.index);
+                if snapshot.index <= self.commit_index && ours.is_some_and(|t| t != snapshot.term) {
+                    return malformed("snapshot contradicts a committed entry");
+                }
+                Ok(())
             }
             Body::AppendEntries { entries, .. } => {
                 // A leader holds every committed entry (§5.4.1, Leader

@@ -110,6 +110,7 @@ fn entry(index: u64, term: u64, data: &'static [u8]) -> Entry {
 /// A log of terms 1, 1, 2 persisted with current term 2.
 fn restored(voted_for: Option<u64>) -> Persisted {
     Persisted {
+        snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for },
         entries: vec![entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 2, b"c")],
     }

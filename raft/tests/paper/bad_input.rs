@@ -34,11 +34,17 @@ fn append_with_a_gap_or_future_terms_is_refused() {
 #[test]
 fn corrupt_persisted_state_is_refused() {
     let config = || Config::lab(1, vec![1, 2, 3]);
-    let gap =
-        Persisted { hard_state: HardState { current_term: 2, voted_for: None }, entries: vec![entry(2, 1)] };
+    let gap = Persisted {
+        snapshot: Default::default(),
+        hard_state: HardState { current_term: 2, voted_for: None },
+        entries: vec![entry(2, 1)],
+    };
     assert!(matches!(Raft::new(config(), gap, rng(1)), Err(RestoreError::Gap { .. })));
-    let ahead =
-        Persisted { hard_state: HardState { current_term: 1, voted_for: None }, entries: log_of(&[1, 3]) };
+    let ahead = Persisted {
+        snapshot: Default::default(),
+        hard_state: HardState { current_term: 1, voted_for: None },
+        entries: log_of(&[1, 3]),
+    };
     assert!(matches!(Raft::new(config(), ahead, rng(1)), Err(RestoreError::TermAhead { .. })));
     let mut bad = config();
     bad.voters = vec![2, 3];

@@ -91,6 +91,7 @@ fn s5_2_rejected_vote_request_does_not_reset_the_timer() {
         1,
         3,
         Persisted {
+            snapshot: Default::default(),
             hard_state: HardState { current_term: 1, voted_for: None },
             entries: crate::net::log_of(&[1]),
         },

@@ -82,7 +82,7 @@ fn s5_2_a_vote_is_kept_for_the_rest_of_the_term() {
 #[test]
 fn s5_1_stale_requests_are_refused_even_by_a_member_free_to_vote() {
     let hard_state = HardState { current_term: 3, voted_for: None };
-    let mut r = new_raft(1, 3, Persisted { hard_state, entries: vec![] });
+    let mut r = new_raft(1, 3, Persisted { snapshot: Default::default(), hard_state, entries: vec![] });
     let vote = Body::RequestVote { last_log_index: 0, last_log_term: 0 };
     r.step(Message { from: 2, to: 1, term: 2, body: vote }).unwrap();
     let entries = vec![crate::net::entry(1, 2)];

@@ -10,7 +10,11 @@ use raft::{
 use crate::net::{rng, Net};
 
 fn restore(current_term: u64) -> Result<Raft, RestoreError> {
-    let persisted = Persisted { hard_state: HardState { current_term, voted_for: None }, entries: vec![] };
+    let persisted = Persisted {
+        snapshot: Default::default(),
+        hard_state: HardState { current_term, voted_for: None },
+        entries: vec![],
+    };
     Raft::new(Config::lab(1, vec![1, 2, 3]), persisted, rng(1))
 }
 

@@ -37,7 +37,15 @@ impl Disk {
 
     /// The member after a crash: what is on disk, nothing else.
     fn restart(&self, id: NodeId, n: u64) -> Raft {
-        new_raft(id, n, Persisted { hard_state: self.hard_state, entries: self.entries.clone() })
+        new_raft(
+            id,
+            n,
+            Persisted {
+                snapshot: Default::default(),
+                hard_state: self.hard_state,
+                entries: self.entries.clone(),
+            },
+        )
     }
 }
 
@@ -89,7 +97,11 @@ fn step_and_persist(r: &mut Raft, disk: &mut Disk, msg: Message) -> Vec<(NodeId,
 /// will vote for at most one candidate in a given term").
 #[test]
 fn s5_2_granted_vote_is_persisted_before_the_reply_and_survives_a_restart() {
-    let persisted = Persisted { hard_state: HardState { current_term: 1, voted_for: None }, entries: vec![] };
+    let persisted = Persisted {
+        snapshot: Default::default(),
+        hard_state: HardState { current_term: 1, voted_for: None },
+        entries: vec![],
+    };
     let mut disk = Disk::holding(&persisted);
     let mut r = new_raft(1, 3, persisted);
 
@@ -120,8 +132,11 @@ fn s5_2_granted_vote_is_persisted_before_the_reply_and_survives_a_restart() {
 /// out; the restarted member must not vote for a third candidate.
 #[test]
 fn s5_2_vote_granted_after_the_term_was_persisted_survives_a_restart() {
-    let persisted =
-        Persisted { hard_state: HardState { current_term: 1, voted_for: None }, entries: log_of(&[1]) };
+    let persisted = Persisted {
+        snapshot: Default::default(),
+        hard_state: HardState { current_term: 1, voted_for: None },
+        entries: log_of(&[1]),
+    };
     let mut disk = Disk::holding(&persisted);
     let mut r = new_raft(1, 5, persisted);
 

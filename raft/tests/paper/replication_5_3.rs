@@ -54,6 +54,7 @@ fn s5_3_follower_refuses_when_prev_entry_is_missing() {
 #[test]
 fn s5_3_conflicting_suffix_is_replaced() {
     let persisted = Persisted {
+        snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for: None },
         entries: log_of(&[1, 1, 2, 2]),
     };
@@ -73,6 +74,7 @@ fn s5_3_conflicting_suffix_is_replaced() {
 fn s5_3_commit_index_only_covers_entries_the_request_vouched_for() {
     // The follower holds a stale suffix 3..4 that the heartbeat does not cover.
     let persisted = Persisted {
+        snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for: None },
         entries: log_of(&[1, 1, 1, 1]),
     };

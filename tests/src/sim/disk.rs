@@ -42,7 +42,7 @@ impl Disk {
     }
 
     pub fn persisted(&self) -> Persisted {
-        Persisted { hard_state: self.hard_state, entries: self.entries.clone() }
+        Persisted { snapshot: Default::default(), hard_state: self.hard_state, entries: self.entries.clone() }
     }
 }
 
