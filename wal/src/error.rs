@@ -146,6 +146,42 @@ pub enum Error {
         /// The failed sync.
         source: Box<Error>,
     },
+    /// A snapshot file that does not verify: not a snapshot, a damaged
+    /// header or data, a wrong length, a header that disagrees with the
+    /// file name.
+    #[error("{}: bad snapshot file: {reason}", path.display())]
+    SnapshotCorrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A snapshot file of another cluster or member than the log's.
+    #[error("{}: snapshot of {found}, not of {expected} (the identity it was looked up with)", path.display())]
+    ForeignSnapshot {
+        /// The file.
+        path: PathBuf,
+        /// The identity its header records.
+        found: Identity,
+        /// The identity expected.
+        expected: Identity,
+    },
+    /// A received snapshot whose length or checksum differs from what its
+    /// sender announced: it was not published (its temporary is removed).
+    #[error("{}: received {len} bytes with crc32c {crc32c:#010x}, the sender announced {expected_len} bytes \
+        with crc32c {expected_crc32c:#010x}; not published", path.display())]
+    SnapshotMismatch {
+        /// The temporary file it was streamed into (removed).
+        path: PathBuf,
+        /// The bytes received.
+        len: u64,
+        /// Their CRC32C.
+        crc32c: u32,
+        /// The length announced.
+        expected_len: u64,
+        /// The CRC32C announced.
+        expected_crc32c: u32,
+    },
     /// An earlier write or sync failed; the `Wal` refuses further writes.
     /// Reopen the directory (in a new process) to recover what is durable.
     #[error("the wal is poisoned by an earlier failed write or sync; reopen to recover")]

@@ -9,7 +9,10 @@
 //! entry at index `i` replaces everything from `i` on", keeps no index of
 //! entries in memory (the caller holds the log it recovered), does not
 //! compress, and does not take snapshots: [`Wal::compact_prefix`] only drops
-//! whole segments that a snapshot made elsewhere covers.
+//! whole segments that a snapshot made elsewhere covers. The snapshots the
+//! node takes or receives are stored by [`snapshot`], in `snap-*.snap`
+//! files beside the segments in the same directory (under the same lock);
+//! recovery of the log ignores them.
 //!
 //! ```
 //! use wal::{Entry, HardState, Identity, Wal, WalOptions};
@@ -125,8 +128,9 @@
 //! in any order, so a power loss can leave a hole before later unsynced
 //! records; that is reported as corruption, not guessed around.
 //!
-//! Tools: `wal-dump DIR` prints the identity, segments, records and the
-//! recovery result without changing anything; `wal-bench` measures the log
+//! Tools: `wal-dump DIR` prints the identity, segments, records, snapshot
+//! files (and whether each verifies) and the recovery result without
+//! changing anything; `wal-bench` measures the log
 //! against a plain `write` + `fdatasync` file on the same file system.
 
 mod bounds;
@@ -139,6 +143,7 @@ mod lock;
 mod record;
 mod recovery;
 mod segment;
+pub mod snapshot;
 mod wal;
 
 pub use bytes::Bytes;

@@ -1,12 +1,14 @@
 //! `wal-dump DIR`: prints a log directory's segments (with the cluster and
-//! member each belongs to) and records, and what recovery would do,
-//! without changing anything (no lock taken).
+//! member each belongs to) and records, its snapshot files (and whether
+//! each verifies), and what recovery would do, without changing anything
+//! (no lock taken).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use wal::snapshot::{self, Inspected};
 use wal::{inspect, Identity, RecordRef, SegmentEnd, Wal};
 
 /// `println!` that ignores a closed stdout (`wal-dump DIR | head`) instead
@@ -17,7 +19,7 @@ macro_rules! out {
     }};
 }
 
-/// Print the segments and records of a write-ahead log directory.
+/// Print the segments, records and snapshot files of a write-ahead log directory.
 #[derive(Parser)]
 struct Args {
     /// The log directory.
@@ -49,6 +51,7 @@ fn run(args: &Args) -> Result<(), wal::Error> {
     for path in inspect::segments(&args.dir)? {
         dump_segment(&path, args.summary)?;
     }
+    dump_snapshots(&args.dir)?;
     let recovered = Wal::recover_read_only(&args.dir)?;
     let r = &recovered.report;
     match recovered.identity {
@@ -105,6 +108,45 @@ fn dump_segment(path: &std::path::Path, summary: bool) -> Result<(), wal::Error>
         describe_identity(header.identity),
     );
     Ok(())
+}
+
+/// One line per snapshot file and per temporary. A file that cannot be
+/// read is reported and the dump goes on.
+fn dump_snapshots(dir: &Path) -> Result<(), wal::Error> {
+    for path in snapshot::list(dir)? {
+        match snapshot::inspect(&path) {
+            Ok(found) => out!("{}", describe_snapshot(&path, &found)),
+            Err(e) => out!("snapshot {}: unreadable: {e}", path.display()),
+        }
+    }
+    for path in snapshot::list_temporaries(dir)? {
+        let len = std::fs::metadata(&path)
+            .map_or_else(|e| format!("unreadable: {e}"), |m| format!("{} bytes", m.len()));
+        out!(
+            "snapshot temporary {}: {len}, unfinished (never read; remove_older removes it)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn describe_snapshot(path: &Path, found: &Inspected) -> String {
+    let verdict = match &found.refused {
+        None => "verifies".to_string(),
+        Some(reason) => format!("REFUSED: {reason}"),
+    };
+    match found.header {
+        Some(h) => format!(
+            "snapshot {}: index {} term {}, {}, {} data bytes, crc32c {:#010x}: {verdict}",
+            path.display(),
+            h.meta.index,
+            h.meta.term,
+            h.identity,
+            h.len,
+            h.crc32c
+        ),
+        None => format!("snapshot {}: {verdict}", path.display()),
+    }
 }
 
 fn describe_identity(identity: Option<Identity>) -> String {
