@@ -11,21 +11,46 @@
 //! get sees every write committed before it was proposed); they need no
 //! session entry, since applying a get twice changes nothing.
 //!
-//! A put's value is kept as a slice of the log entry it came in (the entry's
-//! data is reference-counted), so a value lives once in memory, not once in
-//! the Raft log and again in the map.
+//! A put's value is copied out of the log entry it came in
+//! ([`Bytes::copy_from_slice`]), not kept as a slice of it. A slice would
+//! save one copy while the entry is in the log, but it keeps the whole
+//! buffer the entry was decoded from alive for as long as the key holds
+//! that value: a network reassembly buffer of a whole AppendEntries, or the
+//! map of a WAL segment. Once snapshots let the log be compacted, the log
+//! drops those buffers and the files behind them are deleted, yet every
+//! value still pointing into one would pin it, so neither memory nor disk
+//! space would be given back (a deleted file's blocks stay in use while
+//! they are mapped). A copy costs the value's bytes once and frees the log.
 //!
 //! Sessions are bounded ([`KvStore::with_max_sessions`], default
 //! [`DEFAULT_MAX_SESSIONS`]): past the bound the session used least
 //! recently (by log index, so every replica evicts the same one) is
 //! forgotten, and a retry from that client after so long would apply again.
+//!
+//! Snapshots ([`KvStore::snapshot_view`], [`KvView::write_to`],
+//! [`KvStore::restore_from`], `kv/snapshot.rs`): the maps are persistent
+//! ones ([`imbl`]), whose clone is O(1) and shares every node with the
+//! original until either side changes it. So the event loop takes a view
+//! of the whole state in nanoseconds, where a clone of `std` maps of
+//! 100,000 keys of 100 bytes stalls it for about 30 ms
+//! (`benches/kv_snapshot.rs`), and the view is written out on another
+//! thread while the store goes on applying entries. While a view lives,
+//! the first write into a node of the map copies that node (about 15 µs for
+//! a put into 100,000 keys); all of them together copy no more than one
+//! clone would. [`KvStore::digest`] hashes the snapshot's encoding, for
+//! replicas to compare their states.
 
-use std::collections::{BTreeMap, HashMap};
+mod snapshot;
+#[cfg(test)]
+mod tests;
 
 use bytes::Bytes;
+use imbl::{HashMap, OrdMap};
 use serde::{Deserialize, Serialize};
 
 use crate::server::StateMachine;
+
+pub use snapshot::{KvSnapshotError, KvView, SnapshotPart, MAX_KEY_BYTES, MAX_VALUE_BYTES, SNAPSHOT_VERSION};
 
 /// Sessions kept by default.
 pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
@@ -85,7 +110,7 @@ impl KvCommand {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Session {
     seq: u64,
     reply: KvReply,
@@ -93,15 +118,29 @@ struct Session {
 }
 
 /// The map and the sessions.
+///
+/// `Clone` is O(1) (the maps are persistent). Two stores are equal
+/// (`==`) when their keys, values and sessions are, whatever their
+/// `max_sessions`.
 #[derive(Debug, Clone)]
 pub struct KvStore {
-    /// Values are slices of the entries they were put by.
-    data: BTreeMap<String, Bytes>,
+    /// Values are copies, not slices of the entries they were put by (see
+    /// the module's doc).
+    data: OrdMap<String, Bytes>,
     sessions: HashMap<u64, Session>,
-    /// Sessions by `last_index`, for eviction.
-    by_age: BTreeMap<u64, u64>,
+    /// Sessions by `last_index`, for eviction: one entry per session.
+    by_age: OrdMap<u64, u64>,
     max_sessions: usize,
 }
+
+impl PartialEq for KvStore {
+    fn eq(&self, other: &KvStore) -> bool {
+        // `by_age` follows from the sessions' `last_index`.
+        self.data == other.data && self.sessions == other.sessions
+    }
+}
+
+impl Eq for KvStore {}
 
 impl Default for KvStore {
     fn default() -> Self {
@@ -111,7 +150,7 @@ impl Default for KvStore {
 
 impl KvStore {
     pub fn with_max_sessions(max_sessions: usize) -> KvStore {
-        KvStore { data: BTreeMap::new(), sessions: HashMap::new(), by_age: BTreeMap::new(), max_sessions }
+        KvStore { data: OrdMap::new(), sessions: HashMap::new(), by_age: OrdMap::new(), max_sessions }
     }
 
     pub fn get(&self, key: &str) -> Option<&[u8]> {
@@ -130,8 +169,14 @@ impl KvStore {
         self.sessions.len()
     }
 
-    /// Applies the command `cmd`, decoded from `data`, at log `index`.
-    fn execute(&mut self, index: u64, cmd: CommandRef<'_>, data: &Bytes) -> KvReply {
+    pub fn max_sessions(&self) -> usize {
+        self.max_sessions
+    }
+
+    /// Applies the command `cmd` at log `index`. A put's value is copied
+    /// out of the entry, so that the store keeps no reference to the log's
+    /// buffers (see the module's doc).
+    fn execute(&mut self, index: u64, cmd: CommandRef<'_>) -> KvReply {
         let value_of = |v: Option<&Bytes>| KvReply::Value(v.map(|b| b.to_vec()));
         if let OpRef::Get { key } = cmd.op {
             return value_of(self.data.get(key));
@@ -146,7 +191,7 @@ impl KvStore {
         }
         let reply = match cmd.op {
             OpRef::Put { key, value } => {
-                self.data.insert(key.to_owned(), data.slice_ref(value));
+                self.data.insert(key.to_owned(), Bytes::copy_from_slice(value));
                 KvReply::Done
             }
             OpRef::Delete { key } => {
@@ -165,7 +210,8 @@ impl KvStore {
         }
         self.by_age.insert(index, client_id);
         while self.sessions.len() > self.max_sessions {
-            let Some((_, oldest)) = self.by_age.pop_first() else { break };
+            let Some(&(age, oldest)) = self.by_age.get_min() else { break };
+            self.by_age.remove(&age);
             self.sessions.remove(&oldest);
         }
     }
@@ -174,92 +220,9 @@ impl KvStore {
 impl StateMachine for KvStore {
     fn apply(&mut self, index: u64, data: &Bytes) -> Vec<u8> {
         let reply = match postcard::from_bytes::<CommandRef<'_>>(data) {
-            Ok(cmd) => self.execute(index, cmd, data),
+            Ok(cmd) => self.execute(index, cmd),
             Err(_) => KvReply::Malformed,
         };
         postcard::to_allocvec(&reply).unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn put(client_id: u64, seq: u64, key: &str, value: &str) -> KvCommand {
-        let op = Op::Put { key: key.into(), value: value.into() };
-        KvCommand { client_id, seq, op }
-    }
-
-    /// Applies `cmd` the way the server does: encoded, as an entry's data.
-    fn exec(store: &mut KvStore, index: u64, cmd: KvCommand) -> KvReply {
-        let reply = store.apply(index, &Bytes::from(cmd.encode()));
-        postcard::from_bytes(&reply).unwrap()
-    }
-
-    fn get(store: &mut KvStore, index: u64, key: &str) -> KvReply {
-        exec(store, index, KvCommand { client_id: 99, seq: 1, op: Op::Get { key: key.into() } })
-    }
-
-    #[test]
-    fn a_retried_write_is_applied_once() {
-        let mut kv = KvStore::default();
-        assert_eq!(exec(&mut kv, 1, put(7, 1, "k", "a")), KvReply::Done);
-        assert_eq!(exec(&mut kv, 2, put(8, 1, "k", "b")), KvReply::Done);
-        // Client 7's retry of seq 1 arrives late: must not overwrite "b".
-        assert_eq!(exec(&mut kv, 3, put(7, 1, "k", "a")), KvReply::Done);
-        assert_eq!(get(&mut kv, 4, "k"), KvReply::Value(Some(b"b".to_vec())));
-    }
-
-    #[test]
-    fn an_older_seq_is_stale_and_not_applied() {
-        let mut kv = KvStore::default();
-        exec(&mut kv, 1, put(7, 2, "k", "new"));
-        assert_eq!(exec(&mut kv, 2, put(7, 1, "k", "old")), KvReply::Stale);
-        assert_eq!(kv.get("k"), Some(&b"new"[..]));
-    }
-
-    #[test]
-    fn deletes_and_gets() {
-        let mut kv = KvStore::default();
-        exec(&mut kv, 1, put(7, 1, "k", "v"));
-        exec(&mut kv, 2, put(7, 2, "j", "w"));
-        assert_eq!((kv.len(), kv.is_empty()), (2, false));
-        let del = KvCommand { client_id: 7, seq: 3, op: Op::Delete { key: "k".into() } };
-        assert_eq!(exec(&mut kv, 3, del), KvReply::Done);
-        assert_eq!(kv.len(), 1);
-        assert_eq!(get(&mut kv, 4, "k"), KvReply::Value(None));
-    }
-
-    #[test]
-    fn sessions_are_bounded_least_recent_first() {
-        let mut kv = KvStore::with_max_sessions(2);
-        exec(&mut kv, 1, put(1, 1, "a", "1"));
-        exec(&mut kv, 2, put(2, 1, "b", "1"));
-        exec(&mut kv, 3, put(1, 2, "a", "2")); // client 1 is now the most recent
-        exec(&mut kv, 4, put(3, 1, "c", "1")); // evicts client 2
-        assert_eq!(kv.sessions(), 2);
-        // Client 1's retry is still recognised.
-        assert_eq!(exec(&mut kv, 5, put(1, 2, "a", "changed")), KvReply::Done);
-        assert_eq!(kv.get("a"), Some(&b"2"[..]));
-    }
-
-    #[test]
-    fn a_value_shares_the_entry_it_came_in() {
-        let mut kv = KvStore::default();
-        let entry = Bytes::from(put(7, 1, "k", "value").encode());
-        kv.apply(1, &entry);
-        let stored = kv.data.get("k").unwrap();
-        assert_eq!(&stored[..], b"value");
-        let within = entry.as_ptr_range();
-        assert!(within.contains(&stored.as_ptr()), "the value is a slice of the entry, not a copy");
-    }
-
-    #[test]
-    fn garbage_entries_change_nothing() {
-        let mut kv = KvStore::default();
-        let reply: KvReply =
-            postcard::from_bytes(&kv.apply(1, &Bytes::from_static(&[0xff, 0xff, 0xff]))).unwrap();
-        assert_eq!(reply, KvReply::Malformed);
-        assert!(kv.is_empty());
     }
 }
