@@ -57,4 +57,4 @@ pub use log::{Installed, RaftLog};
 pub use message::{AppendReply, Body, Entry, HardState, Message, NodeId, SnapshotMeta};
 pub use ready::{Persisted, Ready, SnapshotInstall};
 pub use server::{CompactError, ProposeError, Raft, RestoreError, Role, Status, StepError};
-pub use validate::MAX_TERM;
+pub use validate::{MAX_INDEX, MAX_TERM};

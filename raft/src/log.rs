@@ -22,12 +22,17 @@ pub struct RaftLog {
     stable_index: u64,
 }
 
-/// What [`RaftLog::install`] did to the entries after the snapshot.
+/// What [`RaftLog::install`] did to the persisted entries after the
+/// snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Installed {
-    /// The log held the snapshot's last entry: the entries after it stay.
+    /// The log held the snapshot's last entry, and what follows it on disk
+    /// is what follows it here: the entries after it stay.
     KeptSuffix,
-    /// It did not: the whole log is gone.
+    /// The whole persisted log goes: the log did not hold the snapshot's
+    /// last entry (rule 7, the log is gone here too), or held it only since
+    /// a replacement not yet handed out (the entries after it stay here,
+    /// and are handed out again).
     Discarded,
 }
 
@@ -69,8 +74,9 @@ impl RaftLog {
         }
     }
 
-    /// True when `index` is at or below the snapshot: the entry is
-    /// committed and gone from memory.
+    /// True when `index` is below the snapshot: the entry is committed and
+    /// gone from memory, and so is its term (the snapshot's own index
+    /// keeps its term; index 0 is the empty prefix, never compacted).
     pub fn is_compacted(&self, index: u64) -> bool {
         index != 0 && index < self.snapshot.index
     }
@@ -190,22 +196,32 @@ impl RaftLog {
     /// §7 InstallSnapshot receiver, steps 6 and 7: "If existing log entry
     /// has same index and term as snapshot's last included entry, retain
     /// log entries following it"; else "discard the entire log".
+    ///
+    /// The answer is about the persisted log, which storage is told to keep
+    /// after the snapshot or drop ([`crate::SnapshotInstall::keep_suffix`]):
+    /// it keeps its suffix only when that is this log's, that is when
+    /// nothing at or below the snapshot still waits to be handed out. An
+    /// AppendEntries of the same turn may have replaced entries there in
+    /// memory only; the disk then still holds the history it replaced
+    /// after the snapshot too, so it drops its log, and every entry this
+    /// log holds after the snapshot is handed out again.
     pub(crate) fn install(&mut self, snapshot: SnapshotMeta) -> Installed {
         let kept = self.term(snapshot.index) == Some(snapshot.term);
         if kept {
             self.entries.drain(..self.position(snapshot.index + 1));
         } else {
             self.entries.clear();
-            self.stable_index = self.stable_index.min(snapshot.index);
-            self.persisting_up_to = self.persisting_up_to.min(snapshot.index);
         }
         self.snapshot = snapshot;
-        self.unpersisted_from = self.unpersisted_from.max(snapshot.index + 1);
-        if kept {
-            Installed::KeptSuffix
-        } else {
-            Installed::Discarded
+        if kept && self.unpersisted_from > snapshot.index {
+            return Installed::KeptSuffix;
         }
+        // The persisted log goes: what follows the snapshot here (nothing
+        // after rule 7) is all still to persist.
+        self.unpersisted_from = snapshot.index + 1;
+        self.persisting_up_to = self.persisting_up_to.min(snapshot.index);
+        self.stable_index = self.stable_index.min(snapshot.index);
+        Installed::Discarded
     }
 
     /// Hands out the suffix not yet given to the driver for persisting.

@@ -44,10 +44,13 @@ impl Ready {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotInstall {
     pub snapshot: SnapshotMeta,
-    /// True when the log held the snapshot's last entry: the persisted
-    /// entries after it stay (entries at or below it may be dropped).
-    /// False: every persisted entry goes; the log restarts after the
-    /// snapshot.
+    /// True when the log held the snapshot's last entry (§7 rule 6) and
+    /// the persisted entries after it are still the log's: they stay
+    /// (entries at or below it may be dropped). False: every persisted
+    /// entry goes, and the `entries` of the same `Ready` are the whole log
+    /// after the snapshot (rule 7; or rule 6 on a log whose entries there
+    /// were replaced in memory since the last `Ready`, so the disk holds
+    /// another history after the snapshot).
     pub keep_suffix: bool,
 }
 

@@ -67,6 +67,8 @@ pub enum RestoreError {
     TermTooLarge(u64),
     #[error("persisted snapshot at index {index} has term {term}: index 0 is the empty prefix of term 0 and every entry has a term of at least 1")]
     SnapshotTerm { index: u64, term: u64 },
+    #[error("persisted snapshot at index {0} is above the largest index {max}", max = crate::MAX_INDEX)]
+    IndexTooLarge(u64),
 }
 
 /// A compaction the core refused; nothing changed.
@@ -439,6 +441,11 @@ fn check_persisted(
 ) -> Result<(crate::SnapshotMeta, Vec<crate::Entry>), RestoreError> {
     if (snapshot.index == 0) != (snapshot.term == 0) {
         return Err(RestoreError::SnapshotTerm { index: snapshot.index, term: snapshot.term });
+    }
+    if snapshot.index > crate::MAX_INDEX {
+        // No message installs one there (`validate.rs`), and at `u64::MAX`
+        // the index after it would overflow.
+        return Err(RestoreError::IndexTooLarge(snapshot.index));
     }
     if let Some(at) = entries.iter().position(|e| e.index == snapshot.index && snapshot.index > 0) {
         let replaced = entries[at].term != snapshot.term;

@@ -86,9 +86,13 @@ impl Raft {
     }
 
     /// True when a follower at `next_index` needs an entry the log no
-    /// longer holds: an AppendEntries there cannot name its previous term.
+    /// longer holds: the entry at `next_index` is compacted, so an
+    /// AppendEntries cannot carry it. That includes `next_index == 1`: the
+    /// empty prefix still names its term, but the entries after it are
+    /// gone (an AppendEntries after index 0 would carry the first entry
+    /// held instead, which no follower accepts).
     pub(crate) fn needs_snapshot(&self, next_index: u64) -> bool {
-        self.log.is_compacted(next_index.saturating_sub(1))
+        next_index <= self.log.snapshot().index
     }
 }
 

@@ -23,6 +23,16 @@ use crate::{AppendReply, Body, Entry, Message};
 /// one, only members can.
 pub const MAX_TERM: u64 = u64::MAX - (1 << 32);
 
+/// The highest log index a message may make a member hold.
+///
+/// Without snapshots a log grows one entry at a time from index 0, and no
+/// index comes near `u64::MAX`. An InstallSnapshot moves a follower's log
+/// to the index it names at once, so a peer could name `u64::MAX` and make
+/// the first index after the snapshot overflow. Snapshots and entries
+/// from peers stop here, which leaves 2^32 indexes for the member's own
+/// proposals above anything a message can push its log to.
+pub const MAX_INDEX: u64 = u64::MAX - (1 << 32);
+
 /// Refuses a message that no correct member sends (see the module doc).
 pub(crate) fn check_message(msg: &Message) -> Result<(), StepError> {
     // Every message carries its sender's current term, which is at least 1
@@ -41,6 +51,9 @@ pub(crate) fn check_message(msg: &Message) -> Result<(), StepError> {
             }
             Body::AppendEntriesReply(reply) => check_reply(reply, msg.term),
             Body::InstallSnapshot { snapshot } if snapshot.index == 0 => Err("snapshot of the empty prefix"),
+            Body::InstallSnapshot { snapshot } if snapshot.index > MAX_INDEX => {
+                Err("snapshot past the largest index")
+            }
             Body::InstallSnapshot { snapshot } => check_position(snapshot.index, snapshot.term, msg.term),
         }
     };
@@ -60,8 +73,8 @@ fn check_position(index: u64, term: u64, msg_term: u64) -> Result<(), &'static s
     Ok(())
 }
 
-/// Entries must be consecutive from `prev_log_index + 1` (without
-/// overflowing), with terms that never decrease and never pass the
+/// Entries must be consecutive from `prev_log_index + 1` up to at most
+/// [`MAX_INDEX`], with terms that never decrease and never pass the
 /// request's term.
 fn check_entries(
     prev_log_index: u64,
@@ -70,8 +83,9 @@ fn check_entries(
     term: u64,
 ) -> Result<(), &'static str> {
     let count = u64::try_from(entries.len()).map_err(|_| "too many entries")?;
-    if prev_log_index.checked_add(count).is_none() {
-        return Err("entries run past the largest index");
+    match prev_log_index.checked_add(count) {
+        Some(last) if count == 0 || last <= MAX_INDEX => {}
+        _ => return Err("entries run past the largest index"),
     }
     let mut prev_term = prev_log_term;
     for (k, e) in (1..).zip(entries) {
@@ -122,6 +136,12 @@ impl Raft {
                 let ours = self.log.term(snapshot.index);
                 if snapshot.index <= self.commit_index && ours.is_some_and(|t| t != snapshot.term) {
                     return malformed("snapshot contradicts a committed entry");
+                }
+                // Past our commit index it follows our last committed entry
+                // in every leader's log, whose terms never decrease.
+                let committed = self.log.term(self.commit_index);
+                if snapshot.index > self.commit_index && committed.is_some_and(|t| t > snapshot.term) {
+                    return malformed("snapshot older than a committed entry");
                 }
                 Ok(())
             }
