@@ -5,6 +5,7 @@ mod net;
 
 mod backoff;
 mod bad_input;
+mod compaction_7;
 mod election_5_2;
 mod flow_control;
 mod hostile;

@@ -7,10 +7,11 @@
 //! Values are drawn relative to the member's state where that matters
 //! (its term ± 1, its last index ± 1), so the member also leads, follows
 //! and commits, and absolute extremes (0, `MAX_TERM`, `u64::MAX`) test the
-//! edges.
+//! edges. Every message kind is drawn, InstallSnapshot included, and the
+//! member compacts its log now and then, as its service would.
 
 use proptest::prelude::*;
-use raft::{AppendReply, Body, Entry, Message, Persisted, Raft, MAX_TERM};
+use raft::{AppendReply, Body, Entry, Message, Persisted, Raft, SnapshotMeta, MAX_TERM};
 
 use crate::net::new_raft;
 
@@ -49,19 +50,46 @@ fn num() -> impl Strategy<Value = Num> {
 
 #[derive(Clone, Debug)]
 enum Kind {
-    Vote { last_index: Num, last_term: Num },
+    Vote {
+        last_index: Num,
+        last_term: Num,
+    },
     VoteReply(bool),
-    Append { prev_index: Num, prev_term: Num, terms: Vec<Num>, consecutive: bool, commit: Num },
+    Append {
+        prev_index: Num,
+        prev_term: Num,
+        terms: Vec<Num>,
+        consecutive: bool,
+        commit: Num,
+    },
     Success(Num),
-    Conflict { rejected: Num, term: Option<Num>, index: Num },
+    Conflict {
+        rejected: Num,
+        term: Option<Num>,
+        index: Num,
+    },
     Stale,
+    /// An InstallSnapshot at an index near the commit index or near the
+    /// last index.
+    Snapshot {
+        index: Num,
+        near_commit: bool,
+        term: Num,
+    },
 }
 
 #[derive(Clone, Debug)]
 enum Op {
     Tick(u8),
     Propose(u8),
-    Step { from: u64, to: u64, term: Num, kind: Kind },
+    /// The service compacts at an index near the applied one.
+    Compact(Num),
+    Step {
+        from: u64,
+        to: u64,
+        term: Num,
+        kind: Kind,
+    },
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -84,6 +112,11 @@ fn kind() -> impl Strategy<Value = Kind> {
             index
         }),
         Just(Kind::Stale),
+        (num(), any::<bool>(), num()).prop_map(|(index, near_commit, term)| Kind::Snapshot {
+            index,
+            near_commit,
+            term
+        }),
     ]
 }
 
@@ -93,6 +126,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => (1u8..40).prop_map(Op::Tick),
         1 => any::<u8>().prop_map(Op::Propose),
+        1 => num().prop_map(Op::Compact),
         6 => (from, to, num(), kind()).prop_map(|(from, to, term, kind)| Op::Step { from, to, term, kind }),
     ]
 }
@@ -129,6 +163,11 @@ fn message(r: &Raft, from: u64, to: u64, term: &Num, kind: &Kind) -> Message {
             conflict_index: index.at(last),
         }),
         Kind::Stale => Body::AppendEntriesReply(AppendReply::StaleTerm),
+        Kind::Snapshot { index, near_commit, term } => {
+            let index = index.at(if *near_commit { r.commit_index() } else { last });
+            let term = term.at(r.log().term(index).unwrap_or(t));
+            Body::InstallSnapshot { snapshot: SnapshotMeta { index, term } }
+        }
     };
     Message { from, to, term: term.at(t), body }
 }
@@ -139,19 +178,34 @@ struct Promises {
     term: u64,
     vote: Option<(u64, u64)>,
     commit_index: u64,
+    /// The snapshot the state machine was last reset to, and what it
+    /// applied after it.
+    installed: SnapshotMeta,
     applied: Vec<Entry>,
 }
 
-fn snapshot(r: &Raft) -> (raft::Status, Vec<Entry>, bool) {
-    (r.status(), r.log().slice(1, r.log().last_index()).to_vec(), r.has_ready())
+fn snapshot(r: &Raft) -> (raft::Status, SnapshotMeta, Vec<Entry>, bool) {
+    (r.status(), r.log().snapshot(), r.log().slice(1, r.log().last_index()).to_vec(), r.has_ready())
 }
 
-fn drain(r: &mut Raft, p: &mut Promises) {
+fn drain(r: &mut Raft, p: &mut Promises) -> Result<(), TestCaseError> {
     while r.has_ready() {
         let ready = r.ready();
+        if let Some(install) = ready.snapshot {
+            let s = install.snapshot;
+            // A snapshot holds committed entries only: it agrees with what
+            // was applied, and starts past it.
+            if let Some(e) = p.applied.iter().find(|e| e.index == s.index) {
+                prop_assert_eq!(e.term, s.term, "snapshot {:?} contradicts an applied entry", s);
+            }
+            prop_assert!(s.index > p.installed.index, "snapshot {:?} after {:?}", s, p.installed);
+            p.installed = s;
+            p.applied.clear();
+        }
         p.applied.extend(ready.committed_entries);
         r.advance();
     }
+    Ok(())
 }
 
 fn check(r: &Raft, p: &mut Promises) -> Result<(), TestCaseError> {
@@ -163,14 +217,23 @@ fn check(r: &Raft, p: &mut Promises) -> Result<(), TestCaseError> {
     }
     prop_assert!(s.commit_index >= p.commit_index, "commit index went back");
     prop_assert!(s.commit_index <= s.last_index);
+    let snapshot = r.log().snapshot();
+    prop_assert!(snapshot.index <= s.applied_index && s.applied_index <= s.commit_index);
+    prop_assert_eq!(r.log().first_index(), snapshot.index + 1);
     let log = r.log().slice(1, s.last_index);
+    prop_assert_eq!(log.len() as u64, s.last_index - snapshot.index);
     for (k, e) in log.iter().enumerate() {
-        prop_assert_eq!(e.index, k as u64 + 1);
-        prop_assert!(e.term <= s.current_term && (k == 0 || log[k - 1].term <= e.term));
+        prop_assert_eq!(e.index, snapshot.index + k as u64 + 1);
+        let prev = if k == 0 { snapshot.term } else { log[k - 1].term };
+        prop_assert!(e.term <= s.current_term && prev <= e.term);
     }
     for (k, e) in p.applied.iter().enumerate() {
-        prop_assert_eq!(e.index, k as u64 + 1, "applied out of order");
-        prop_assert_eq!(Some(e), r.log().entry(e.index), "an applied entry changed");
+        prop_assert_eq!(e.index, p.installed.index + k as u64 + 1, "applied out of order");
+        if e.index > snapshot.index {
+            prop_assert_eq!(Some(e), r.log().entry(e.index), "an applied entry changed");
+        } else if e.index == snapshot.index {
+            prop_assert_eq!(e.term, snapshot.term, "the snapshot contradicts an applied entry");
+        }
     }
     p.term = s.current_term;
     p.vote = s.voted_for.map(|v| (s.current_term, v));
@@ -183,6 +246,15 @@ fn apply(r: &mut Raft, op: &Op) {
         Op::Tick(n) => (0..*n).for_each(|_| r.tick()),
         Op::Propose(b) => {
             let _ = r.propose(vec![*b]);
+        }
+        Op::Compact(index) => {
+            let applied = r.status().applied_index;
+            let index = index.at(applied);
+            let before = snapshot(r);
+            match r.compact(index) {
+                Ok(()) => assert!(index <= applied),
+                Err(_) => assert_eq!(snapshot(r), before, "a refused compaction changed state"),
+            }
         }
         Op::Step { .. } => unreachable!("stepped by the caller"),
     }
@@ -205,7 +277,7 @@ proptest! {
             } else {
                 apply(&mut r, op);
             }
-            drain(&mut r, &mut promises);
+            drain(&mut r, &mut promises)?;
             check(&r, &mut promises)?;
         }
     }
