@@ -73,12 +73,13 @@ impl Progress {
         }
     }
 
-    /// The snapshot through `index` is on its way (sent at `now`).
+    /// The snapshot through `index` is on its way (sent at `now`). It does
+    /// not stand in for a heartbeat: the driver may take long to stream it,
+    /// and the follower must not time out meanwhile.
     pub fn become_snapshot(&mut self, index: u64, now: u64) {
         self.state = ReplicationState::Snapshot { index };
         self.in_flight.clear();
         self.probe_sent_at = Some(now);
-        self.last_sent_at = now;
     }
 
     /// Records an AppendEntries sent at `now` whose last entry is

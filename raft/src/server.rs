@@ -369,6 +369,11 @@ impl Raft {
         &self.log
     }
 
+    /// True when `id` is a member of the cluster (this one included).
+    pub fn is_member(&self, id: NodeId) -> bool {
+        self.config.voters.contains(&id)
+    }
+
     pub(crate) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
         let me = self.config.id;
         self.config.voters.iter().copied().filter(move |&v| v != me)
