@@ -16,6 +16,11 @@
 //! max_entry_bytes = 1048000         # carries (see limits.rs), and 64 MiB
 //! max_uncommitted_bytes = 67108864
 //!
+//! [log]                             # optional; these are the defaults
+//! snapshot_entries = 100000         # snapshot once the log holds this many entries
+//! snapshot_bytes = 8388608          # or this many data bytes (8 MiB)
+//! segment_bytes = 8388608           # WAL segment files of 8 MiB
+//!
 //! [[node]]
 //! id = 1
 //! addr = "127.0.0.1:7101"
@@ -57,6 +62,8 @@ pub enum ConfigError {
     UnknownId(u64),
     #[error("bad limits: {0}")]
     Limits(String),
+    #[error("bad [log] settings: {0}")]
+    Log(String),
     #[error("member {id} listens on {addr}, which is not a loopback address, and the cluster has no secret: set secret or secret_file (or insecure = true to run unauthenticated)")]
     Insecure { id: u64, addr: SocketAddr },
 }
@@ -70,6 +77,7 @@ pub struct ClusterConfig {
     pub secret: Option<Vec<u8>>,
     pub timing: Timing,
     pub limits: Limits,
+    pub log: LogSettings,
     /// `insecure = true`: members off loopback may run without a secret.
     pub insecure: bool,
     /// Member N keeps its WAL in `data_dir/node-N`.
@@ -115,6 +123,26 @@ impl Default for Limits {
     }
 }
 
+/// When to snapshot, and the WAL's segment size: together they bound a
+/// member's disk use (the live data in a snapshot, plus the log since it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// Snapshot once the log since the last snapshot holds this many entries…
+    pub snapshot_entries: u64,
+    /// …or this many bytes of entry data, whichever comes first.
+    pub snapshot_bytes: u64,
+    /// Size of each preallocated WAL segment file; segments a snapshot
+    /// covers are deleted whole. Large enough for the largest entry.
+    pub segment_bytes: u64,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { snapshot_entries: 100_000, snapshot_bytes: 8 << 20, segment_bytes: 8 << 20 }
+    }
+}
+
 /// One member: its id and the UDP address it binds and is reached at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
@@ -133,6 +161,8 @@ struct RawConfig {
     timing: Timing,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    log: LogSettings,
     #[serde(default)]
     insecure: bool,
     #[serde(default = "default_data_dir")]
@@ -225,12 +255,14 @@ fn parse_with(
     }
     check_timing(&raw.timing)?;
     check_limits(&raw.limits)?;
+    check_log(&raw.log, &raw.limits)?;
     let nodes = check_members(raw.node)?;
     Ok(ClusterConfig {
         cluster_id: raw.cluster_id,
         secret,
         timing: raw.timing,
         limits: raw.limits,
+        log: raw.log,
         insecure: raw.insecure,
         data_dir: raw.data_dir,
         nodes,
@@ -289,6 +321,25 @@ fn check_limits(l: &Limits) -> Result<(), ConfigError> {
     }
     if l.max_uncommitted_bytes == 0 {
         return Err(ConfigError::Limits("max_uncommitted_bytes must be at least 1".into()));
+    }
+    Ok(())
+}
+
+fn check_log(l: &LogSettings, limits: &Limits) -> Result<(), ConfigError> {
+    let fail = |m: String| Err(ConfigError::Log(m));
+    if l.snapshot_entries == 0 || l.snapshot_bytes == 0 {
+        return fail("snapshot_entries and snapshot_bytes must be at least 1".into());
+    }
+    // A segment holds its header, the hard state and at least the largest
+    // entry record (its data, index, term and framing).
+    let least = (wal::MIN_SEGMENT_SIZE).max(limits.max_entry_bytes as u64 + 4096);
+    let most = u64::from(u32::MAX);
+    if l.segment_bytes < least || l.segment_bytes > most {
+        let e = format!(
+            "segment_bytes {} must be in {least}..={most} (room for the largest entry)",
+            l.segment_bytes
+        );
+        return fail(e);
     }
     Ok(())
 }

@@ -225,4 +225,21 @@ impl StateMachine for KvStore {
         };
         postcard::to_allocvec(&reply).unwrap_or_default()
     }
+
+    /// O(1): the maps are persistent, so the view shares them and later
+    /// applies copy only the paths they change.
+    fn snapshot(&self) -> Box<dyn crate::member::snapshot::SnapshotSource> {
+        Box::new(self.snapshot_view())
+    }
+
+    fn restore(&mut self, data: &mut dyn std::io::Read) -> Result<(), String> {
+        *self = KvStore::restore_from(data, self.max_sessions()).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+impl crate::member::snapshot::SnapshotSource for KvView {
+    fn write_to(self: Box<Self>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        KvView::write_to(&self, out).map(drop)
+    }
 }

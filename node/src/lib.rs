@@ -1,10 +1,11 @@
 //! A member of a Raft cluster and its clients: `cluster.toml`, the event
 //! loop that wires the `raft` core to the `wal` log and the `net`
 //! transport, a key-value state machine with client sessions, and the
-//! client that finds the leader.
+//! client that finds the leader. Members snapshot their state machine and
+//! drop the log behind it, and stream snapshots to followers that need
+//! them (`member::snapshot`, `snapshots`; docs/snapshots.md).
 //!
-//! What it does not: snapshots or log compaction (a restarted member
-//! replays its whole log), membership changes.
+//! What it does not: membership changes.
 //!
 //! ```no_run
 //! use node::config::ClusterConfig;
@@ -35,4 +36,5 @@ pub mod limits;
 pub mod member;
 pub mod proto;
 pub mod server;
+pub mod snapshots;
 pub mod storage;

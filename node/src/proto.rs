@@ -34,6 +34,8 @@ pub enum Wire {
         seq: u64,
         status: MemberStatus,
     },
+    /// Member to member: a snapshot streaming (`member::snapshot`).
+    Snapshot(crate::member::snapshot::SnapshotPart),
 }
 
 /// A member's answer to a request.

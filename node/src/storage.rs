@@ -11,8 +11,9 @@
 //! never retried (the kernel may have dropped the dirty pages and a retry
 //! can report success for data that is gone); the WAL poisons itself too.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use wal::snapshot::SnapshotReader;
 use wal::{Wal, WalOptions};
 
 /// Why the log could not be opened or written.
@@ -26,6 +27,17 @@ pub enum StorageError {
     WrongMember(wal::Error),
     #[error("write-ahead log holds a state raft refuses: {0}")]
     Restore(#[from] raft::RestoreError),
+    #[error("snapshot {}: {reason}", path.display())]
+    Snapshot { path: PathBuf, reason: String },
+}
+
+/// What [`Storage::open`] recovered.
+pub struct Opened {
+    pub storage: Storage,
+    /// The core's persisted state; its snapshot is `snapshot`'s.
+    pub persisted: raft::Persisted,
+    /// The newest snapshot that verifies, to restore the state machine from.
+    pub snapshot: Option<SnapshotReader>,
 }
 
 /// A member's WAL.
@@ -34,12 +46,14 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Opens (creating if needed) and replays the log in `dir`. A torn tail
-    /// is cut and logged; corruption is an error naming file and offset. A
-    /// new log records `identity` (cluster id and member id); a log created
-    /// for another cluster or member is refused.
-    pub fn open(dir: &Path, identity: wal::Identity) -> Result<(Storage, raft::Persisted), StorageError> {
-        let options = WalOptions { create_dir: true, identity, ..WalOptions::default() };
+    /// Opens (creating if needed) and replays the log in `dir`, and finds
+    /// the newest snapshot there that verifies. A torn tail is cut and
+    /// logged; corruption is an error naming file and offset; a snapshot
+    /// that does not verify is logged, naming the file, and an older one is
+    /// used. A new log records `identity` (cluster id and member id); a log
+    /// or snapshot made for another cluster or member is refused.
+    pub fn open(dir: &Path, identity: wal::Identity, segment_bytes: u64) -> Result<Opened, StorageError> {
+        let options = WalOptions { create_dir: true, identity, segment_size: segment_bytes };
         let (wal, recovered) = Wal::open(dir, options).map_err(|e| match e {
             wal::Error::WrongIdentity { .. } => StorageError::WrongMember(e),
             e => StorageError::Wal(e),
@@ -48,8 +62,20 @@ impl Storage {
             tracing::warn!(target: "wal", path = %torn.path.display(), offset = torn.offset,
                 bytes = torn.bytes_cut, reason = torn.reason, "cut a torn tail");
         }
+        let latest = wal::snapshot::latest(dir, identity).map_err(|e| match e {
+            wal::Error::ForeignSnapshot { .. } => StorageError::WrongMember(e),
+            e => StorageError::Wal(e),
+        })?;
+        for (path, reason) in &latest.refused {
+            tracing::error!(target: "wal", path = %path.display(), %reason, "snapshot refused; trying an older one");
+        }
+        let snapshot = latest.snapshot;
+        let meta = snapshot.as_ref().map_or(raft::SnapshotMeta::default(), |r| {
+            let m = r.info().meta;
+            raft::SnapshotMeta { index: m.index, term: m.term }
+        });
         let persisted = raft::Persisted {
-            snapshot: raft::SnapshotMeta::default(),
+            snapshot: meta,
             hard_state: raft::HardState {
                 current_term: recovered.hard_state.current_term,
                 voted_for: recovered.hard_state.voted_for,
@@ -57,19 +83,44 @@ impl Storage {
             entries: recovered.entries.into_iter().map(to_raft).collect(),
         };
         tracing::info!(target: "wal", dir = %dir.display(), entries = persisted.entries.len(),
-            term = persisted.hard_state.current_term, "recovered");
-        Ok((Storage { wal }, persisted))
+            snapshot = meta.index, term = persisted.hard_state.current_term, "recovered");
+        Ok(Opened { storage: Storage { wal }, persisted, snapshot })
+    }
+
+    /// A snapshot through `index` is durable: drops the log segments it
+    /// covers.
+    pub fn compact(&mut self, index: u64) -> Result<usize, StorageError> {
+        Ok(self.wal.compact_prefix(index)?)
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        self.wal.dir()
+    }
+
+    /// Whose log this is.
+    pub fn identity(&self) -> wal::Identity {
+        self.wal.identity()
     }
 
     /// Writes what `ready` asks to persist and syncs once. Returns whether
     /// anything was written.
+    /// An installed snapshot (already durable in its file) replaces the
+    /// log: every entry goes unless the log held the snapshot's last entry,
+    /// and the segments it covers are dropped after the sync.
     pub fn persist(&mut self, ready: &raft::Ready) -> Result<bool, StorageError> {
-        if ready.hard_state.is_none() && ready.entries.is_empty() {
+        if ready.hard_state.is_none() && ready.entries.is_empty() && ready.snapshot.is_none() {
             return Ok(false);
         }
         if let Some(hs) = ready.hard_state {
             self.wal
                 .set_hard_state(wal::HardState { current_term: hs.current_term, voted_for: hs.voted_for })?;
+        }
+        if let Some(install) = ready.snapshot.filter(|i| !i.keep_suffix) {
+            if self.wal.last_index().is_some() {
+                self.wal.truncate_suffix(1)?;
+            }
+            tracing::debug!(target: "wal", index = install.snapshot.index, "log replaced by a snapshot");
         }
         if !ready.entries.is_empty() {
             let entries: Vec<wal::Entry> = ready.entries.iter().map(to_wal).collect();
@@ -77,6 +128,9 @@ impl Storage {
         }
         self.wal.sync()?;
         tracing::trace!(target: "wal", entries = ready.entries.len(), "synced");
+        if let Some(install) = ready.snapshot {
+            self.compact(install.snapshot.index)?;
+        }
         Ok(true)
     }
 }
@@ -95,6 +149,11 @@ mod tests {
     use super::*;
 
     const ME: wal::Identity = wal::Identity { cluster_id: 1, member_id: 1 };
+    const SEGMENT: u64 = 1 << 20;
+
+    fn open(dir: &Path) -> Opened {
+        Storage::open(dir, ME, SEGMENT).unwrap_or_else(|e| panic!("{e}"))
+    }
 
     fn entry(index: u64, term: u64, data: &[u8]) -> raft::Entry {
         raft::Entry { index, term, data: bytes::Bytes::copy_from_slice(data) }
@@ -103,7 +162,7 @@ mod tests {
     #[test]
     fn what_is_persisted_comes_back_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut s, p) = Storage::open(dir.path(), ME).unwrap();
+        let Opened { storage: mut s, persisted: p, .. } = open(dir.path());
         assert_eq!(p, raft::Persisted::default());
         let hard_state = raft::HardState { current_term: 3, voted_for: Some(2) };
         let ready = raft::Ready {
@@ -117,7 +176,7 @@ mod tests {
         assert!(s.persist(&ready).unwrap());
         assert!(!s.persist(&raft::Ready::default()).unwrap());
         drop(s);
-        let (_s, p) = Storage::open(dir.path(), ME).unwrap();
+        let Opened { persisted: p, .. } = open(dir.path());
         assert_eq!(p.hard_state, hard_state);
         assert_eq!(p.entries, vec![entry(1, 1, b"a"), entry(2, 3, b"b")]);
     }
@@ -125,17 +184,19 @@ mod tests {
     #[test]
     fn a_second_open_of_the_same_log_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let _held = Storage::open(dir.path(), ME).unwrap();
-        let Err(err) = Storage::open(dir.path(), ME) else { panic!("opened twice") };
+        let _held = Storage::open(dir.path(), ME, SEGMENT).unwrap();
+        let Err(err) = Storage::open(dir.path(), ME, SEGMENT) else { panic!("opened twice") };
         assert!(err.to_string().contains("locked"), "{err}");
     }
 
     #[test]
     fn another_members_log_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Storage::open(dir.path(), ME).unwrap());
+        drop(Storage::open(dir.path(), ME, SEGMENT).unwrap());
         let other = wal::Identity { member_id: 2, ..ME };
-        let Err(err) = Storage::open(dir.path(), other) else { panic!("opened member 1's log as member 2") };
+        let Err(err) = Storage::open(dir.path(), other, SEGMENT) else {
+            panic!("opened member 1's log as member 2")
+        };
         assert!(matches!(err, StorageError::WrongMember(_)), "{err}");
         let line = err.to_string();
         assert!(line.contains("cluster 1 member 1") && line.contains("cluster 1 member 2"), "{line}");

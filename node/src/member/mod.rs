@@ -17,6 +17,10 @@
 //!         Action::Send(messages) => send each,  // only now: votes and acks promise durability
 //!         Action::Reply(replies) => answer each, // entries applied first
 //!         Action::RoleChanged { change, abandoned } => log it, answer each,
+//!         Action::Transfer(parts) => send each (snapshot chunks and acks),
+//!         Action::WriteSnapshot(job) => write it (anywhere), then
+//!             member.snapshot_written(outcome) and compact the WAL,
+//!         Action::Failed(why) => stop the member,
 //!         Action::Idle => break,
 //!     }
 //! }
@@ -30,20 +34,46 @@
 //! between turns).
 
 mod requests;
+pub mod snapshot;
+mod transfer;
 
 use raft::{Message, Raft, Role};
 
 use crate::proto::Reply;
 use requests::Requests;
+use snapshot::{SnapshotJob, SnapshotPart, SnapshotPolicy, SnapshotSource, SnapshotStore};
+use transfer::Senders;
 
 /// What the log's committed entries are applied to.
 pub trait StateMachine: Send + 'static {
     /// Applies the entry at `index`. `data` is never empty: no-op entries
     /// (a new leader's) are skipped. Returns the reply for the client that
     /// proposed it (ignored for entries proposed with [`Member::propose`]).
-    /// `data` is shared with the log: a state machine may keep slices of
-    /// it instead of copies.
+    /// `data` is shared with the log; a state machine should copy what it
+    /// keeps (a slice would pin the log's buffers after compaction).
     fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8>;
+
+    /// A consistent view of the state after the last applied entry, cheap
+    /// to take: it is written out while the state machine goes on. The
+    /// default has no data (for state machines that never snapshot: run
+    /// them with [`SnapshotPolicy::NEVER`]).
+    fn snapshot(&self) -> Box<dyn SnapshotSource> {
+        Box::new(NoData)
+    }
+
+    /// Replaces the whole state with a snapshot's, read from `data`.
+    fn restore(&mut self, data: &mut dyn std::io::Read) -> Result<(), String> {
+        let _ = data;
+        Err("this state machine cannot restore snapshots".into())
+    }
+}
+
+struct NoData;
+
+impl SnapshotSource for NoData {
+    fn write_to(self: Box<Self>, _out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// An answer for a client, to send.
@@ -65,6 +95,24 @@ pub struct Member {
     /// Role and term at the end of the last turn.
     last_seen: (Role, u64),
     phase: Phase,
+    snapshots: Snapshots,
+}
+
+/// The member's snapshot state.
+struct Snapshots {
+    store: Box<dyn SnapshotStore>,
+    policy: SnapshotPolicy,
+    senders: Senders,
+    receiver: transfer::Receiver,
+    /// Chunks and acknowledgements to send.
+    parts: Vec<(u64, SnapshotPart)>,
+    /// A snapshot to hand to the driver, and the one it is writing.
+    job: Option<SnapshotJob>,
+    writing: Option<raft::SnapshotMeta>,
+    /// Entries and data bytes applied since the last snapshot.
+    since: (u64, u64),
+    /// Why the member cannot go on, once it cannot.
+    failed: Option<String>,
 }
 
 /// A role or term change seen at the end of a turn, for the driver's log.
@@ -87,6 +135,14 @@ pub enum Action {
     Send(Vec<Message>),
     /// Answer these clients (their entries are applied).
     Reply(Vec<ClientReply>),
+    /// Send these snapshot chunks and acknowledgements.
+    Transfer(Vec<(u64, SnapshotPart)>),
+    /// Write this snapshot durably, then report with
+    /// [`Member::snapshot_written`].
+    WriteSnapshot(SnapshotJob),
+    /// The member cannot go on (a snapshot it must install or restore
+    /// cannot be read); stop it.
+    Failed(String),
     /// The role or term changed; the clients waiting on entries a new
     /// leader may replace are told to ask elsewhere.
     RoleChanged { change: RoleChange, abandoned: Vec<ClientReply> },
@@ -106,9 +162,42 @@ enum Phase {
 }
 
 impl Member {
+    /// A member that never takes a snapshot and holds none.
     pub fn new(raft: Raft, sm: Box<dyn StateMachine>) -> Member {
+        Member::with_snapshots(raft, sm, Box::new(snapshot::NoSnapshots), SnapshotPolicy::NEVER)
+    }
+
+    /// A member whose snapshots live in `store`, taken by `policy`. `sm`
+    /// must already hold the store's current snapshot, the one `raft` was
+    /// restored with.
+    pub fn with_snapshots(
+        raft: Raft,
+        sm: Box<dyn StateMachine>,
+        store: Box<dyn SnapshotStore>,
+        policy: SnapshotPolicy,
+    ) -> Member {
         let last_seen = (raft.role(), raft.current_term());
-        Member { raft, sm, requests: Requests::default(), applied_index: 0, last_seen, phase: Phase::Idle }
+        let snapshots = Snapshots {
+            store,
+            policy,
+            senders: Senders::default(),
+            receiver: transfer::Receiver::default(),
+            parts: Vec::new(),
+            job: None,
+            writing: None,
+            since: (0, 0),
+            failed: None,
+        };
+        let applied_index = raft.status().applied_index;
+        Member {
+            raft,
+            sm,
+            requests: Requests::default(),
+            applied_index,
+            last_seen,
+            phase: Phase::Idle,
+            snapshots,
+        }
     }
 
     pub fn raft(&self) -> &Raft {
@@ -128,6 +217,9 @@ impl Member {
 
     pub fn tick(&mut self) {
         self.raft.tick();
+        let mut out = transfer::SendOutcome::default();
+        self.snapshots.senders.tick(&mut out);
+        self.send_outcome(out);
     }
 
     /// A Raft message that arrived from transport peer `from`. Refused when
@@ -177,9 +269,9 @@ impl Member {
     /// The next thing to do; see the module docs.
     pub fn poll(&mut self) -> Action {
         match std::mem::take(&mut self.phase) {
-            Phase::Idle => self.start_turn(),
+            Phase::Idle => self.between_turns(),
             Phase::Persisting(mut ready) => {
-                let messages = std::mem::take(&mut ready.messages);
+                let messages = self.take_snapshot_requests(std::mem::take(&mut ready.messages));
                 self.phase = Phase::Sending(ready);
                 if messages.is_empty() {
                     return self.poll();
@@ -187,14 +279,37 @@ impl Member {
                 Action::Send(messages)
             }
             Phase::Sending(ready) => {
-                let replies = self.apply(ready.committed_entries);
+                let mut replies = Vec::new();
+                if let Some(install) = ready.snapshot {
+                    match self.restore(install.snapshot) {
+                        Ok(forgotten) => replies = forgotten,
+                        Err(why) => return Action::Failed(why),
+                    }
+                }
+                replies.extend(self.apply(ready.committed_entries));
                 self.raft.advance();
+                self.maybe_snapshot();
                 if replies.is_empty() {
                     return self.poll();
                 }
                 Action::Reply(replies)
             }
         }
+    }
+
+    /// Work outside a turn (chunks to send, a snapshot to write), then the
+    /// next turn.
+    fn between_turns(&mut self) -> Action {
+        if let Some(why) = self.snapshots.failed.take() {
+            return Action::Failed(why);
+        }
+        if !self.snapshots.parts.is_empty() {
+            return Action::Transfer(std::mem::take(&mut self.snapshots.parts));
+        }
+        if let Some(job) = self.snapshots.job.take() {
+            return Action::WriteSnapshot(job);
+        }
+        self.start_turn()
     }
 
     /// Takes the core's next `Ready` and hands out its writes; or, when
@@ -204,8 +319,16 @@ impl Member {
             return self.end_turn();
         }
         let mut ready = self.raft.ready();
+        if let Some(install) = ready.snapshot {
+            // The received data is durable already; it becomes current
+            // before the driver drops the log it replaces.
+            if let Err(e) = self.snapshots.store.install(install.snapshot) {
+                return Action::Failed(format!("cannot install the received snapshot: {e}"));
+            }
+        }
         let writes = raft::Ready {
             hard_state: ready.hard_state.take(),
+            snapshot: ready.snapshot,
             entries: std::mem::take(&mut ready.entries),
             ..raft::Ready::default()
         };
@@ -224,6 +347,8 @@ impl Member {
             // No-op entries (a new leader's) are not the state machine's business.
             let reply = (!entry.data.is_empty()).then(|| self.sm.apply(entry.index, &entry.data));
             self.applied_index = entry.index;
+            self.snapshots.since.0 += 1;
+            self.snapshots.since.1 += entry.data.len() as u64;
             if let (Some(reply), Some((client, seq))) =
                 (reply, self.requests.applied(entry.index, entry.term))
             {
@@ -245,6 +370,9 @@ impl Member {
             return Action::Idle;
         }
         self.last_seen = (role, term);
+        if role != Role::Leader {
+            self.snapshots.senders.clear();
+        }
         let keep_term = (role == Role::Leader).then_some(term);
         let abandoned = self.requests.abandon(leader, keep_term);
         let abandoned =
@@ -253,5 +381,6 @@ impl Member {
     }
 }
 
+mod snapshots;
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,14 @@ impl Requests {
         (w.term == term).then_some((w.client, w.seq))
     }
 
+    /// A snapshot through `index` replaced the log: the entries up to it
+    /// will not be applied here, so their clients should ask again.
+    pub(crate) fn forget_through(&mut self, index: u64, leader_hint: Option<u64>) -> Vec<(u64, u64, Reply)> {
+        let later = self.by_index.split_off(&(index + 1));
+        let through = std::mem::replace(&mut self.by_index, later);
+        through.into_values().map(|w| (w.client, w.seq, Reply::NotLeader { leader_hint })).collect()
+    }
+
     /// Leadership or term changed: clients waiting on entries of other
     /// terms than `keep_term` (all, when we no longer lead) should ask
     /// elsewhere. Returns (client, seq, reply) for each.

@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::future;
-use smol::channel::Receiver;
+use smol::channel::{Receiver, Sender};
 
 use super::{Command, FatalError, Shared};
+use crate::member::snapshot::{SnapshotInfo, SnapshotJob, SnapshotPart};
 use crate::member::{Action, ClientReply};
 use crate::proto::{MemberStatus, Wire};
 use crate::storage::Storage;
@@ -46,6 +47,8 @@ pub(super) struct EventLoop {
     storage: Storage,
     transport: net::Transport<Wire>,
     inbox: Receiver<Command>,
+    /// For the snapshot writer thread's report.
+    commands: Sender<Command>,
     tick: Duration,
     /// When the last tick given to the core was due.
     last_tick: Instant,
@@ -60,7 +63,7 @@ impl EventLoop {
         shared: Arc<Shared>,
         storage: Storage,
         transport: net::Transport<Wire>,
-        inbox: Receiver<Command>,
+        (commands, inbox): (Sender<Command>, Receiver<Command>),
         tick: Duration,
     ) -> EventLoop {
         let now = Instant::now();
@@ -69,6 +72,7 @@ impl EventLoop {
             storage,
             transport,
             inbox,
+            commands,
             tick,
             last_tick: now,
             planned_ticks: 1,
@@ -91,12 +95,12 @@ impl EventLoop {
         loop {
             let first = self.next_event().await;
             self.catch_up_ticks();
-            if !self.handle(first) {
+            if !self.handle(first)? {
                 return Ok(());
             }
             for _ in 0..MAX_INPUTS_PER_TURN {
                 let Some(event) = self.try_next_event() else { break };
-                if !self.handle(event) {
+                if !self.handle(event)? {
                     return Ok(());
                 }
             }
@@ -167,14 +171,41 @@ impl EventLoop {
     }
 
     /// Handles one input; false to stop.
-    fn handle(&mut self, event: Event) -> bool {
+    fn handle(&mut self, event: Event) -> Result<bool, FatalError> {
         match event {
             Event::Tick => self.catch_up_ticks(),
             Event::Wire(from, wire) => self.on_wire(from, wire),
-            Event::Command(c) => return self.on_command(c),
-            Event::Closed => return false,
+            Event::Command(Command::SnapshotWritten(outcome)) => self.on_snapshot_written(outcome)?,
+            Event::Command(c) => return Ok(self.on_command(c)),
+            Event::Closed => return Ok(false),
         }
-        true
+        Ok(true)
+    }
+
+    /// Our snapshot is durable (or failed): the core drops its log through
+    /// it, then the WAL its segments.
+    fn on_snapshot_written(&mut self, outcome: Result<SnapshotInfo, String>) -> Result<(), FatalError> {
+        let compact_through = self.shared.member().snapshot_written(outcome);
+        if let Some(index) = compact_through {
+            let removed = self.storage.compact(index)?;
+            tracing::debug!(target: "wal", index, removed, "log compacted behind a snapshot");
+        }
+        Ok(())
+    }
+
+    /// Writes the snapshot on a thread of its own, so the loop goes on; the
+    /// thread reports with [`Command::SnapshotWritten`].
+    fn write_snapshot(&mut self, job: SnapshotJob) {
+        let dir = self.storage.dir().to_path_buf();
+        let identity = self.storage.identity();
+        let report = self.commands.clone();
+        let spawned = std::thread::Builder::new().name("snapshot-writer".into()).spawn(move || {
+            let outcome = write_snapshot_file(&dir, identity, job);
+            let _ = report.send_blocking(Command::SnapshotWritten(outcome));
+        });
+        if let Err(e) = spawned {
+            let _ = self.shared.member().snapshot_written(Err(format!("cannot start the writer: {e}")));
+        }
     }
 
     fn on_command(&mut self, command: Command) -> bool {
@@ -188,7 +219,7 @@ impl EventLoop {
                 self.transport.endpoint_mut().set_faults(faults);
                 let _ = done.try_send(());
             }
-            Command::Stop => return false,
+            Command::SnapshotWritten(_) | Command::Stop => return false,
         }
         true
     }
@@ -204,6 +235,11 @@ impl EventLoop {
                 let refusal = self.shared.member().on_request(from, seq, command);
                 if let Some(reply) = refusal {
                     self.reply(reply);
+                }
+            }
+            Wire::Snapshot(part) => {
+                if let Err(e) = self.shared.member().step_snapshot(from, part) {
+                    tracing::debug!(target: "net", from, error = %e, "snapshot part refused");
                 }
             }
             Wire::StatusQuery { seq } => {
@@ -231,9 +267,29 @@ impl EventLoop {
                         leader = ?change.leader, "role or term changed");
                     abandoned.into_iter().for_each(|r| self.reply(r));
                 }
+                Action::Transfer(parts) => parts.into_iter().for_each(|(to, part)| self.send_part(to, part)),
+                Action::WriteSnapshot(job) => self.write_snapshot(job),
+                Action::Failed(why) => {
+                    tracing::error!(target: "wal", error = %why, "stopping");
+                    return Err(FatalError::Snapshot(why));
+                }
                 Action::Idle => return Ok(()),
             }
         }
+    }
+
+    /// A snapshot chunk counts as a request, as InstallSnapshot does in the
+    /// lab's counters.
+    fn send_part(&mut self, to: u64, part: SnapshotPart) {
+        let is_request = matches!(part, SnapshotPart::Chunk { .. });
+        let wire = Wire::Snapshot(part);
+        self.shared.messages.fetch_add(1, Ordering::Relaxed);
+        if is_request {
+            let bytes = postcard::experimental::serialized_size(&wire).unwrap_or(0);
+            self.shared.rpcs.fetch_add(1, Ordering::Relaxed);
+            self.shared.rpc_bytes.fetch_add(bytes.saturating_sub(1) as u64, Ordering::Relaxed);
+        }
+        self.send(to, &wire);
     }
 
     fn reply(&mut self, r: ClientReply) {
@@ -265,4 +321,17 @@ impl EventLoop {
             tracing::debug!(target: "net", to, error = %e, "not sent");
         }
     }
+}
+
+/// Streams `job` into a snapshot file of `dir` and makes it durable.
+fn write_snapshot_file(
+    dir: &std::path::Path,
+    identity: wal::Identity,
+    job: SnapshotJob,
+) -> Result<SnapshotInfo, String> {
+    let meta = crate::snapshots::to_wal_meta(job.meta);
+    let mut writer = wal::snapshot::SnapshotWriter::create(dir, identity, meta).map_err(|e| e.to_string())?;
+    job.source.write_to(&mut writer).map_err(|e| format!("writing snapshot {}: {e}", meta.index))?;
+    let info = writer.finish().map_err(|e| e.to_string())?;
+    Ok(crate::snapshots::info_of(&info))
 }

@@ -21,6 +21,7 @@ use rand_chacha::rand_core::SeedableRng;
 use smol::channel::{Receiver, Sender};
 
 use crate::config::{ClusterConfig, ConfigError};
+use crate::member::snapshot::SnapshotPolicy;
 use crate::member::Member;
 use crate::storage::{Storage, StorageError};
 
@@ -62,6 +63,8 @@ pub enum FatalError {
     Storage(#[from] StorageError),
     #[error("the event loop thread panicked")]
     Panicked,
+    #[error("{0}")]
+    Snapshot(String),
 }
 
 /// The lab's counters.
@@ -110,6 +113,8 @@ enum Command {
         faults: net::FaultConfig,
         done: Sender<()>,
     },
+    /// The writer thread finished a snapshot.
+    SnapshotWritten(Result<crate::member::snapshot::SnapshotInfo, String>),
     Stop,
 }
 
@@ -128,14 +133,21 @@ impl Server {
         let addr = options.config.require_member(options.id)?.addr;
         options.config.check_secure(options.id)?;
         let identity = wal::Identity { cluster_id: options.config.cluster_id, member_id: options.id };
-        let (storage, persisted) = Storage::open(&options.data_dir, identity)?;
+        let log = options.config.log;
+        let opened = Storage::open(&options.data_dir, identity, log.segment_bytes)?;
+        let mut sm = sm;
+        let snapshot = restore(&mut *sm, opened.snapshot)?;
+        let store = crate::snapshots::FileSnapshots::new(&options.data_dir, identity, snapshot);
         let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(random_u64()));
         let net_config = net_config(&options.config, options.id);
-        let raft = raft::Raft::new(raft_config(&options, &net_config), persisted, rng)?;
+        let raft = raft::Raft::new(raft_config(&options, &net_config), opened.persisted, rng)?;
+        let policy = SnapshotPolicy { entries: log.snapshot_entries, bytes: log.snapshot_bytes };
+        let member = Member::with_snapshots(raft, sm, Box::new(store), policy);
+        let storage = opened.storage;
         let transport =
             net::Transport::bind(net_config).map_err(|source| StartError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
-            member: Mutex::new(Member::new(raft, sm)),
+            member: Mutex::new(member),
             rpcs: AtomicU64::new(0),
             rpc_bytes: AtomicU64::new(0),
             messages: AtomicU64::new(0),
@@ -143,7 +155,8 @@ impl Server {
         });
         let (commands, inbox) = smol::channel::unbounded();
         let tick = Duration::from_millis(options.config.timing.tick_ms);
-        let event_loop = event_loop::EventLoop::new(shared.clone(), storage, transport, inbox, tick);
+        let event_loop =
+            event_loop::EventLoop::new(shared.clone(), storage, transport, (commands.clone(), inbox), tick);
         let thread = std::thread::Builder::new()
             .name(format!("node-{}", options.id))
             .spawn(move || smol::block_on(event_loop.run()))
@@ -160,6 +173,16 @@ impl Server {
     /// machine, not only handed out by Raft).
     pub fn status(&self) -> raft::Status {
         self.shared.status()
+    }
+
+    /// Bytes of the log the core holds (each entry's data with its
+    /// framing) and its hard state: the lab's "persisted Raft state", the
+    /// snapshot not included.
+    pub fn raft_state_bytes(&self) -> usize {
+        let member = self.shared.member();
+        let log = member.raft().log();
+        let entries = log.slice(log.first_index(), log.last_index());
+        16 + entries.iter().map(|e| e.data.len() + raft::ENTRY_OVERHEAD_BYTES).sum::<usize>()
     }
 
     /// Raw Raft propose (the lab's Start()): Some((index, term)) if leader.
@@ -228,6 +251,24 @@ impl Drop for Server {
             tracing::error!(target: "wal", id = self.id, error = %e, "member had stopped");
         }
     }
+}
+
+/// Restores the state machine from the newest snapshot on disk, if any.
+fn restore(
+    sm: &mut dyn StateMachine,
+    snapshot: Option<wal::snapshot::SnapshotReader>,
+) -> Result<Option<wal::snapshot::SnapshotReader>, StorageError> {
+    let Some(mut reader) = snapshot else { return Ok(None) };
+    let fail = |reason: String, r: &wal::snapshot::SnapshotReader| StorageError::Snapshot {
+        path: r.path().to_path_buf(),
+        reason,
+    };
+    if let Err(reason) = sm.restore(&mut reader) {
+        return Err(fail(reason, &reader));
+    }
+    tracing::info!(target: "wal", path = %reader.path().display(), index = reader.info().meta.index,
+        "state machine restored from snapshot");
+    Ok(Some(reader))
 }
 
 fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
