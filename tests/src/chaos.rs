@@ -33,12 +33,24 @@ pub struct ChaosRun {
     pub result: Result<(), Failure>,
 }
 
+/// Each server snapshots its key-value store every this many applied
+/// entries, so crashed and cut-off servers come back through snapshots
+/// (a run applies a few thousand entries).
+pub const SNAPSHOT_ENTRIES: u64 = 100;
+
 /// One run of `nemesis` (a [`Nemesis::NAMES`] entry) on `seed`.
 pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
     let wall = Instant::now();
     let profile = Nemesis::by_name(nemesis).unwrap_or(Nemesis::NONE);
-    let options =
-        SimOptions { servers: SERVERS, seed, unreliable: false, disk, nemesis: profile, clients: CLIENTS };
+    let options = SimOptions {
+        servers: SERVERS,
+        seed,
+        unreliable: false,
+        disk,
+        nemesis: profile,
+        clients: CLIENTS,
+        snapshot_entries: Some(SNAPSHOT_ENTRIES),
+    };
     let mut sim = Sim::with_options(options);
     sim.stop_clients_at(FAULTS_FOR);
     let result = drive(&mut sim);

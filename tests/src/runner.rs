@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use crate::harness::{Failure, Summary, Tester};
-use crate::scenarios::Scenario;
+use crate::scenarios::snapshot_2d::SNAPSHOT_INTERVAL;
+use crate::scenarios::{Part, Scenario};
 use crate::sim::{DiskProfile, Nemesis, Sim, SimOptions};
 
 /// The outcome of one scenario run on one seed and profile.
@@ -15,6 +16,8 @@ pub struct Run {
     pub unreliable: bool,
     pub summary: Summary,
     pub result: Result<(), Failure>,
+    /// The servers' states when the run ended, for a failure report.
+    pub state: String,
 }
 
 /// Runs `scenario` on a fresh simulator seeded with `seed`, with the
@@ -36,14 +39,17 @@ pub fn run_with(
     nemesis: Nemesis,
 ) -> Run {
     let wall = Instant::now();
-    let options = SimOptions { disk, nemesis, ..SimOptions::lab(scenario.servers, seed, unreliable) };
+    let snapshot_entries = (scenario.part == Part::D).then_some(SNAPSHOT_INTERVAL);
+    let options =
+        SimOptions { disk, nemesis, snapshot_entries, ..SimOptions::lab(scenario.servers, seed, unreliable) };
     let sim = Sim::with_options(options);
     let mut t = Tester::new(Box::new(sim), seed);
     t.begin(scenario.name);
     let result = (scenario.run)(&mut t);
+    let state = if result.is_err() { t.describe() } else { String::new() };
     let mut summary = t.end();
     summary.wall = wall.elapsed();
-    Run { scenario: scenario.name, seed, unreliable, summary, result }
+    Run { scenario: scenario.name, seed, unreliable, summary, result, state }
 }
 
 /// Seeds from the environment: `SEED=<n>` runs that one seed, `SEEDS=<n>`
@@ -81,11 +87,12 @@ pub fn run_test(name: &str) {
 pub fn failure_report(run: &Run, f: &Failure) -> String {
     let profile = if run.unreliable { "unreliable" } else { "reliable" };
     format!(
-        "{} failed on seed {} ({profile} network) at event {}: {f}\n  replay: SEED={} cargo test --release -p tests {} -- --exact --nocapture",
+        "{} failed on seed {} ({profile} network) at event {}: {f}\n  replay: SEED={} cargo test --release -p tests {} -- --exact --nocapture\n{}",
         run.scenario,
         run.seed,
         f.event(),
         run.seed,
         run.scenario,
+        run.state,
     )
 }

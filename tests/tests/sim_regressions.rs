@@ -13,3 +13,14 @@ fn many_elections_2a_seed_61_vote_superseded_in_one_ready() {
     let run = run_with(scenario, 61, false, DiskProfile::TORN, nemesis);
     assert!(run.result.is_ok(), "{:?}", run.result);
 }
+
+/// A member's own snapshot through 1000 finished writing after it had
+/// installed the leader's through 1003: adopting it made the older one
+/// current, so the store no longer held the snapshot the core's log starts
+/// after (an acknowledgement of 1003 was not durable). A snapshot written
+/// behind the core's is now dropped.
+#[test]
+fn chaos_crash_seed_15_own_snapshot_finishing_after_an_install() {
+    let run = tests::chaos::run(15, "crash", DiskProfile::TORN);
+    assert!(run.result.is_ok(), "{:?}", run.result);
+}

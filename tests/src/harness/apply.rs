@@ -56,6 +56,31 @@ impl ApplyChecker {
         Ok(())
     }
 
+    /// Server `server` restored a snapshot holding `commands` (those of
+    /// indexes 1, 2, …): its record becomes that list. Errors when a
+    /// command differs from what another server applied at its index (the
+    /// snapshot disagrees with the others' state).
+    pub fn restore(&self, server: usize, commands: &[Vec<u8>]) -> Result<(), String> {
+        let mut a = self.lock();
+        for (slot, cmd) in commands.iter().enumerate() {
+            for (other, list) in a.per_server.iter().enumerate() {
+                if let Some(theirs) = list.get(slot).filter(|_| other != server) {
+                    if theirs != cmd {
+                        return Err(format!(
+                            "snapshot of server {server} holds {} at index {}, server {other} applied {}",
+                            show(cmd),
+                            slot + 1,
+                            show(theirs)
+                        ));
+                    }
+                }
+            }
+        }
+        a.per_server[server] = commands.to_vec();
+        a.max_index = a.max_index.max(commands.len() as u64);
+        Ok(())
+    }
+
     /// How many servers applied `index`, and the command there.
     pub fn n_committed(&self, index: u64) -> (usize, Option<Vec<u8>>) {
         let a = self.lock();

@@ -51,8 +51,17 @@ pub trait Backend {
             what: "this back end cannot make one-way partitions".into(),
         })
     }
+    /// Bytes of Raft state server `i` persists (hard state and log, each
+    /// entry's data with its framing; the snapshot not included), crashed
+    /// or not.
+    fn raft_state_bytes(&self, i: usize) -> usize;
     /// What each server applied, checked as it is applied.
     fn apply_checker(&self) -> &ApplyChecker;
+    /// Each server's state in a line (role, term, indexes), for failure
+    /// reports; empty where the back end cannot tell.
+    fn describe(&self) -> String {
+        String::new()
+    }
     /// Where the back end is in its history (the simulator's event number),
     /// for failure reports.
     fn event_number(&self) -> u64;

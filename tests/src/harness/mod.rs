@@ -5,6 +5,7 @@ mod apply;
 mod backend;
 mod checks;
 mod error;
+mod machine;
 mod ops;
 mod tester;
 
@@ -12,5 +13,6 @@ pub use apply::{show, ApplyChecker};
 pub use backend::Backend;
 pub use checks::ELECTION_TIMEOUT;
 pub use error::{Failure, TestResult};
+pub use machine::{LabMachine, Report};
 pub use ops::{Activity, OneOp};
 pub use tester::{cmd, Summary, Tester};

@@ -171,6 +171,13 @@ impl Tester {
     pub fn is_alive(&self, i: usize) -> bool {
         self.backend.state(i).is_some()
     }
+    /// The back end's own account of its servers (see [`Backend::describe`]).
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+    pub fn raft_state_bytes(&self, i: usize) -> usize {
+        self.backend.raft_state_bytes(i)
+    }
     pub fn rpc_count(&self) -> u64 {
         self.backend.rpc_count()
     }

@@ -5,14 +5,14 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use node::server::{Server, StateMachine};
+use node::server::Server;
 
 use crate::harness::{ApplyChecker, Failure};
 
 /// What the members' threads and the tester share: the apply checker and
 /// the first failure seen, which wakes a sleeping tester at once.
 pub struct Shared {
-    pub checker: ApplyChecker,
+    pub checker: Arc<ApplyChecker>,
     failure: Mutex<Option<Failure>>,
     failed: Condvar,
     pub started: Instant,
@@ -21,7 +21,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(servers: usize) -> Shared {
         Shared {
-            checker: ApplyChecker::new(servers),
+            checker: Arc::new(ApplyChecker::new(servers)),
             failure: Mutex::new(None),
             failed: Condvar::new(),
             started: Instant::now(),
@@ -61,22 +61,6 @@ impl Shared {
     }
 }
 
-/// The lab's apply channel: each committed entry of server `server` goes to
-/// the checker; the first violation becomes the cluster's failure.
-pub struct CheckedMachine {
-    pub server: usize,
-    pub shared: Arc<Shared>,
-}
-
-impl StateMachine for CheckedMachine {
-    fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8> {
-        if let Err(what) = self.shared.checker.apply(self.server, index, data) {
-            self.shared.record(Failure::Invariant { event: self.shared.event(), what });
-        }
-        Vec::new()
-    }
-}
-
 /// Requests and their bytes handed to the transport.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counts {
@@ -92,6 +76,8 @@ pub struct Member {
     pub stopped: Counts,
     /// Incarnations started so far (seeds the fault injector).
     pub incarnations: u64,
+    /// The Raft state the last stopped incarnation held.
+    pub stopped_raft_state_bytes: usize,
 }
 
 impl Member {
@@ -112,7 +98,14 @@ impl Member {
             let stats = server.stats();
             self.stopped.rpcs += stats.rpcs;
             self.stopped.bytes += stats.rpc_bytes;
+            self.stopped_raft_state_bytes = server.raft_state_bytes();
             server.stop();
         }
+    }
+
+    /// The Raft state this member holds (its last incarnation's, when
+    /// stopped).
+    pub fn raft_state_bytes(&self) -> usize {
+        self.server.as_ref().map_or(self.stopped_raft_state_bytes, Server::raft_state_bytes)
     }
 }

@@ -51,8 +51,8 @@ use std::time::Duration;
 use node::config::{ClusterConfig, Member as ConfigMember, Timing};
 use node::server::{Server, ServerOptions};
 
-use crate::harness::{ApplyChecker, Backend, Failure, TestResult};
-use member::{CheckedMachine, Counts, Member, Shared};
+use crate::harness::{ApplyChecker, Backend, Failure, LabMachine, TestResult};
+use member::{Counts, Member, Shared};
 
 pub use ports::free_addrs;
 pub use run::{failure_report, process_cpu_time, run_once, run_test, seed_from_env};
@@ -83,6 +83,8 @@ pub struct Live {
     /// Holds the members' WAL directories; removed after `Drop::drop`
     /// stopped the members.
     dir: tempfile::TempDir,
+    /// Members snapshot every this many applied entries (`None`: never).
+    snapshot_entries: Option<u64>,
 }
 
 /// Why a live cluster could not be set up.
@@ -100,6 +102,16 @@ impl Live {
     /// `servers` members, all started and connected, on a reliable network.
     /// `seed` seeds the fault injectors and the cluster id.
     pub fn new(servers: usize, seed: u64) -> Result<Live, SetupError> {
+        Live::with_snapshots(servers, seed, None)
+    }
+
+    /// Like [`Live::new`], members snapshotting every `snapshot_entries`
+    /// applied entries (never with `None`).
+    pub fn with_snapshots(
+        servers: usize,
+        seed: u64,
+        snapshot_entries: Option<u64>,
+    ) -> Result<Live, SetupError> {
         let dir = tempfile::Builder::new().prefix("raft-live-").tempdir().map_err(SetupError::TempDir)?;
         let addrs = ports::free_addrs(servers).map_err(SetupError::Ports)?;
         let mut live = Live {
@@ -114,6 +126,7 @@ impl Live {
             shared: Arc::new(Shared::new(servers)),
             seed,
             dir,
+            snapshot_entries,
         };
         for i in 0..servers {
             let server =
@@ -132,6 +145,11 @@ impl Live {
             secret: None,
             timing: LAB_TIMING,
             limits: Default::default(),
+            log: node::config::LogSettings {
+                snapshot_entries: self.snapshot_entries.unwrap_or(u64::MAX),
+                snapshot_bytes: u64::MAX,
+                ..Default::default()
+            },
             insecure: false,
             data_dir: self.dir.path().to_path_buf(),
             nodes,
@@ -155,7 +173,10 @@ impl Live {
             data_dir: self.wal_dir(i),
             noop_on_election: false,
         };
-        let sm = Box::new(CheckedMachine { server: i, shared: Arc::clone(&self.shared) });
+        let shared = Arc::clone(&self.shared);
+        let report: crate::harness::Report =
+            Arc::new(move |what| shared.record(Failure::Invariant { event: shared.event(), what }));
+        let sm = Box::new(LabMachine::new(i, Arc::clone(&self.shared.checker), report));
         self.members[i].incarnations += 1;
         Server::start(options, sm).map_err(|e| e.to_string())
     }
@@ -223,6 +244,10 @@ impl Live {
 impl Backend for Live {
     fn servers(&self) -> usize {
         self.members.len()
+    }
+
+    fn raft_state_bytes(&self, i: usize) -> usize {
+        self.members[i].raft_state_bytes()
     }
 
     fn now(&self) -> Duration {

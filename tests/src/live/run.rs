@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Failure, Summary, Tester};
 use crate::runner::Run;
-use crate::scenarios::Scenario;
+use crate::scenarios::snapshot_2d::SNAPSHOT_INTERVAL;
+use crate::scenarios::{Part, Scenario};
 
 use super::Live;
 
@@ -19,7 +20,8 @@ pub fn seed_from_env(default: u64) -> u64 {
 /// Runs `scenario` once on a fresh live cluster (reliable network).
 pub fn run_once(scenario: &'static Scenario, seed: u64) -> Run {
     let wall = Instant::now();
-    let (summary, result) = match Live::new(scenario.servers, seed) {
+    let snapshot_entries = (scenario.part == Part::D).then_some(SNAPSHOT_INTERVAL);
+    let (summary, result) = match Live::with_snapshots(scenario.servers, seed, snapshot_entries) {
         Ok(live) => {
             let mut t = Tester::new(Box::new(live), seed);
             t.begin(scenario.name);
@@ -37,7 +39,7 @@ pub fn run_once(scenario: &'static Scenario, seed: u64) -> Run {
     };
     let mut summary = summary;
     summary.wall = wall.elapsed();
-    Run { scenario: scenario.name, seed, unreliable: false, summary, result }
+    Run { scenario: scenario.name, seed, unreliable: false, summary, result, state: String::new() }
 }
 
 /// The failure text of a live run, with how to run it again.

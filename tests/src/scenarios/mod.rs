@@ -8,6 +8,7 @@ mod election_2a;
 mod figure8_2c;
 mod one_way_x;
 mod persistence_2c;
+pub mod snapshot_2d;
 
 use crate::harness::{TestResult, Tester};
 
@@ -17,6 +18,9 @@ pub enum Part {
     A,
     B,
     C,
+    /// Log compaction: members snapshot every
+    /// [`snapshot_2d::SNAPSHOT_INTERVAL`] applied entries.
+    D,
     /// Beyond the lab, on the simulator only.
     X,
 }
@@ -52,7 +56,7 @@ const fn s(
     Scenario { name, part, servers, reference, unreliable_too, run }
 }
 
-static ALL: [Scenario; 24] = [
+static ALL: [Scenario; 31] = [
     s("initial_election_2a", Part::A, 3, None, false, election_2a::initial_election),
     s("re_election_2a", Part::A, 3, None, true, election_2a::re_election),
     s("many_elections_2a", Part::A, 7, None, false, election_2a::many_elections),
@@ -74,6 +78,20 @@ static ALL: [Scenario; 24] = [
     s("figure8_unreliable_2c", Part::C, 5, None, false, figure8_2c::figure8_unreliable),
     s("reliable_churn_2c", Part::C, 5, None, false, churn_2c::reliable_churn),
     s("unreliable_churn_2c", Part::C, 5, None, false, churn_2c::unreliable_churn),
+    s("snapshot_basic_2d", Part::D, 3, None, false, snapshot_2d::snapshot_basic),
+    s("snapshot_install_2d", Part::D, 3, None, false, snapshot_2d::snapshot_install),
+    s("snapshot_install_unreliable_2d", Part::D, 3, None, false, snapshot_2d::snapshot_install_unreliable),
+    s("snapshot_install_crash_2d", Part::D, 3, None, false, snapshot_2d::snapshot_install_crash),
+    s(
+        "snapshot_install_unreliable_crash_2d",
+        Part::D,
+        3,
+        None,
+        false,
+        snapshot_2d::snapshot_install_unreliable_crash,
+    ),
+    s("snapshot_all_crash_2d", Part::D, 3, None, false, snapshot_2d::snapshot_all_crash),
+    s("snapshot_init_2d", Part::D, 3, None, false, snapshot_2d::snapshot_init),
     s("one_way_follower_x", Part::X, 3, None, false, one_way_x::one_way_follower),
     s("one_way_leader_x", Part::X, 5, None, false, one_way_x::one_way_leader),
     s("one_way_lossy_x", Part::X, 3, None, false, one_way_x::one_way_lossy),

@@ -3,16 +3,22 @@
 //! sync makes them durable. A crash loses everything written since the
 //! last completed sync, or, in the torn profile, keeps a random prefix of
 //! it (a write-ahead log that cuts a torn tail recovers exactly such a
-//! prefix). A restart gets what is durable, nothing else.
+//! prefix). A restart gets what is durable, nothing else. Snapshot files
+//! sit beside the log ([`super::snapshots`]); an installed snapshot drops
+//! log entries as the node's WAL does (in the same sync as the entries
+//! after it), and a snapshot of our own drops the prefix it covers.
 
-use raft::{Entry, HardState, Persisted, Ready};
+use raft::{Entry, HardState, Persisted, Ready, SnapshotInstall};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::invariants::Invariants;
+use super::snapshots::{self, SharedFiles};
 
 /// A log and hard state, with the core's rule that an entry at index i
-/// replaces every entry from i on.
+/// replaces every entry from i on. Like the WAL, the log may start at any
+/// index once a snapshot has replaced its beginning, and an empty log takes
+/// any index.
 #[derive(Debug, Default, Clone)]
 pub struct Disk {
     pub hard_state: HardState,
@@ -24,25 +30,43 @@ impl Disk {
     /// there.
     pub fn write(&mut self, entries: &[Entry]) {
         let Some(first) = entries.first() else { return };
-        let keep = usize::try_from(first.index.saturating_sub(1)).unwrap_or(usize::MAX);
-        self.entries.truncate(keep);
+        let keep = first.index.saturating_sub(self.first_index());
+        self.entries.truncate(usize::try_from(keep).unwrap_or(usize::MAX));
         self.entries.extend_from_slice(entries);
+    }
+
+    /// Index of the first entry held (1 for an empty log).
+    pub fn first_index(&self) -> u64 {
+        self.entries.first().map_or(1, |e| e.index)
     }
 
     /// Term of the entry at `index` (0 for index 0).
     pub fn term(&self, index: u64) -> Option<u64> {
         match index {
             0 => Some(0),
-            i => self.entries.get(usize::try_from(i - 1).ok()?).map(|e| e.term),
+            i => self.entries.get(usize::try_from(i.checked_sub(self.first_index())?).ok()?).map(|e| e.term),
         }
     }
 
     pub fn last_index(&self) -> u64 {
-        self.entries.len() as u64
+        self.entries.last().map_or(0, |e| e.index)
     }
 
-    pub fn persisted(&self) -> Persisted {
-        Persisted { snapshot: Default::default(), hard_state: self.hard_state, entries: self.entries.clone() }
+    /// Drops the entries up to `index` (a snapshot holds them).
+    pub fn compact(&mut self, index: u64) {
+        self.entries.retain(|e| e.index > index);
+    }
+
+    /// Size of the Raft state this log and hard state make (the lab's
+    /// "persisted Raft state", the snapshot not included): the hard state
+    /// and each entry's data with its framing.
+    pub fn raft_state_bytes(&self) -> usize {
+        let per_entry = raft::ENTRY_OVERHEAD_BYTES;
+        16 + self.entries.iter().map(|e| e.data.len() + per_entry).sum::<usize>()
+    }
+
+    pub fn persisted(&self, snapshot: raft::SnapshotMeta) -> Persisted {
+        Persisted { snapshot, hard_state: self.hard_state, entries: self.entries.clone() }
     }
 }
 
@@ -86,6 +110,8 @@ enum Write {
     HardState(HardState),
     /// Consecutive entries; the first cuts the log at its index.
     Entries(Vec<Entry>),
+    /// An installed snapshot replaces the log (`Storage::persist`).
+    Install(SnapshotInstall),
 }
 
 /// A server's disk: what is durable, and what was written since.
@@ -98,6 +124,8 @@ pub struct SimDisk {
     pub profile: DiskProfile,
     /// Until then (virtual µs) every sync is slow (a nemesis).
     pub slow_until_us: u64,
+    /// The snapshot files beside the log.
+    pub files: SharedFiles,
 }
 
 impl SimDisk {
@@ -108,7 +136,25 @@ impl SimDisk {
             unsynced: Vec::new(),
             profile,
             slow_until_us: 0,
+            files: SharedFiles::default(),
         }
+    }
+
+    /// The durable snapshot a restart starts from (index 0: none).
+    pub fn snapshot(&self) -> raft::SnapshotMeta {
+        snapshots::lock(&self.files).current.as_ref().map_or_else(Default::default, |s| s.info.meta)
+    }
+
+    /// What a restart reads: the durable log after the current snapshot.
+    pub fn persisted(&self) -> Persisted {
+        self.durable.persisted(self.snapshot())
+    }
+
+    /// A snapshot of our own through `index` is durable: the log drops the
+    /// prefix it covers, as the WAL drops whole segments.
+    pub fn compact(&mut self, index: u64) {
+        self.durable.compact(index);
+        self.written.compact(index);
     }
 
     /// What survives a crash now.
@@ -123,11 +169,15 @@ impl SimDisk {
             self.written.hard_state = hs;
             self.unsynced.push(Write::HardState(hs));
         }
+        if let Some(install) = ready.snapshot {
+            install_on(&mut self.written, install);
+            self.unsynced.push(Write::Install(install));
+        }
         if !ready.entries.is_empty() {
             self.written.write(&ready.entries);
             self.unsynced.push(Write::Entries(ready.entries.clone()));
         }
-        ready.hard_state.is_some() || !ready.entries.is_empty()
+        ready.hard_state.is_some() || ready.snapshot.is_some() || !ready.entries.is_empty()
     }
 
     /// How long the next sync takes, µs.
@@ -165,6 +215,7 @@ impl SimDisk {
             }
         }
         self.written = self.durable.clone();
+        snapshots::lock(&self.files).crash();
         result
     }
 
@@ -187,9 +238,20 @@ impl SimDisk {
                 self.durable.write(es);
                 inv.on_entries(server, &self.durable, es)?;
             }
+            Write::Install(install) => install_on(&mut self.durable, *install),
         }
         Ok(())
     }
+}
+
+/// What an installed snapshot does to the log: keeps the entries after it
+/// when the log held its last entry, else drops them all; drops what it
+/// covers either way.
+fn install_on(disk: &mut Disk, install: SnapshotInstall) {
+    if !install.keep_suffix {
+        disk.entries.clear();
+    }
+    disk.compact(install.snapshot.index);
 }
 
 impl Write {
@@ -197,6 +259,7 @@ impl Write {
         match self {
             Write::HardState(_) => 1,
             Write::Entries(es) => es.len(),
+            Write::Install(_) => 1,
         }
     }
 }

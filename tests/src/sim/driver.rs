@@ -3,12 +3,14 @@
 //! simulated disk and the turn resumes when its sync completes, and a
 //! crash point can stop the member between any two steps.
 
+use node::member::snapshot::{SnapshotJob, SnapshotPart};
 use node::member::{Action, ClientReply};
 use raft::Message;
 
 use super::invariants::check_promise;
 use super::node::{CrashPoint, Input};
 use super::queue::{Addr, Event, Packet};
+use super::snapshots::{self, Snapshot};
 use super::{Sim, TICK_US};
 
 impl Sim {
@@ -44,6 +46,9 @@ impl Sim {
                 self.deliver(packet, from, to, from_incarnation, to_incarnation)
             }
             Event::SyncDone { server, incarnation } => self.sync_done(server, incarnation),
+            Event::SnapshotWritten { server, incarnation, snapshot } => {
+                self.snapshot_written(server, incarnation, snapshot)
+            }
             Event::Client { client, generation } => self.client_timer(client, generation),
             Event::Nemesis(fault) => self.nemesis_acts(fault),
         }
@@ -99,6 +104,11 @@ impl Sim {
                     self.violation(format!("server {i} accepted a forged message with extreme values"));
                 }
             }
+            Input::Packet { from: Addr::Server(from), packet: Packet::Snapshot(part) } => {
+                if let Err(e) = member.step_snapshot(from as u64 + 1, part) {
+                    self.violation(format!("server {i} refused a snapshot part: {e}"));
+                }
+            }
             Input::Packet { from: Addr::Client(c), packet: Packet::Request { client, seq, command } } => {
                 if let Some(refusal) = member.on_request(client, seq, command) {
                     self.send_reply(i, c, refusal);
@@ -135,6 +145,13 @@ impl Sim {
                     self.send_replies(i, replies);
                 }
                 Action::RoleChanged { abandoned, .. } => self.send_replies(i, abandoned),
+                Action::Transfer(parts) => {
+                    for (to, part) in parts {
+                        self.send_part(i, to, part);
+                    }
+                }
+                Action::WriteSnapshot(job) => self.write_snapshot(i, job),
+                Action::Failed(why) => return self.violation(format!("server {i} stopped: {why}")),
                 Action::Idle => {
                     if !self.take_deferred(i) {
                         return;
@@ -217,7 +234,8 @@ impl Sim {
     fn send_raft(&mut self, from: usize, msg: Message) {
         let node = &self.nodes[from];
         if let Some(member) = node.member.as_ref() {
-            if let Err(e) = check_promise(from, &msg, node.disk.durable(), member.raft().log()) {
+            let durable = (node.disk.durable(), node.disk.snapshot());
+            if let Err(e) = check_promise(from, &msg, durable, member.raft().log()) {
                 return self.violation(e);
             }
         }
@@ -232,6 +250,54 @@ impl Sim {
         self.nemesis_forge(from, &msg);
         let is_request = msg.is_request();
         self.transmit(Packet::Raft { msg, hostile: false }, Addr::Server(from), Addr::Server(to), is_request);
+    }
+
+    /// A snapshot chunk counts as a request, as InstallSnapshot does in the
+    /// lab's counters.
+    fn send_part(&mut self, from: usize, to: raft::NodeId, part: SnapshotPart) {
+        let is_request = matches!(part, SnapshotPart::Chunk { .. });
+        if is_request {
+            self.rpcs += 1;
+            self.bytes += postcard::experimental::serialized_size(&part).unwrap_or(0) as u64;
+        }
+        let to = server_of(to);
+        if to < self.nodes.len() {
+            self.transmit(Packet::Snapshot(part), Addr::Server(from), Addr::Server(to), is_request);
+        }
+    }
+
+    /// Writes server `i`'s snapshot as of now; it is durable after a write
+    /// and a sync's time (the member goes on meanwhile, as with the event
+    /// loop's writer thread).
+    fn write_snapshot(&mut self, i: usize, job: SnapshotJob) {
+        let mut data = Vec::new();
+        if let Err(e) = job.source.write_to(&mut data) {
+            return self.violation(format!("server {i} could not write its snapshot: {e}"));
+        }
+        let snapshot = Snapshot::new(job.meta, data);
+        let node = &self.nodes[i];
+        let latency = 2 * node.disk.sync_latency(self.now_us, &mut self.rng);
+        let incarnation = node.incarnation;
+        self.queue.push(self.now_us + latency, Event::SnapshotWritten { server: i, incarnation, snapshot });
+    }
+
+    /// Server `i`'s snapshot is durable: its member adopts it and the disk
+    /// drops the log it covers.
+    fn snapshot_written(&mut self, i: usize, incarnation: u64, snapshot: Snapshot) {
+        let node = &mut self.nodes[i];
+        if node.incarnation != incarnation || node.member.is_none() {
+            return;
+        }
+        let info = snapshot.info;
+        snapshots::lock(&node.disk.files).written = Some(snapshot);
+        let Some(member) = node.member.as_mut() else { return };
+        if let Some(index) = member.snapshot_written(Ok(info)) {
+            node.disk.compact(index);
+        }
+        if !node.busy() {
+            self.observe(i);
+            self.work(i);
+        }
     }
 
     fn send_replies(&mut self, from: usize, replies: Vec<ClientReply>) {

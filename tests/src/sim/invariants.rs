@@ -29,8 +29,9 @@ use super::disk::Disk;
 pub struct Invariants {
     /// Term → the server that led in it.
     leaders: HashMap<u64, usize>,
-    /// (index, term) → (hash of the command, term of the entry before).
-    entries: HashMap<(u64, u64), (u64, u64)>,
+    /// (index, term) → (hash of the command, term of the entry before, if
+    /// seen).
+    entries: HashMap<(u64, u64), (u64, Option<u64>)>,
     /// `committed[i - 1]` = (term, command hash) of the entry committed at i.
     committed: Vec<(u64, u64)>,
     /// Per server: commit index seen last (this incarnation), and the term
@@ -98,21 +99,23 @@ impl Invariants {
         Ok(())
     }
 
-    /// Log Matching, for entries just made durable on `disk`.
+    /// Log Matching, for entries just made durable on `disk`. The term of
+    /// the entry before is compared when the disk still holds it (a
+    /// snapshot may have replaced it).
     pub fn on_entries(&mut self, server: usize, disk: &Disk, written: &[Entry]) -> Result<(), String> {
         for e in written {
-            let prev_term = disk.term(e.index - 1).unwrap_or(0);
-            let seen = (fingerprint(&e.data), prev_term);
-            match self.entries.insert((e.index, e.term), seen) {
-                Some(old) if old != seen => {
-                    return Err(format!(
-                        "log matching: server {server} holds another entry at index {} term {} \
-                         (command or previous term differs)",
-                        e.index, e.term
-                    ));
-                }
-                _ => {}
+            let fp = fingerprint(&e.data);
+            let prev_term = disk.term(e.index - 1);
+            let known = self.entries.entry((e.index, e.term)).or_insert((fp, prev_term));
+            let prev_differs = matches!((known.1, prev_term), (Some(a), Some(b)) if a != b);
+            if known.0 != fp || prev_differs {
+                return Err(format!(
+                    "log matching: server {server} holds another entry at index {} term {} \
+                     (command or previous term differs)",
+                    e.index, e.term
+                ));
             }
+            known.1 = known.1.or(prev_term);
         }
         Ok(())
     }
@@ -162,7 +165,18 @@ impl Invariants {
         if commit < before {
             return Err(format!("server {server} commit index went back from {before} to {commit}"));
         }
-        for index in before + 1..=commit {
+        let snapshot = raft.log().snapshot();
+        if snapshot.index > before {
+            // Installed or restored: a snapshot holds committed entries only.
+            let known = self.committed.get(snapshot.index as usize - 1).map(|c| c.0);
+            if known != Some(snapshot.term) {
+                return Err(format!(
+                    "server {server} holds a snapshot through index {} (term {}) that is not committed",
+                    snapshot.index, snapshot.term
+                ));
+            }
+        }
+        for index in (before + 1).max(snapshot.index + 1)..=commit {
             let e = raft
                 .log()
                 .entry(index)
@@ -204,7 +218,12 @@ impl Invariants {
 /// leader asked for), and the server can never act in term T again. That
 /// is the run in which the message left before the later term was durable
 /// and the network delayed it.
-pub fn check_promise(server: usize, msg: &Message, durable: &Disk, log: &RaftLog) -> Result<(), String> {
+pub fn check_promise(
+    server: usize,
+    msg: &Message,
+    (durable, snapshot): (&Disk, raft::SnapshotMeta),
+    log: &RaftLog,
+) -> Result<(), String> {
     let hs = durable.hard_state;
     let fail = |what: String| Err(format!("server {server} sent {what} before it was durable"));
     if msg.term > hs.current_term {
@@ -220,10 +239,21 @@ pub fn check_promise(server: usize, msg: &Message, durable: &Disk, log: &RaftLog
         Body::RequestVoteReply { vote_granted: true } if hs.voted_for != Some(msg.to) => {
             fail(format!("its vote for {} in term {}", msg.to, msg.term))
         }
+        Body::AppendEntriesReply(AppendReply::Success { match_index }) if *match_index <= snapshot.index => {
+            Ok(()) // a durable snapshot holds it
+        }
         Body::AppendEntriesReply(AppendReply::Success { match_index }) => {
             let held = durable.term(*match_index);
             if held.is_none() || held != log.term(*match_index).or(held) {
-                return fail(format!("an acknowledgement of index {match_index}"));
+                return fail(format!(
+                    "an acknowledgement of index {match_index} (durable: log {}..={}, term there {held:?}, \
+                     snapshot {}; in memory: term there {:?}, snapshot {})",
+                    durable.first_index(),
+                    durable.last_index(),
+                    snapshot.index,
+                    log.term(*match_index),
+                    log.snapshot().index
+                ));
             }
             Ok(())
         }
@@ -260,20 +290,22 @@ mod tests {
 
     #[test]
     fn a_vote_is_promised_only_once_durable_or_superseded() {
+        let none = raft::SnapshotMeta::default();
         let vote = Message { from: 2, to: 1, term: 5, body: Body::RequestVoteReply { vote_granted: true } };
         let log = RaftLog::default();
         let disk = |current_term, voted_for| Disk {
             hard_state: HardState { current_term, voted_for },
             ..Disk::default()
         };
-        assert!(check_promise(1, &vote, &disk(5, Some(1)), &log).is_ok());
-        assert!(check_promise(1, &vote, &disk(4, Some(1)), &log).is_err(), "the term is not durable");
-        assert!(check_promise(1, &vote, &disk(5, None), &log).is_err(), "the vote is not durable");
-        assert!(check_promise(1, &vote, &disk(6, None), &log).is_ok(), "term 5 is over for good");
+        assert!(check_promise(1, &vote, (&disk(5, Some(1)), none), &log).is_ok());
+        assert!(check_promise(1, &vote, (&disk(4, Some(1)), none), &log).is_err(), "the term is not durable");
+        assert!(check_promise(1, &vote, (&disk(5, None), none), &log).is_err(), "the vote is not durable");
+        assert!(check_promise(1, &vote, (&disk(6, None), none), &log).is_ok(), "term 5 is over for good");
     }
 
     #[test]
     fn an_acknowledgement_needs_the_prefix_on_disk() {
+        let none = raft::SnapshotMeta::default();
         let ack = Message {
             from: 2,
             to: 1,
@@ -282,8 +314,8 @@ mod tests {
         };
         let log = RaftLog::default();
         let mut d = Disk { hard_state: HardState { current_term: 1, voted_for: None }, ..Disk::default() };
-        assert!(check_promise(1, &ack, &d, &log).is_err());
+        assert!(check_promise(1, &ack, (&d, none), &log).is_err());
         d.write(&[Entry { index: 1, term: 1, data: b"x".to_vec().into() }]);
-        assert!(check_promise(1, &ack, &d, &log).is_ok());
+        assert!(check_promise(1, &ack, (&d, none), &log).is_ok());
     }
 }

@@ -23,6 +23,7 @@ mod nemesis;
 mod network;
 mod node;
 mod queue;
+mod snapshots;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,11 +31,11 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::harness::{ApplyChecker, Backend, Failure, TestResult};
+use crate::harness::{ApplyChecker, Backend, Failure, LabMachine, TestResult};
 use clients::Clients;
 use invariants::Invariants;
 use network::Network;
-use node::{LabMachine, SimNode, Violations};
+use node::{SimNode, Violations};
 use queue::EventQueue;
 
 pub use disk::{Disk, DiskProfile};
@@ -66,6 +67,7 @@ pub struct Sim {
     failure: Option<Failure>,
     rpcs: u64,
     bytes: u64,
+    snapshot_entries: Option<u64>,
 }
 
 /// What a simulated run is made of.
@@ -80,12 +82,23 @@ pub struct SimOptions {
     /// Key-value clients; 0 runs the lab's state machine instead of the
     /// key-value store.
     pub clients: usize,
+    /// Each server snapshots its state machine every this many applied
+    /// entries (the lab's `SNAPSHOT_INTERVAL`); `None`: never.
+    pub snapshot_entries: Option<u64>,
 }
 
 impl SimOptions {
     /// The lab's scenarios: no clients, no nemesis, the torn disk.
     pub fn lab(servers: usize, seed: u64, unreliable: bool) -> SimOptions {
-        SimOptions { servers, seed, unreliable, disk: DiskProfile::TORN, nemesis: Nemesis::NONE, clients: 0 }
+        SimOptions {
+            servers,
+            seed,
+            unreliable,
+            disk: DiskProfile::TORN,
+            nemesis: Nemesis::NONE,
+            clients: 0,
+            snapshot_entries: None,
+        }
     }
 }
 
@@ -116,6 +129,7 @@ impl Sim {
             failure: None,
             rpcs: 0,
             bytes: 0,
+            snapshot_entries: o.snapshot_entries,
         };
         sim.network.unreliable = o.unreliable;
         for i in 0..o.servers {
@@ -154,27 +168,48 @@ impl Sim {
         let config =
             raft::Config { noop_on_election: self.clients.any(), ..raft::Config::lab(i as u64 + 1, voters) };
         let rng = Box::new(ChaCha8Rng::seed_from_u64(self.rng.random()));
-        let persisted = self.nodes[i].disk.durable().persisted();
+        let persisted = self.nodes[i].disk.persisted();
         let raft = match raft::Raft::new(config, persisted, rng) {
             Ok(r) => r,
             Err(e) => {
                 return self.violation(format!("server {i} cannot restart from what it persisted: {e}"))
             }
         };
-        let sm: Box<dyn ::node::member::StateMachine> = if self.clients.any() {
-            Box::new(::node::kv::KvStore::default())
-        } else {
-            let violations = self.violations.clone();
-            Box::new(LabMachine { server: i, checker: self.checker.clone(), violations })
+        self.checker.reset(i);
+        let sm = match self.state_machine(i) {
+            Ok(sm) => sm,
+            Err(e) => return self.violation(format!("server {i} cannot restore its snapshot: {e}")),
+        };
+        let store = Box::new(snapshots::SimStore(self.nodes[i].disk.files.clone()));
+        let policy = match self.snapshot_entries {
+            Some(entries) => ::node::member::snapshot::SnapshotPolicy { entries, bytes: u64::MAX },
+            None => ::node::member::snapshot::SnapshotPolicy::NEVER,
         };
         let node = &mut self.nodes[i];
-        node.member = Some(::node::member::Member::new(raft, sm));
+        node.member = Some(::node::member::Member::with_snapshots(raft, sm, store, policy));
         node.incarnation += 1;
         let incarnation = node.incarnation;
-        self.checker.reset(i);
         self.invariants.on_restart(i);
         let phase = self.rng.random_range(1..=TICK_US);
         self.queue.push(self.now_us + phase, queue::Event::Tick { server: i, incarnation });
+    }
+
+    /// Server `i`'s state machine, restored from its durable snapshot.
+    fn state_machine(&mut self, i: usize) -> Result<Box<dyn ::node::member::StateMachine>, String> {
+        let mut sm: Box<dyn ::node::member::StateMachine> = if self.clients.any() {
+            Box::new(::node::kv::KvStore::default())
+        } else {
+            let violations = self.violations.clone();
+            let report: crate::harness::Report = Arc::new(move |what| {
+                violations.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(what);
+            });
+            Box::new(LabMachine::new(i, self.checker.clone(), report))
+        };
+        let current = snapshots::lock(&self.nodes[i].disk.files).current.clone();
+        if let Some(snapshot) = current {
+            sm.restore(&mut &snapshot.data[..])?;
+        }
+        Ok(sm)
     }
 
     /// Server `i` stops where it is: what it had not synced is lost (or
@@ -196,6 +231,14 @@ impl Sim {
 impl Backend for Sim {
     fn servers(&self) -> usize {
         self.nodes.len()
+    }
+
+    fn raft_state_bytes(&self, i: usize) -> usize {
+        self.nodes[i].disk.durable().raft_state_bytes()
+    }
+
+    fn describe(&self) -> String {
+        self.describe_servers()
     }
 
     fn now(&self) -> Duration {
@@ -279,5 +322,32 @@ impl Sim {
     /// The crash points at which a server was crashed so far.
     pub fn crash_points_hit(&self) -> &[CrashPoint] {
         &self.points_hit
+    }
+}
+
+impl Sim {
+    /// Each server's role, term, commit, applied, last and snapshot index.
+    fn describe_servers(&self) -> String {
+        let mut out = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let line = match &n.member {
+                Some(m) => {
+                    let s = m.status();
+                    format!(
+                        "server {i}: {:?} term {} commit {} applied {} last {} snapshot {} connected {}\n",
+                        s.role,
+                        s.current_term,
+                        s.commit_index,
+                        s.applied_index,
+                        s.last_index,
+                        s.snapshot_index,
+                        self.network.is_connected(i)
+                    )
+                }
+                None => format!("server {i}: crashed\n"),
+            };
+            out.push_str(&line);
+        }
+        out
     }
 }

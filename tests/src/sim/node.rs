@@ -6,11 +6,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use node::member::{Member, StateMachine};
+use node::member::Member;
 
 use super::disk::{DiskProfile, SimDisk};
 use super::queue::{Addr, Packet};
-use crate::harness::ApplyChecker;
 
 /// An input waiting for the member's turn to end (the event loop takes its
 /// inputs between turns).
@@ -82,21 +81,3 @@ impl SimNode {
 
 /// The first violation a state machine saw, for the simulator to report.
 pub type Violations = Arc<Mutex<Option<String>>>;
-
-/// The lab's state machine: every applied command goes to the apply
-/// checker.
-pub struct LabMachine {
-    pub server: usize,
-    pub checker: Arc<ApplyChecker>,
-    pub violations: Violations,
-}
-
-impl StateMachine for LabMachine {
-    fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8> {
-        if let Err(what) = self.checker.apply(self.server, index, data) {
-            let mut v = self.violations.lock().unwrap_or_else(|p| p.into_inner());
-            v.get_or_insert(what);
-        }
-        Vec::new()
-    }
-}

@@ -25,6 +25,8 @@ pub enum Packet {
     Request { client: u64, seq: u64, command: Vec<u8> },
     /// Server to client.
     Reply(ClientReply),
+    /// Server to server: a snapshot chunk or its acknowledgement.
+    Snapshot(node::member::snapshot::SnapshotPart),
 }
 
 /// Something that happens at an instant of virtual time.
@@ -38,6 +40,8 @@ pub enum Event {
     Deliver { packet: Packet, from: Addr, to: Addr, from_incarnation: u64, to_incarnation: u64 },
     /// Server `server`'s sync completes.
     SyncDone { server: usize, incarnation: u64 },
+    /// Server `server`'s write of its own snapshot is durable.
+    SnapshotWritten { server: usize, incarnation: u64, snapshot: super::snapshots::Snapshot },
     /// A client's timer: issue the next operation or retry.
     Client { client: usize, generation: u64 },
     /// The nemesis acts.
