@@ -40,7 +40,14 @@ pub struct Progress {
     pub commit_sent: u64,
     /// Heard from since the last quorum check (CheckQuorum).
     pub recent_active: bool,
+    /// Rejections saying the follower's log ends before `match_index`,
+    /// since its last success.
+    short_log_rejections: u32,
 }
+
+/// Rejections below the match index, in a row, that make the leader take
+/// the follower's log as lost: one or two are delayed answers.
+pub const SHORT_LOG_REJECTIONS: u32 = 3;
 
 impl Progress {
     /// A new leader knows nothing of the follower: it starts from its own
@@ -55,6 +62,7 @@ impl Progress {
             last_sent_at: now,
             commit_sent: 0,
             recent_active: true,
+            short_log_rejections: 0,
         }
     }
 
@@ -113,6 +121,7 @@ impl Progress {
     /// told us something new.
     pub fn on_success(&mut self, match_index: u64) -> bool {
         let advanced = match_index > self.match_index;
+        self.short_log_rejections = 0;
         self.match_index = self.match_index.max(match_index);
         self.next_index = self.next_index.max(self.match_index + 1);
         match self.state {
@@ -143,6 +152,18 @@ impl Progress {
             ReplicationState::Replicate => rejected_index <= self.match_index,
             // A heartbeat's rejection: the snapshot has not arrived yet.
             ReplicationState::Snapshot { .. } => true,
+        }
+    }
+
+    /// The follower says it holds at most `last_index`, less than it
+    /// acknowledged. After [`SHORT_LOG_REJECTIONS`] such answers without a
+    /// success between them the leader believes it.
+    pub fn on_short_log_rejection(&mut self, last_index: u64) {
+        self.short_log_rejections += 1;
+        if self.short_log_rejections >= SHORT_LOG_REJECTIONS {
+            self.short_log_rejections = 0;
+            self.match_index = self.match_index.min(last_index);
+            self.in_flight.clear();
         }
     }
 

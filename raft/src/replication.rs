@@ -130,6 +130,16 @@ impl Raft {
     ) {
         let leader_last_of_term = conflict_term.and_then(|t| self.log.last_index_of_term(t));
         let Some(pr) = self.progress.get_mut(&from) else { return };
+        if conflict_term.is_none() && conflict_index <= pr.match_index && pr.pending_snapshot().is_none() {
+            // The follower says its log ends before what it acknowledged.
+            // Once, that is a rejection from before it had those entries,
+            // delayed. Again and again without a success between, it lost
+            // its log (a wiped data directory, which Raft's model rules
+            // out but operators do): probe it again from what it holds.
+            // That is safe: a lower match index only makes the commit rule
+            // count fewer replicas.
+            pr.on_short_log_rejection(conflict_index - 1);
+        }
         if pr.is_stale_rejection(rejected_index) {
             return;
         }

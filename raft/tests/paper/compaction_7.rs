@@ -925,3 +925,26 @@ mod random {
         }
     }
 }
+
+/// A follower whose storage was wiped comes back with an empty log, below
+/// what it acknowledged. Its rejections say so (its log ends before the
+/// leader's match index for it), and the leader probes it again from
+/// there instead of taking them for stale ones: it gets the snapshot and
+/// catches up, where it used to be ignored until the next election.
+#[test]
+fn s7_a_follower_that_lost_its_log_is_sent_the_snapshot_again() {
+    let mut net = strict(|_| {});
+    net.campaign(1);
+    propose(&mut net, 1, 10);
+    net.tick_all(10);
+    net.compact(1, 8).unwrap();
+    net.disk.insert(3, raft::Persisted::default());
+    net.restart(3);
+    let since = net.sent.len();
+    net.tick_all(30);
+    assert_eq!(net.leaders(), vec![1], "no election was needed");
+    assert_eq!(installs_sent_to(&net, 3, since), vec![snap(8, 1)]);
+    let s = net.node(3).status();
+    assert_eq!((s.snapshot_index, s.commit_index, s.last_index), (8, 10, 10));
+    assert_agree(&net);
+}
