@@ -144,6 +144,8 @@ mod record;
 mod recovery;
 mod segment;
 pub mod snapshot;
+#[cfg(test)]
+mod test_dir;
 mod wal;
 
 pub use bytes::Bytes;

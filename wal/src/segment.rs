@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use memmap2::{MmapMut, MmapOptions};
+use memmap2::{MmapMut, MmapOptions, UncheckedAdvice};
 
 use crate::durable::{self, sync_dir};
 use crate::error::{Error, Result};
@@ -23,6 +23,8 @@ pub struct Segment {
     write_pos: usize,
     /// Everything before this offset is durable.
     synced_pos: usize,
+    /// Pages before this offset were handed back to the kernel.
+    released_pos: usize,
 }
 
 impl Segment {
@@ -57,7 +59,7 @@ impl Segment {
         // map lives) keeps every cooperating process from writing or
         // truncating the file behind the map.
         let map = unsafe { MmapOptions::new().map_mut(&file) }.map_err(Error::io("mmap", &path))?;
-        Ok(Segment { path, header, map, write_pos, synced_pos: write_pos })
+        Ok(Segment { path, header, map, write_pos, synced_pos: write_pos, released_pos: 0 })
     }
 
     /// Encodes `rec` at the write position. `None` if it does not fit.
@@ -75,8 +77,36 @@ impl Segment {
             let len = self.write_pos - self.synced_pos;
             durable::msync(&self.map, &self.path, self.synced_pos, len)?;
             self.synced_pos = self.write_pos;
+            self.release_synced_pages();
         }
         Ok(())
+    }
+
+    /// Hands the pages written and synced so far back to the kernel: the
+    /// log never reads or rewrites them through this map (the caller
+    /// keeps its own copy of what it appended), so they need not count in
+    /// the process's memory; the page cache keeps them for the next open.
+    /// The page the next record goes into stays.
+    fn release_synced_pages(&mut self) {
+        let page = rustix::param::page_size();
+        let end = self.synced_pos / page * page;
+        if end <= self.released_pos {
+            return;
+        }
+        // SAFETY: the map is a shared map of the file (`map_mut`), so
+        // MADV_DONTNEED drops only this process's view of pages whose
+        // contents are durable in the file (synced just above); the range
+        // is inside the map, and nothing holds a reference into it.
+        let dropped = unsafe {
+            self.map.unchecked_advise_range(
+                UncheckedAdvice::DontNeed,
+                self.released_pos,
+                end - self.released_pos,
+            )
+        };
+        if dropped.is_ok() {
+            self.released_pos = end;
+        }
     }
 
     /// Makes everything before the write position durable, the header

@@ -12,27 +12,7 @@ use crate::error::Error;
 
 const ME: Identity = Identity { cluster_id: 11, member_id: 4 };
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("wal-unit-snap-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::test_dir::TempDir;
 
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -51,7 +31,7 @@ fn writer(dir: &Path, index: u64) -> SnapshotWriter {
 
 #[test]
 fn finish_fsyncs_the_file_before_its_name_and_the_directory_after() {
-    let dir = TempDir::new("order");
+    let dir = TempDir::created("snap-order");
     let w = writer(dir.path(), 5);
     let tmp = format::tmp_path(dir.path(), SnapshotMeta { index: 5, term: 2 });
     hook::take_log();
@@ -62,7 +42,7 @@ fn finish_fsyncs_the_file_before_its_name_and_the_directory_after() {
 
 #[test]
 fn a_failed_file_fsync_publishes_nothing() {
-    let dir = TempDir::new("fsync");
+    let dir = TempDir::created("snap-fsync");
     let w = writer(dir.path(), 5);
     hook::fail_next(|s| s.kind == SyncKind::Fsync);
     assert!(matches!(w.finish(), Err(Error::Io { what: "fsync", .. })));
@@ -74,7 +54,7 @@ fn a_failed_file_fsync_publishes_nothing() {
 /// the error tells the caller not to count on it.
 #[test]
 fn a_failed_directory_fsync_is_reported() {
-    let dir = TempDir::new("dirsync");
+    let dir = TempDir::created("snap-dirsync");
     let w = writer(dir.path(), 5);
     hook::fail_next(|s| s.kind == SyncKind::FsyncDir);
     assert!(matches!(w.finish(), Err(Error::Io { what: "fsync directory", .. })));
@@ -85,7 +65,7 @@ fn a_failed_directory_fsync_is_reported() {
 
 #[test]
 fn remove_older_fsyncs_the_directory_only_when_it_removed_something() {
-    let dir = TempDir::new("remove");
+    let dir = TempDir::created("snap-remove");
     writer(dir.path(), 5).finish().unwrap();
     let keep = SnapshotMeta { index: 5, term: 2 };
     hook::take_log();

@@ -6,26 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::durable::{hook, SyncKind};
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("wal-unit-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::test_dir::TempDir;
 
 fn options(segment_size: u64) -> WalOptions {
     WalOptions { create_dir: true, segment_size, ..WalOptions::default() }
