@@ -36,6 +36,17 @@ pub struct ClusterSpec {
 }
 
 impl ClusterSpec {
+    /// The node's own default timing (cluster.toml without `[timing]`)
+    /// instead of the tests' faster one.
+    pub fn with_default_timing(mut self) -> ClusterSpec {
+        let timing = node::config::Timing::default();
+        self.tick_ms = timing.tick_ms;
+        self.heartbeat_ticks = timing.heartbeat_ticks;
+        self.election_min_ticks = timing.election_min_ticks;
+        self.election_max_ticks = timing.election_max_ticks;
+        self
+    }
+
     /// `n` members on 127.0.0.1, each on a free UDP port.
     pub fn loopback(n: u64) -> Result<ClusterSpec> {
         // Hold every socket until all ports are chosen, so none repeats.

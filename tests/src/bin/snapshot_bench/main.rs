@@ -95,11 +95,7 @@ fn main() {
 fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     let mut spec = ClusterSpec::loopback(3)?;
     if !args.test_timing {
-        let timing = node::config::Timing::default();
-        spec.tick_ms = timing.tick_ms;
-        spec.heartbeat_ticks = timing.heartbeat_ticks;
-        spec.election_min_ticks = timing.election_min_ticks;
-        spec.election_max_ticks = timing.election_max_ticks;
+        spec = spec.with_default_timing();
     }
     let mut cluster = ProcCluster::start(spec)?;
     let config = ClusterConfig::load(cluster.config_path())?;
