@@ -29,6 +29,12 @@ pub enum StorageError {
     Restore(#[from] raft::RestoreError),
     #[error("snapshot {}: {reason}", path.display())]
     Snapshot { path: PathBuf, reason: String },
+    #[error(
+        "{}: the log starts at index {first_entry} but the newest usable snapshot ends at {snapshot_index}: \
+         entries in between are missing (was a snapshot file removed?)",
+        dir.display()
+    )]
+    MissingEntries { dir: PathBuf, first_entry: u64, snapshot_index: u64 },
 }
 
 /// What [`Storage::open`] recovered.
@@ -62,14 +68,8 @@ impl Storage {
             tracing::warn!(target: "wal", path = %torn.path.display(), offset = torn.offset,
                 bytes = torn.bytes_cut, reason = torn.reason, "cut a torn tail");
         }
-        let latest = wal::snapshot::latest(dir, identity).map_err(|e| match e {
-            wal::Error::ForeignSnapshot { .. } => StorageError::WrongMember(e),
-            e => StorageError::Wal(e),
-        })?;
-        for (path, reason) in &latest.refused {
-            tracing::error!(target: "wal", path = %path.display(), %reason, "snapshot refused; trying an older one");
-        }
-        let snapshot = latest.snapshot;
+        let first_entry = recovered.entries.first().map(|e| e.index);
+        let snapshot = open_snapshot(dir, identity, first_entry)?;
         let meta = snapshot.as_ref().map_or(raft::SnapshotMeta::default(), |r| {
             let m = r.info().meta;
             raft::SnapshotMeta { index: m.index, term: m.term }
@@ -132,6 +132,36 @@ impl Storage {
             self.compact(install.snapshot.index)?;
         }
         Ok(true)
+    }
+}
+
+/// The newest snapshot in `dir` that verifies; the ones that do not are
+/// logged, naming the file. When the log (starting at `first_entry`) no
+/// longer holds what follows that snapshot, the member cannot recover what
+/// it acknowledged: an error names the newest refused file, or says the
+/// entries are missing.
+fn open_snapshot(
+    dir: &Path,
+    identity: wal::Identity,
+    first_entry: Option<u64>,
+) -> Result<Option<SnapshotReader>, StorageError> {
+    let latest = wal::snapshot::latest(dir, identity).map_err(|e| match e {
+        wal::Error::ForeignSnapshot { .. } => StorageError::WrongMember(e),
+        e => StorageError::Wal(e),
+    })?;
+    for (path, reason) in &latest.refused {
+        tracing::error!(target: "wal", path = %path.display(), %reason, "snapshot refused; trying an older one");
+    }
+    let snapshot_index = latest.snapshot.as_ref().map_or(0, |r| r.info().meta.index);
+    match first_entry {
+        Some(first_entry) if first_entry > snapshot_index + 1 => match latest.refused.last() {
+            Some((path, reason)) => Err(StorageError::Snapshot {
+                path: path.clone(),
+                reason: format!("{reason}, and the log no longer holds what an older snapshot would need"),
+            }),
+            None => Err(StorageError::MissingEntries { dir: dir.to_path_buf(), first_entry, snapshot_index }),
+        },
+        _ => Ok(latest.snapshot),
     }
 }
 
@@ -200,5 +230,58 @@ mod tests {
         assert!(matches!(err, StorageError::WrongMember(_)), "{err}");
         let line = err.to_string();
         assert!(line.contains("cluster 1 member 1") && line.contains("cluster 1 member 2"), "{line}");
+    }
+
+    /// Entries 1..=40 of 1000 bytes, a snapshot through 30, the log
+    /// compacted behind it.
+    fn compacted_log(dir: &Path) {
+        let Opened { storage: mut s, .. } = Storage::open(dir, ME, 8192).unwrap();
+        let entries: Vec<raft::Entry> = (1..=40).map(|i| entry(i, 1, &[i as u8; 1000])).collect();
+        let hard_state = Some(raft::HardState { current_term: 1, voted_for: None });
+        s.persist(&raft::Ready { hard_state, entries, ..raft::Ready::default() }).unwrap();
+        let meta = wal::snapshot::SnapshotMeta { index: 30, term: 1 };
+        let mut w = wal::snapshot::SnapshotWriter::create(dir, ME, meta).unwrap();
+        std::io::Write::write_all(&mut w, b"the state through 30").unwrap();
+        w.finish().unwrap();
+        assert!(s.compact(30).unwrap() > 0, "segments dropped");
+    }
+
+    #[test]
+    fn a_restart_starts_from_the_snapshot_and_the_log_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        compacted_log(dir.path());
+        let opened = Storage::open(dir.path(), ME, 8192).unwrap();
+        assert_eq!(opened.persisted.snapshot, raft::SnapshotMeta { index: 30, term: 1 });
+        assert!(opened.snapshot.is_some());
+        let raft = raft::Raft::new(raft::Config::lab(1, vec![1]), opened.persisted, rng()).unwrap();
+        assert_eq!((raft.commit_index(), raft.log().last_index()), (30, 40));
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_the_log_cannot_do_without_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        compacted_log(dir.path());
+        let path = wal::snapshot::list(dir.path()).unwrap().pop().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let Err(err) = Storage::open(dir.path(), ME, 8192) else { panic!("opened without its snapshot") };
+        let line = err.to_string();
+        assert!(line.contains(&path.display().to_string()), "{line}");
+        assert!(line.contains("no longer holds"), "{line}");
+    }
+
+    #[test]
+    fn a_removed_snapshot_the_log_cannot_do_without_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        compacted_log(dir.path());
+        std::fs::remove_file(wal::snapshot::list(dir.path()).unwrap().pop().unwrap()).unwrap();
+        let Err(err) = Storage::open(dir.path(), ME, 8192) else { panic!("opened without its snapshot") };
+        assert!(matches!(err, StorageError::MissingEntries { snapshot_index: 0, .. }), "{err}");
+    }
+
+    fn rng() -> Box<rand_chacha::ChaCha8Rng> {
+        use rand_chacha::rand_core::SeedableRng;
+        Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1))
     }
 }
