@@ -60,7 +60,7 @@ impl Storage {
     /// or snapshot made for another cluster or member is refused.
     pub fn open(dir: &Path, identity: wal::Identity, segment_bytes: u64) -> Result<Opened, StorageError> {
         let options = WalOptions { create_dir: true, identity, segment_size: segment_bytes };
-        let (wal, recovered) = Wal::open(dir, options).map_err(|e| match e {
+        let (mut wal, mut recovered) = Wal::open(dir, options).map_err(|e| match e {
             wal::Error::WrongIdentity { .. } => StorageError::WrongMember(e),
             e => StorageError::Wal(e),
         })?;
@@ -74,6 +74,14 @@ impl Storage {
             let m = r.info().meta;
             raft::SnapshotMeta { index: m.index, term: m.term }
         });
+        if log_is_stale(meta, recovered.entries.iter().map(|e| (e.index, e.term))) {
+            // A snapshot received and made durable, then a crash before the
+            // log was replaced: the log is behind it or another history.
+            tracing::warn!(target: "wal", snapshot = meta.index, "log replaced by the snapshot found on restart");
+            wal.truncate_suffix(1)?;
+            wal.sync()?;
+            recovered.entries.clear();
+        }
         let persisted = raft::Persisted {
             snapshot: meta,
             hard_state: raft::HardState {
@@ -133,6 +141,26 @@ impl Storage {
         }
         Ok(true)
     }
+}
+
+/// True when the persisted log (its entries' `(index, term)`, in order)
+/// cannot continue `snapshot` and must be dropped: it ends before the
+/// snapshot, or holds the snapshot's last index with another term (a
+/// history the snapshot replaced). Both happen when a member made a
+/// received snapshot durable and crashed before the log was replaced; the
+/// event loop's storage and the simulator's disk apply the same rule.
+pub fn log_is_stale(snapshot: raft::SnapshotMeta, mut entries: impl Iterator<Item = (u64, u64)>) -> bool {
+    if snapshot.index == 0 {
+        return false;
+    }
+    let mut last = None;
+    for (index, term) in entries.by_ref() {
+        if index == snapshot.index {
+            return term != snapshot.term;
+        }
+        last = Some(index);
+    }
+    last.is_some_and(|l| l < snapshot.index)
 }
 
 /// The newest snapshot in `dir` that verifies; the ones that do not are
@@ -283,5 +311,33 @@ mod tests {
     fn rng() -> Box<rand_chacha::ChaCha8Rng> {
         use rand_chacha::rand_core::SeedableRng;
         Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1))
+    }
+
+    #[test]
+    fn a_log_behind_the_snapshot_or_of_another_history_is_dropped_at_open() {
+        let snap = raft::SnapshotMeta { index: 5, term: 2 };
+        fn log(terms: &[(u64, u64)]) -> impl Iterator<Item = (u64, u64)> + '_ {
+            terms.iter().copied()
+        }
+        assert!(log_is_stale(snap, log(&[(1, 1), (2, 1)])), "ends before the snapshot");
+        assert!(log_is_stale(snap, log(&[(4, 1), (5, 1), (6, 1)])), "another term at its index");
+        assert!(!log_is_stale(snap, log(&[(4, 1), (5, 2), (6, 2)])));
+        assert!(!log_is_stale(snap, log(&[(6, 2)])), "the log continues it");
+        assert!(!log_is_stale(snap, log(&[])));
+        assert!(!log_is_stale(raft::SnapshotMeta::default(), log(&[(1, 1)])));
+
+        let dir = tempfile::tempdir().unwrap();
+        let Opened { storage: mut s, .. } = open(dir.path());
+        let entries: Vec<raft::Entry> = (1..=3).map(|i| entry(i, 1, b"x")).collect();
+        let hard_state = Some(raft::HardState { current_term: 2, voted_for: None });
+        s.persist(&raft::Ready { hard_state, entries, ..raft::Ready::default() }).unwrap();
+        drop(s);
+        let meta = wal::snapshot::SnapshotMeta { index: 5, term: 2 };
+        let w = wal::snapshot::SnapshotWriter::create(dir.path(), ME, meta).unwrap();
+        w.finish().unwrap();
+        let opened = open(dir.path());
+        assert!(opened.persisted.entries.is_empty(), "the log behind the snapshot is gone");
+        drop(opened);
+        assert!(open(dir.path()).persisted.entries.is_empty(), "for good");
     }
 }

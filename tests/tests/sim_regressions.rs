@@ -24,3 +24,16 @@ fn chaos_crash_seed_15_own_snapshot_finishing_after_an_install() {
     let run = tests::chaos::run(15, "crash", DiskProfile::TORN);
     assert!(run.result.is_ok(), "{:?}", run.result);
 }
+
+/// A member made a received snapshot durable and crashed before its log
+/// was replaced; it restarted from the snapshot with a log that ended
+/// before it, and the next entries left a gap on disk (the WAL refuses
+/// that, and the member would stop). A log that cannot continue the
+/// snapshot is now dropped when the member starts.
+#[test]
+fn chaos_seeds_5000015_and_5000058_log_behind_a_received_snapshot() {
+    for (seed, nemesis) in [(5_000_015, "crash"), (5_000_058, "all")] {
+        let run = tests::chaos::run(seed, nemesis, DiskProfile::TORN);
+        assert!(run.result.is_ok(), "{nemesis} seed {seed}: {:?}", run.result);
+    }
+}

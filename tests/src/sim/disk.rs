@@ -146,8 +146,16 @@ impl SimDisk {
     }
 
     /// What a restart reads: the durable log after the current snapshot.
-    pub fn persisted(&self) -> Persisted {
-        self.durable.persisted(self.snapshot())
+    /// A log that cannot continue the snapshot is dropped first, as the
+    /// node's storage does at open (`node::storage::log_is_stale`).
+    pub fn persisted(&mut self) -> Persisted {
+        let snapshot = self.snapshot();
+        let log = self.durable.entries.iter().map(|e| (e.index, e.term));
+        if node::storage::log_is_stale(snapshot, log) {
+            self.durable.entries.clear();
+            self.written = self.durable.clone();
+        }
+        self.durable.persisted(snapshot)
     }
 
     /// A snapshot of our own through `index` is durable: the log drops the
@@ -163,8 +171,9 @@ impl SimDisk {
     }
 
     /// Issues the writes `ready` asks for (not yet durable). Returns whether
-    /// there were any.
-    pub fn write(&mut self, ready: &Ready) -> bool {
+    /// there were any; refuses entries that leave a gap after the log, as
+    /// the WAL does.
+    pub fn write(&mut self, ready: &Ready) -> Result<bool, String> {
         if let Some(hs) = ready.hard_state {
             self.written.hard_state = hs;
             self.unsynced.push(Write::HardState(hs));
@@ -173,11 +182,16 @@ impl SimDisk {
             install_on(&mut self.written, install);
             self.unsynced.push(Write::Install(install));
         }
-        if !ready.entries.is_empty() {
+        if let Some(first) = ready.entries.first() {
+            let last = self.written.last_index();
+            if !self.written.entries.is_empty() && first.index > last + 1 {
+                // The WAL refuses this (`IndexGap`): the member would stop.
+                return Err(format!("wrote entry {} after its last entry {last}: a gap", first.index));
+            }
             self.written.write(&ready.entries);
             self.unsynced.push(Write::Entries(ready.entries.clone()));
         }
-        ready.hard_state.is_some() || ready.snapshot.is_some() || !ready.entries.is_empty()
+        Ok(ready.hard_state.is_some() || ready.snapshot.is_some() || !ready.entries.is_empty())
     }
 
     /// How long the next sync takes, µs.
@@ -294,10 +308,10 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut d = SimDisk::new(DiskProfile::SSD);
         let mut inv = Invariants::new(1);
-        d.write(&ready(None, vec![e(1, 1)]));
+        d.write(&ready(None, vec![e(1, 1)])).unwrap();
         d.sync(0, &mut inv).unwrap();
         let hs = HardState { current_term: 2, voted_for: Some(3) };
-        d.write(&ready(Some(hs), vec![e(2, 2)]));
+        d.write(&ready(Some(hs), vec![e(2, 2)])).unwrap();
         assert_eq!(d.durable().last_index(), 1);
         d.crash(0, &mut rng, &mut inv).unwrap();
         assert_eq!(d.durable().entries, vec![e(1, 1)]);
@@ -311,7 +325,7 @@ mod tests {
         for seed in 0..200 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let mut d = SimDisk::new(DiskProfile::TORN);
-            d.write(&ready(Some(hs), vec![e(1, 2), e(2, 2), e(3, 2)]));
+            d.write(&ready(Some(hs), vec![e(1, 2), e(2, 2), e(3, 2)])).unwrap();
             d.crash(0, &mut rng, &mut Invariants::new(1)).unwrap();
             let got = d.durable();
             // A prefix: no entry without the hard state before it, no gap.

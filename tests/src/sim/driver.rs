@@ -165,7 +165,10 @@ impl Sim {
     /// waits for it (`sync_done`).
     fn begin_sync(&mut self, i: usize, writes: &raft::Ready) {
         let node = &mut self.nodes[i];
-        node.disk.write(writes);
+        if let Err(e) = node.disk.write(writes) {
+            return self.violation(format!("server {i} {e}"));
+        }
+        let node = &mut self.nodes[i];
         let latency = node.disk.sync_latency(self.now_us, &mut self.rng);
         let incarnation = node.incarnation;
         self.queue.push(self.now_us + latency, Event::SyncDone { server: i, incarnation });

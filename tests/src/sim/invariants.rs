@@ -109,10 +109,11 @@ impl Invariants {
             let known = self.entries.entry((e.index, e.term)).or_insert((fp, prev_term));
             let prev_differs = matches!((known.1, prev_term), (Some(a), Some(b)) if a != b);
             if known.0 != fp || prev_differs {
+                let what = if known.0 != fp { "its command" } else { "the term before it" };
                 return Err(format!(
                     "log matching: server {server} holds another entry at index {} term {} \
-                     (command or previous term differs)",
-                    e.index, e.term
+                     ({what} differs: {:?} seen before, {prev_term:?} here)",
+                    e.index, e.term, known.1
                 ));
             }
             known.1 = known.1.or(prev_term);
