@@ -215,9 +215,11 @@ fn snapshot(raft: &Raft) -> Snapshot {
 
 fn check_log(raft: &Raft) {
     let log = raft.log();
-    let mut prev_term = 0;
-    for i in 1..=log.last_index() {
-        let e = log.entry(i).expect("an entry at every index up to last_index");
+    let snapshot = log.snapshot();
+    assert!(snapshot.index <= raft.commit_index(), "a snapshot past the commit index");
+    let mut prev_term = snapshot.term;
+    for i in log.first_index()..=log.last_index() {
+        let e = log.entry(i).expect("an entry at every index from the snapshot to last_index");
         assert_eq!(e.index, i, "log not consecutive");
         assert!(e.term >= prev_term && e.term <= raft.current_term(), "log terms out of order at {i}");
         prev_term = e.term;
@@ -284,6 +286,14 @@ fuzz_target!(|data: &[u8]| {
                 check_log(&raft);
             }
             Wire::Reply { .. } | Wire::StatusReply { .. } => drain(&mut raft, &mut log_kv),
+            // The service's snapshot: the log compacts behind what was applied.
+            Wire::Snapshot(_) => {
+                let applied = raft.status().applied_index;
+                if raft.compact(applied).is_err() {
+                    panic!("compaction at the applied index {applied} refused");
+                }
+                check_log(&raft);
+            }
         }
         if drain_each {
             drain(&mut raft, &mut log_kv);
