@@ -18,7 +18,7 @@
 //!
 //! [log]                             # optional; these are the defaults
 //! snapshot_entries = 100000         # snapshot once the log holds this many entries
-//! snapshot_bytes = 4194304          # or this many data bytes (4 MiB)
+//! snapshot_bytes = 2097152          # or this many data bytes (2 MiB)
 //! segment_bytes = 4194304           # WAL segment files of 4 MiB
 //!
 //! [[node]]
@@ -139,7 +139,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { snapshot_entries: 100_000, snapshot_bytes: 4 << 20, segment_bytes: 4 << 20 }
+        LogSettings { snapshot_entries: 100_000, snapshot_bytes: 2 << 20, segment_bytes: 4 << 20 }
     }
 }
 

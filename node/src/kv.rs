@@ -11,8 +11,8 @@
 //! get sees every write committed before it was proposed); they need no
 //! session entry, since applying a get twice changes nothing.
 //!
-//! A put's value is copied out of the log entry it came in
-//! ([`Bytes::copy_from_slice`]), not kept as a slice of it. A slice would
+//! A put's value is copied out of the log entry it came in, not kept as
+//! a slice of it. A slice would
 //! save one copy while the entry is in the log, but it keeps the whole
 //! buffer the entry was decoded from alive for as long as the key holds
 //! that value: a network reassembly buffer of a whole AppendEntries, or the
@@ -126,7 +126,10 @@ struct Session {
 pub struct KvStore {
     /// Values are copies, not slices of the entries they were put by (see
     /// the module's doc).
-    data: OrdMap<String, Bytes>,
+    /// Keys and values boxed, not `String` and `Bytes`: 16 bytes each in
+    /// the map's nodes instead of 24 and 32 (about a fifth less memory for
+    /// small values).
+    data: OrdMap<Box<str>, Box<[u8]>>,
     sessions: HashMap<u64, Session>,
     /// Sessions by `last_index`, for eviction: one entry per session.
     by_age: OrdMap<u64, u64>,
@@ -177,7 +180,7 @@ impl KvStore {
     /// out of the entry, so that the store keeps no reference to the log's
     /// buffers (see the module's doc).
     fn execute(&mut self, index: u64, cmd: CommandRef<'_>) -> KvReply {
-        let value_of = |v: Option<&Bytes>| KvReply::Value(v.map(|b| b.to_vec()));
+        let value_of = |v: Option<&Box<[u8]>>| KvReply::Value(v.map(|b| b.to_vec()));
         if let OpRef::Get { key } = cmd.op {
             return value_of(self.data.get(key));
         }
@@ -191,7 +194,7 @@ impl KvStore {
         }
         let reply = match cmd.op {
             OpRef::Put { key, value } => {
-                self.data.insert(key.to_owned(), Bytes::copy_from_slice(value));
+                self.data.insert(key.into(), value.into());
                 KvReply::Done
             }
             OpRef::Delete { key } => {

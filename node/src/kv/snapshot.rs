@@ -29,7 +29,6 @@
 use std::fmt;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
-use bytes::Bytes;
 use imbl::{HashMap, OrdMap};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -142,7 +141,7 @@ mod serde_bytes_compat {
 /// 'static`: write it out on another thread.
 #[derive(Clone)]
 pub struct KvView {
-    data: OrdMap<String, Bytes>,
+    data: OrdMap<Box<str>, Box<[u8]>>,
     sessions: HashMap<u64, Session>,
     by_age: OrdMap<u64, u64>,
 }
@@ -482,7 +481,7 @@ impl<'a> Decoder<'a> {
                 return Err(KvSnapshotError::ValueTooLong { part, len: value.len(), max: MAX_VALUE_BYTES });
             }
             if let Some((last, _)) = store.data.get_max() {
-                match key.cmp(last.as_str()) {
+                match key.cmp(&**last) {
                     std::cmp::Ordering::Greater => {}
                     std::cmp::Ordering::Equal => {
                         return Err(KvSnapshotError::DuplicateKey { part, key: key.to_owned() })
@@ -492,7 +491,7 @@ impl<'a> Decoder<'a> {
                     }
                 }
             }
-            store.data.insert(key.to_owned(), Bytes::copy_from_slice(value));
+            store.data.insert(key.into(), value.into());
         }
 
         let mut previous: Option<u64> = None;

@@ -410,7 +410,7 @@ fn lengths_above_the_bounds_are_refused_before_reading() {
 #[test]
 fn a_value_above_the_bound_is_not_written() {
     let mut kv = KvStore::default();
-    kv.data.insert("big".into(), Bytes::from(vec![0; MAX_VALUE_BYTES + 1]));
+    kv.data.insert("big".into(), vec![0; MAX_VALUE_BYTES + 1].into());
     let err = kv.snapshot_view().write_to(&mut io::sink()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert_ne!(kv.digest(), KvStore::default().digest());
