@@ -54,20 +54,8 @@ impl Endpoint {
             .min_by_key(|(_, p)| p.last_heard_us)
             .map(|(i, _)| i);
         let Some(i) = oldest else { return };
-        let gone = self.peers.swap_remove(i);
-        self.by_id.remove(&gone.id);
-        if self.by_addr.get(&gone.addr) == Some(&i) {
-            self.by_addr.remove(&gone.addr);
-        }
-        // The last peer moved into slot i: re-point its entries.
-        if let Some(moved) = self.peers.get(i) {
-            let last = self.peers.len();
-            self.by_id.insert(moved.id, i);
-            if self.by_addr.get(&moved.addr) == Some(&last) {
-                self.by_addr.insert(moved.addr, i);
-            }
-        }
-        self.round_robin = 0;
+        // remove_slot re-points the peer swapped into slot i.
+        let gone = self.remove_slot(i);
         self.counters.clients_evicted += 1;
         tracing::debug!(target: "net", client = gone.id, "client forgotten (table full)");
     }

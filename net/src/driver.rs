@@ -140,6 +140,26 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
         self.read_available();
     }
 
+    /// Adds member `id` at `addr` or moves it there (see
+    /// [`Endpoint::set_peer`]: its queued messages now go to `addr`), and
+    /// sends what can be sent.
+    pub fn set_peer(&mut self, id: NodeId, addr: SocketAddr) {
+        self.endpoint.set_peer(id, addr);
+        self.flush();
+    }
+
+    /// Forgets peer `id` and what was queued for it (see
+    /// [`Endpoint::remove_peer`]). A datagram already handed to the socket
+    /// for it may still leave.
+    pub fn remove_peer(&mut self, id: NodeId) -> bool {
+        self.endpoint.remove_peer(id)
+    }
+
+    /// Where datagrams to `id` go now.
+    pub fn peer_addr(&self, id: NodeId) -> Option<SocketAddr> {
+        self.endpoint.peer_addr(id)
+    }
+
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }

@@ -28,9 +28,13 @@
 //! [`CLIENT_ID_MIN`]; their (ephemeral) addresses are learned from their
 //! first valid datagram into a bounded table (least recently heard evicted).
 //!
+//! Peers may change at run time: [`Endpoint::set_peer`] adds a member or
+//! moves it to a new address (its queue, RTO and dedup state kept),
+//! [`Endpoint::remove_peer`] forgets one; the caller decides membership.
+//!
 //! What it does not: ordering, congestion control (a fixed window of
-//! fragments in flight per peer), encryption, peer discovery or membership
-//! changes, IP fragmentation.
+//! fragments in flight per peer), encryption, peer discovery or name
+//! resolution, IP fragmentation.
 //!
 //! The protocol core, [`Endpoint`], is sans-IO (as quinn-proto): it is fed
 //! datagrams and the time and hands out datagrams to send and its next
@@ -78,6 +82,7 @@ mod driver;
 mod endpoint;
 mod faults;
 mod fragment;
+mod peers;
 pub mod reassembly;
 mod receive;
 pub mod reliability;

@@ -33,6 +33,8 @@ impl Endpoint {
             }
         };
         let h = decoded.header;
+        // Learning a client may evict another (a swap_remove that moves
+        // slots): `peer` is stale after it, only the index returned counts.
         let i = match peer {
             Some(i) if self.peers[i].id == h.from => i,
             _ => self.learn_client(now_us, h.from, from),
