@@ -99,6 +99,7 @@ pub enum Role {
     Follower,
     Candidate,
     Leader,
+    PreCandidate,
 }
 
 impl Role {
@@ -107,6 +108,7 @@ impl Role {
             Role::Follower => "follower",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
+            Role::PreCandidate => "pre-candidate",
         }
     }
 }
@@ -115,6 +117,7 @@ impl From<raft::Role> for Role {
     fn from(r: raft::Role) -> Role {
         match r {
             raft::Role::Follower => Role::Follower,
+            raft::Role::PreCandidate => Role::PreCandidate,
             raft::Role::Candidate => Role::Candidate,
             raft::Role::Leader => Role::Leader,
         }

@@ -57,6 +57,13 @@ pub struct Config {
     /// clients then look for the real leader instead of waiting on one
     /// that cannot commit, and it stops sending to peers it cannot reach.
     pub check_quorum: bool,
+    /// Ask for pre-votes before campaigning (thesis §9.6): a member
+    /// starts an election, and raises its term, only once a majority says
+    /// it could win (its log is up to date and they have not heard from a
+    /// leader within the minimum election timeout). A member that was cut
+    /// off and comes back, or one whose log is too stale to win, no
+    /// longer deposes a working leader by bumping the term.
+    pub pre_vote: bool,
 }
 
 /// A configuration that cannot work.
@@ -92,6 +99,7 @@ impl Config {
             max_uncommitted_bytes: 64 << 20,
             max_inflight_appends: 4,
             check_quorum: true,
+            pre_vote: true,
         }
     }
 

@@ -14,6 +14,66 @@ impl Raft {
     pub(crate) fn tick_election(&mut self) {
         self.election_elapsed += 1;
         if self.election_elapsed >= self.election_timeout {
+            if self.config.pre_vote {
+                self.pre_campaign();
+            } else {
+                self.campaign();
+            }
+        }
+    }
+
+    /// PreVote (thesis §9.6): before raising its term, ask the others
+    /// whether they would vote for us at the next term. Nothing changes
+    /// but the role and the timer; a refusal or silence costs no term.
+    fn pre_campaign(&mut self) {
+        let Some(term) = self.current_term.checked_add(1).filter(|&t| t <= crate::MAX_TERM) else {
+            self.reset_election_timer();
+            return;
+        };
+        self.role = Role::PreCandidate;
+        self.leader_id = None;
+        self.votes.clear();
+        self.votes.insert(self.config.id);
+        self.reset_election_timer();
+        if self.votes.len() >= self.config.quorum() {
+            return self.campaign();
+        }
+        let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            self.send_at(peer, term, Body::PreVote { last_log_index, last_log_term });
+        }
+    }
+
+    /// A pre-vote at `term` (at least ours: older ones are refused in
+    /// `step`). Granted when we would grant the real vote: the
+    /// candidate's log is at least as up-to-date as ours (§5.4.1), and for
+    /// our own term, we are free to vote and know of no leader. The lease
+    /// (`in_lease`) already dropped it if we heard from a leader recently.
+    /// Nothing is recorded: a pre-vote binds nobody.
+    pub(crate) fn handle_pre_vote(
+        &mut self,
+        from: NodeId,
+        term: u64,
+        last_log_index: u64,
+        last_log_term: u64,
+    ) {
+        let free = term > self.current_term
+            || (self.leader_id.is_none() && self.voted_for.is_none_or(|v| v == from));
+        let vote_granted = free && self.log.is_up_to_date(last_log_index, last_log_term);
+        let reply_term = if vote_granted { term } else { self.current_term };
+        self.send_at(from, reply_term, Body::PreVoteReply { vote_granted });
+    }
+
+    /// Pre-candidates: a majority that would vote for us at the next term
+    /// starts the real election.
+    pub(crate) fn handle_pre_vote_reply(&mut self, from: NodeId, term: u64, vote_granted: bool) {
+        let ours = self.current_term.checked_add(1) == Some(term);
+        if self.role != Role::PreCandidate || !vote_granted || !ours {
+            return;
+        }
+        self.votes.insert(from);
+        if self.votes.len() >= self.config.quorum() {
             self.campaign();
         }
     }
@@ -92,7 +152,7 @@ impl Raft {
         }
         match self.role {
             Role::Leader => true,
-            Role::Candidate => false,
+            Role::PreCandidate | Role::Candidate => false,
             Role::Follower => {
                 self.leader_id.is_some() && self.election_elapsed < self.config.election_timeout_min_ticks
             }

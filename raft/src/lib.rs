@@ -14,8 +14,8 @@
 //! conflict-term / conflict-index backoff, batched and pipelined
 //! AppendEntries with flow control, CheckQuorum, and an optional no-op entry
 //! on election, and log compaction behind the service's snapshots with
-//! InstallSnapshot (§7; the data is streamed by the driver, `snapshot.rs`).
-//! Not here (yet): membership changes, PreVote.
+//! InstallSnapshot (§7; the data is streamed by the driver, `snapshot.rs`),
+//! PreVote (thesis §9.6). Not here (yet): membership changes.
 //! `docs/raft-core.md` lists every choice the paper leaves open.
 //!
 //! Where to look, by Figure 2 box: `election.rs` (RequestVote, followers

@@ -54,7 +54,8 @@ pub struct Message {
     pub body: Body,
 }
 
-/// The four message kinds of Figure 2, and §7's InstallSnapshot.
+/// The four message kinds of Figure 2, §7's InstallSnapshot and the
+/// thesis' PreVote (§9.6).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
     /// "Invoked by candidates to gather votes (§5.2)."
@@ -77,6 +78,15 @@ pub enum Body {
     /// `AppendEntriesReply(Success { match_index })`: the follower's log
     /// now matches the leader's up to `match_index`.
     InstallSnapshot { snapshot: SnapshotMeta },
+    /// PreVote (thesis §9.6): "would you vote for me?", asked before a
+    /// member starts an election. The message's `term` is the term the
+    /// sender would campaign at (its own plus one); nobody adopts it, so a
+    /// member that cannot win (cut off, or with a stale log) never raises
+    /// the cluster's term.
+    PreVote { last_log_index: u64, last_log_term: u64 },
+    /// The answer to a `PreVote`. A granted one carries the term asked
+    /// about; a refusal carries the refuser's own term.
+    PreVoteReply { vote_granted: bool },
 }
 
 /// What a follower answers to `AppendEntries`.
@@ -106,7 +116,10 @@ impl Message {
     pub fn is_request(&self) -> bool {
         matches!(
             self.body,
-            Body::RequestVote { .. } | Body::AppendEntries { .. } | Body::InstallSnapshot { .. }
+            Body::RequestVote { .. }
+                | Body::AppendEntries { .. }
+                | Body::InstallSnapshot { .. }
+                | Body::PreVote { .. }
         )
     }
 }

@@ -17,6 +17,10 @@ use crate::{Body, Config, ConfigError, HardState, Message, NodeId, Persisted, Re
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     Follower,
+    /// Asking for pre-votes (thesis §9.6), at the term it has: a follower
+    /// in all but name, which becomes a candidate once a majority would
+    /// vote for it.
+    PreCandidate,
     Candidate,
     Leader,
 }
@@ -182,7 +186,7 @@ impl Raft {
                 self.tick_heartbeats();
                 self.tick_check_quorum();
             }
-            Role::Follower | Role::Candidate => self.tick_election(),
+            Role::Follower | Role::PreCandidate | Role::Candidate => self.tick_election(),
         }
     }
 
@@ -193,7 +197,7 @@ impl Raft {
     /// the next input. Any input can change the answer: ask again after it.
     pub fn ticks_until_due(&self) -> u64 {
         let due = match self.role {
-            Role::Follower | Role::Candidate => {
+            Role::Follower | Role::PreCandidate | Role::Candidate => {
                 u64::from(self.election_timeout.saturating_sub(self.election_elapsed))
             }
             Role::Leader => self.leader_ticks_until_due(),
@@ -224,7 +228,7 @@ impl Raft {
             self.check_against_state(&msg)?;
         }
         if msg.term > self.current_term {
-            if self.in_lease() && matches!(msg.body, Body::RequestVote { .. }) {
+            if self.in_lease() && matches!(msg.body, Body::RequestVote { .. } | Body::PreVote { .. }) {
                 // CheckQuorum's lease: a leader we heard from recently is
                 // alive, so a higher-term candidate is disruptive (one-way
                 // connectivity, a returning member); drop its request
@@ -232,8 +236,11 @@ impl Raft {
                 return Ok(());
             }
             // "If RPC request or response contains term T > currentTerm: set
-            // currentTerm = T, convert to follower (§5.1)."
-            self.become_follower(msg.term, None);
+            // currentTerm = T, convert to follower (§5.1)." Except the
+            // term of a pre-vote, which is only a question (§9.6).
+            if !is_pre_vote_question(&msg.body) {
+                self.become_follower(msg.term, None);
+            }
         }
         if msg.term < self.current_term {
             self.answer_stale(&msg);
@@ -256,6 +263,12 @@ impl Raft {
             }
             Body::AppendEntriesReply(reply) => self.handle_append_reply(msg.from, reply),
             Body::InstallSnapshot { snapshot } => self.handle_install_snapshot(msg.from, snapshot),
+            Body::PreVote { last_log_index, last_log_term } => {
+                self.handle_pre_vote(msg.from, msg.term, last_log_index, last_log_term);
+            }
+            Body::PreVoteReply { vote_granted } => {
+                self.handle_pre_vote_reply(msg.from, msg.term, vote_granted)
+            }
         }
         Ok(())
     }
@@ -380,7 +393,12 @@ impl Raft {
     }
 
     pub(crate) fn send(&mut self, to: NodeId, body: Body) {
-        let msg = Message { from: self.config.id, to, term: self.current_term, body };
+        self.send_at(to, self.current_term, body);
+    }
+
+    /// Sends with a term other than ours: only pre-votes do (§9.6).
+    pub(crate) fn send_at(&mut self, to: NodeId, term: u64, body: Body) {
+        let msg = Message { from: self.config.id, to, term, body };
         self.messages.push(msg);
     }
 
@@ -429,12 +447,20 @@ impl Raft {
             Body::RequestVote { .. } => {
                 self.send(msg.from, Body::RequestVoteReply { vote_granted: false });
             }
+            Body::PreVote { .. } => self.send(msg.from, Body::PreVoteReply { vote_granted: false }),
             Body::AppendEntries { .. } | Body::InstallSnapshot { .. } => {
                 self.send(msg.from, Body::AppendEntriesReply(crate::AppendReply::StaleTerm));
             }
-            Body::RequestVoteReply { .. } | Body::AppendEntriesReply(_) => {}
+            Body::RequestVoteReply { .. } | Body::AppendEntriesReply(_) | Body::PreVoteReply { .. } => {}
         }
     }
+}
+
+/// A pre-vote, or a pre-vote granted: its term is the one the pre-candidate
+/// would campaign at, which nobody holds yet. A refusal carries the
+/// refuser's real term, which the pre-candidate adopts like any other.
+fn is_pre_vote_question(body: &Body) -> bool {
+    matches!(body, Body::PreVote { .. } | Body::PreVoteReply { vote_granted: true })
 }
 
 /// Checks what storage gave back and returns the snapshot and the entries

@@ -41,10 +41,11 @@ pub(crate) fn check_message(msg: &Message) -> Result<(), StepError> {
         Err("term out of range")
     } else {
         match &msg.body {
-            Body::RequestVote { last_log_index, last_log_term } => {
+            Body::RequestVote { last_log_index, last_log_term }
+            | Body::PreVote { last_log_index, last_log_term } => {
                 check_position(*last_log_index, *last_log_term, msg.term)
             }
-            Body::RequestVoteReply { .. } => Ok(()),
+            Body::RequestVoteReply { .. } | Body::PreVoteReply { .. } => Ok(()),
             Body::AppendEntries { prev_log_index, prev_log_term, entries, .. } => {
                 check_position(*prev_log_index, *prev_log_term, msg.term)
                     .and_then(|()| check_entries(*prev_log_index, *prev_log_term, entries, msg.term))

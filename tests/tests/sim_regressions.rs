@@ -37,3 +37,18 @@ fn chaos_seeds_5000015_and_5000058_log_behind_a_received_snapshot() {
         assert!(run.result.is_ok(), "{nemesis} seed {seed}: {:?}", run.result);
     }
 }
+
+/// Under long reordering, 39 elections ran in the scenario's 10 s, 13 of
+/// them started by members whose logs were too stale to win, one deposing
+/// a leader 0.1 s after it won; the last leader could not commit the
+/// earlier term's entry on its own (the lab runs without a no-op), and
+/// the servers did not agree in time. With PreVote (§9.6) a member that
+/// cannot win no longer raises the term.
+#[test]
+fn figure8_unreliable_2c_seed_300000277_stale_candidates_depose_leaders() {
+    let scenario = tests::scenarios::find("figure8_unreliable_2c").unwrap();
+    for unreliable in [false, true] {
+        let run = tests::runner::run_once(scenario, 300_000_277, unreliable);
+        assert!(run.result.is_ok(), "unreliable {unreliable}: {:?}", run.result);
+    }
+}

@@ -138,8 +138,17 @@ fn tick_until(raft: &mut Raft, role: Role) {
     panic!("never became {role:?}");
 }
 
+/// A pre-vote round (§9.6) granted by member 2: a candidate of the next term.
+fn become_candidate(raft: &mut Raft) {
+    tick_until(raft, Role::PreCandidate);
+    let term = raft.current_term() + 1;
+    let msg = Message { from: 2, to: ME, term, body: Body::PreVoteReply { vote_granted: true } };
+    raft.step(msg).expect("a pre-vote for the next term");
+    assert_eq!(raft.role(), Role::Candidate);
+}
+
 fn win_election(raft: &mut Raft) {
-    tick_until(raft, Role::Candidate);
+    become_candidate(raft);
     for from in [2, 3] {
         let term = raft.current_term();
         let msg = Message { from, to: ME, term, body: Body::RequestVoteReply { vote_granted: true } };
@@ -156,7 +165,7 @@ fn setup(mode: u8, kv: &mut KvStore) -> Raft {
         // A candidate of term 1.
         1 => {
             let mut raft = core(Persisted::default(), 2);
-            tick_until(&mut raft, Role::Candidate);
+            become_candidate(&mut raft);
             raft
         }
         // The leader of term 1, with an empty log.

@@ -1,7 +1,7 @@
 //! Input from the network or from storage that no correct peer produces is
 //! refused with an error, never a panic, and changes nothing.
 
-use raft::{Body, Config, Entry, HardState, Message, Persisted, Raft, RestoreError, StepError};
+use raft::{Body, Entry, HardState, Message, Persisted, Raft, RestoreError, StepError};
 
 use crate::net::{entry, log_of, new_raft, rng};
 
@@ -33,7 +33,7 @@ fn append_with_a_gap_or_future_terms_is_refused() {
 
 #[test]
 fn corrupt_persisted_state_is_refused() {
-    let config = || Config::lab(1, vec![1, 2, 3]);
+    let config = || crate::net::paper_config(1, vec![1, 2, 3]);
     let gap = Persisted {
         snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for: None },

@@ -523,7 +523,7 @@ fn s7_restart_drops_a_replaced_suffix_and_refuses_impossible_snapshots() {
 
     let restore = |term, snapshot, entries| {
         Raft::new(
-            Config::lab(1, vec![1, 2, 3]),
+            crate::net::paper_config(1, vec![1, 2, 3]),
             Persisted { hard_state: hs(term), snapshot, entries },
             rng(1),
         )
@@ -560,7 +560,7 @@ fn persist_and_restart(r: &mut Raft, disk: &mut Persisted) -> Result<Raft, Resto
         persist(disk, &ready).unwrap();
         r.advance();
     }
-    Raft::new(Config::lab(1, vec![1, 2, 3]), disk.clone(), rng(1))
+    Raft::new(crate::net::paper_config(1, vec![1, 2, 3]), disk.clone(), rng(1))
 }
 
 /// Rule 7 on a log that ran past the snapshot: the entries that arrive

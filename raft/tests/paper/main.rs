@@ -18,6 +18,7 @@ mod mutants_log;
 mod mutants_ready;
 mod mutants_validate;
 mod planted;
+mod prevote_9_6;
 mod random_messages;
 mod replication_5_3;
 mod safety_5_4;

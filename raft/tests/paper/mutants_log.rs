@@ -2,7 +2,7 @@
 //! the log, the conflict hint past its end (§5.3), and what counts as
 //! durable when a persist in flight is overtaken by a truncation.
 
-use raft::{Body, Config, Entry, HardState, Message, Persisted, Raft, RestoreError};
+use raft::{Body, Entry, HardState, Message, Persisted, Raft, RestoreError};
 
 use crate::net::{entry, log_of, new_raft, rng, Net};
 
@@ -79,7 +79,7 @@ fn restore_refuses_a_persisted_entry_of_term_zero() {
             .map(|(i, &term)| Entry { index: i as u64 + 1, term, data: Default::default() })
             .collect();
         let restored = Raft::new(
-            Config::lab(1, vec![1, 2, 3]),
+            crate::net::paper_config(1, vec![1, 2, 3]),
             Persisted { snapshot: Default::default(), hard_state, entries },
             rng(1),
         );

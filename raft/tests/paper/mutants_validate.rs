@@ -3,9 +3,7 @@
 //! a reply's index is checked against (Figure 2's rules for all servers
 //! still apply to every reply of a newer term).
 
-use raft::{
-    AppendReply, Body, Config, HardState, Message, Persisted, Raft, RestoreError, Role, StepError, MAX_TERM,
-};
+use raft::{AppendReply, Body, HardState, Message, Persisted, Raft, RestoreError, Role, StepError, MAX_TERM};
 
 use crate::net::{rng, Net};
 
@@ -15,7 +13,7 @@ fn restore(current_term: u64) -> Result<Raft, RestoreError> {
         hard_state: HardState { current_term, voted_for: None },
         entries: vec![],
     };
-    Raft::new(Config::lab(1, vec![1, 2, 3]), persisted, rng(1))
+    Raft::new(crate::net::paper_config(1, vec![1, 2, 3]), persisted, rng(1))
 }
 
 /// The ceiling leaves 2^32 elections above it, and terms far above 2^32

@@ -31,8 +31,15 @@ pub fn log_of(terms: &[u64]) -> Vec<Entry> {
     terms.iter().enumerate().map(|(i, &t)| entry(i as u64 + 1, t)).collect()
 }
 
+/// The lab's configuration with Figure 2's elections as the paper has
+/// them: a timeout starts an election at once. The PreVote tests
+/// (`prevote_9_6.rs`) turn §9.6 back on.
+pub fn paper_config(id: NodeId, voters: Vec<NodeId>) -> Config {
+    Config { pre_vote: false, ..Config::lab(id, voters) }
+}
+
 pub fn new_raft(id: NodeId, n: u64, persisted: Persisted) -> Raft {
-    Raft::new(Config::lab(id, (1..=n).collect()), persisted, rng(id)).expect("valid config")
+    Raft::new(paper_config(id, (1..=n).collect()), persisted, rng(id)).expect("valid config")
 }
 
 /// Takes `ready` onto a model disk in the order its contract gives:
@@ -137,7 +144,7 @@ impl Net {
     pub fn build(n: u64, persisted: impl Fn(NodeId) -> Persisted, adjust: impl Fn(&mut Config)) -> Net {
         let configs: BTreeMap<NodeId, Config> = (1..=n)
             .map(|id| {
-                let mut config = Config::lab(id, (1..=n).collect());
+                let mut config = paper_config(id, (1..=n).collect());
                 adjust(&mut config);
                 (id, config)
             })
@@ -306,10 +313,11 @@ impl Net {
         }
     }
 
-    /// Ticks only `id` until it starts an election, then delivers.
+    /// Ticks `id` until its election timer fires (a pre-vote round, or an
+    /// election when PreVote is off), then delivers everything.
     pub fn campaign(&mut self, id: NodeId) {
         let term = self.node(id).current_term();
-        while self.node(id).current_term() == term {
+        while self.node(id).current_term() == term && self.node(id).role() != Role::PreCandidate {
             self.node(id).tick();
         }
         self.deliver_all();

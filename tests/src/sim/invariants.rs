@@ -227,6 +227,11 @@ pub fn check_promise(
 ) -> Result<(), String> {
     let hs = durable.hard_state;
     let fail = |what: String| Err(format!("server {server} sent {what} before it was durable"));
+    if matches!(msg.body, Body::PreVote { .. } | Body::PreVoteReply { vote_granted: true }) {
+        // Their term is the one a pre-candidate asks about (§9.6), which
+        // nobody holds: they promise nothing.
+        return Ok(());
+    }
     if msg.term > hs.current_term {
         return fail(format!("a message of term {}", msg.term));
     }
