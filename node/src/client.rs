@@ -1,6 +1,8 @@
 //! A client of the cluster over the members' own UDP transport.
 //!
-//! It binds an ephemeral port with a random id in net's client range (the
+//! It resolves the members' addresses once, at start (a name that does not
+//! resolve is a one-line error), binds an ephemeral port (on IPv6 when the
+//! first member is on IPv6) with a random id in net's client range (the
 //! members learn its address, see `docs/net.md`), and for each command:
 //!
 //! - sends it to the member it believes leads (at first the first one in
@@ -18,10 +20,10 @@
 //! Gets go through the log like writes (see `kv.rs`), so they are
 //! linearizable.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::config::{ClusterConfig, Member};
+use crate::config::{ClusterConfig, ConfigError, Member};
 use crate::kv::{KvCommand, KvReply, Op};
 use crate::proto::{MemberStatus, Reply, Wire};
 
@@ -45,6 +47,9 @@ const STATUS_WAIT: Duration = Duration::from_secs(1);
 pub enum ClientError {
     #[error("cannot open a UDP socket: {0}")]
     Bind(#[from] std::io::Error),
+    /// A member's name does not resolve.
+    #[error(transparent)]
+    Resolve(#[from] ConfigError),
     #[error("cannot set up the transport: {0}")]
     Transport(#[from] net::BindError),
     #[error("no answer from the cluster within {} (is a majority of its members running?)", humantime::format_duration(*.0))]
@@ -84,14 +89,18 @@ impl Client {
     /// A client of the cluster in `config`; each command gives up after
     /// `timeout`.
     pub fn new(config: &ClusterConfig, timeout: Duration) -> Result<Client, ClientError> {
-        let any: SocketAddr = match config.nodes.first().map(|m| m.addr) {
-            Some(SocketAddr::V6(_)) => "[::]:0".parse().unwrap_or(SocketAddr::from(([0; 16], 0))),
-            _ => SocketAddr::from(([0, 0, 0, 0], 0)),
+        let resolved = (config.nodes.iter())
+            .map(|m| Ok((m.id, m.resolve()?)))
+            .collect::<Result<Vec<(u64, SocketAddr)>, ConfigError>>()?;
+        let v6 = matches!(resolved.first(), Some((_, SocketAddr::V6(_))));
+        let any = match v6 {
+            true => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+            false => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
         };
         let socket = UdpSocket::bind(any)?;
         let client_id = net::CLIENT_ID_MIN | crate::server::random_u64();
         let mut peers: std::collections::BTreeMap<_, _> =
-            config.nodes.iter().map(|m| (m.id, m.addr)).collect();
+            resolved.into_iter().map(|(id, addr)| (id, same_family(addr, v6))).collect();
         peers.insert(client_id, socket.local_addr()?);
         let mut net_config = net::Config::new(config.cluster_id, client_id, peers);
         net_config.secret = config.secret.clone();
@@ -158,7 +167,7 @@ impl Client {
             let _ = self.transport.send(m.id, &Wire::StatusQuery { seq });
         }
         let mut answers: Vec<(Member, Option<MemberStatus>)> =
-            self.members.iter().map(|m| (*m, None)).collect();
+            self.members.iter().map(|m| (m.clone(), None)).collect();
         let deadline = Instant::now() + self.timeout.min(STATUS_WAIT);
         while answers.iter().any(|(_, s)| s.is_none()) {
             let Some((from, wire)) = self.recv_until(deadline) else { break };
@@ -252,5 +261,16 @@ impl Client {
     fn next_member(&self, after: u64) -> u64 {
         let i = self.members.iter().position(|m| m.id == after).map_or(0, |i| i + 1);
         self.members.get(i % self.members.len().max(1)).map_or(after, |m| m.id)
+    }
+}
+
+/// A member's address as the client's socket sees it: on an IPv6 socket
+/// (the first member is on IPv6) an IPv4 member is reached, and answers
+/// from, its IPv4-mapped address (`::ffff:a.b.c.d`); the transport must
+/// know it by that form or it would drop the answers as from a stranger.
+fn same_family(addr: SocketAddr, v6: bool) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if v6 => SocketAddr::from((a.ip().to_ipv6_mapped(), a.port())),
+        other => other,
     }
 }

@@ -23,7 +23,7 @@
 //!
 //! [[node]]
 //! id = 1
-//! addr = "127.0.0.1:7101"
+//! addr = "127.0.0.1:7101"           # or "[::1]:7101", or "db1.internal:7101"
 //! ```
 //!
 //! Parsing is strict (unknown keys are errors) so a typo never silently
@@ -37,6 +37,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::addr::PeerAddr;
+
 /// A cluster.toml that cannot be used, in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,8 +48,10 @@ pub enum ConfigError {
     Syntax(String),
     #[error("node id {0} is listed twice")]
     DuplicateId(u64),
+    /// The same text twice (`localhost:7101` and `127.0.0.1:7101` are
+    /// not compared: that would need the resolver at parse time).
     #[error("address {0} is listed twice")]
-    DuplicateAddr(SocketAddr),
+    DuplicateAddr(PeerAddr),
     #[error("node id {0} is out of range (1 ..= 2^63-1)")]
     BadId(u64),
     #[error("no [[node]] entries")]
@@ -64,8 +68,10 @@ pub enum ConfigError {
     Limits(String),
     #[error("bad [log] settings: {0}")]
     Log(String),
-    #[error("member {id} listens on {addr}, which is not a loopback address, and the cluster has no secret: set secret or secret_file (or insecure = true to run unauthenticated)")]
-    Insecure { id: u64, addr: SocketAddr },
+    #[error("member {id} listens on {addr}{}, which is not a loopback address, and the cluster has no secret: set secret or secret_file (or insecure = true to run unauthenticated)", resolved_note(addr, resolved))]
+    Insecure { id: u64, addr: PeerAddr, resolved: SocketAddr },
+    #[error("member {id}: cannot resolve {addr}: {reason}")]
+    Resolve { id: u64, addr: PeerAddr, reason: String },
 }
 
 /// cluster.toml, parsed and validated.
@@ -143,11 +149,32 @@ impl Default for LogSettings {
     }
 }
 
-/// One member: its id and the UDP address it binds and is reached at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One member: its id and the UDP address it binds and is reached at, as
+/// written (a name is resolved when the address is needed).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: u64,
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
+}
+
+impl Member {
+    /// The member's socket address now (see [`PeerAddr::resolve`]), or a
+    /// one-line [`ConfigError::Resolve`] naming it.
+    pub fn resolve(&self) -> Result<SocketAddr, ConfigError> {
+        (self.addr.resolve()).map_err(|e| ConfigError::Resolve {
+            id: self.id,
+            addr: self.addr.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// ` (10.0.0.1:7101)` after a name, nothing after an IP address.
+fn resolved_note(addr: &PeerAddr, resolved: &SocketAddr) -> String {
+    match addr.ip_literal() {
+        Some(_) => String::new(),
+        None => format!(" ({resolved})"),
+    }
 }
 
 /// The file as written, before validation.
@@ -217,11 +244,17 @@ impl ClusterConfig {
 
     /// A member off loopback needs a secret unless the file says
     /// `insecure = true`: without one, anyone who reaches its port can
-    /// send it anything (votes, entries, terms).
+    /// send it anything (votes, entries, terms). A name is resolved here
+    /// (what the member binds is what counts: `localhost` is loopback); a
+    /// name that does not resolve is an error.
     pub fn check_secure(&self, id: u64) -> Result<(), ConfigError> {
         let member = self.require_member(id)?;
-        if self.secret.is_none() && !self.insecure && !member.addr.ip().is_loopback() {
-            return Err(ConfigError::Insecure { id, addr: member.addr });
+        if self.secret.is_some() || self.insecure {
+            return Ok(());
+        }
+        let resolved = member.resolve()?;
+        if !resolved.ip().is_loopback() {
+            return Err(ConfigError::Insecure { id, addr: member.addr.clone(), resolved });
         }
         Ok(())
     }
@@ -354,13 +387,12 @@ fn check_members(raw: Vec<RawMember>) -> Result<Vec<Member>, ConfigError> {
         if m.id == 0 || m.id >= net::CLIENT_ID_MIN {
             return Err(ConfigError::BadId(m.id));
         }
-        let addr: SocketAddr = m.addr.parse().map_err(|_| {
-            ConfigError::Syntax(format!("node {}: bad address {:?} (want IP:PORT)", m.id, m.addr))
-        })?;
+        let addr = PeerAddr::parse(&m.addr)
+            .map_err(|e| ConfigError::Syntax(format!("node {}: bad address {:?}: {e}", m.id, m.addr)))?;
         if !ids.insert(m.id) {
             return Err(ConfigError::DuplicateId(m.id));
         }
-        if !addrs.insert(addr) {
+        if !addrs.insert(addr.clone()) {
             return Err(ConfigError::DuplicateAddr(addr));
         }
         nodes.push(Member { id: m.id, addr });

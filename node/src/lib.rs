@@ -21,13 +21,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Files: `config.rs` (cluster.toml), `storage.rs` (raft ↔ wal),
+//! Files: `config.rs` (cluster.toml), `addr.rs` (member addresses:
+//! IP or host name), `storage.rs` (raft ↔ wal),
 //! `member/` (a turn's logic without I/O: persist, send, apply, answer
 //! clients; the event loop and the simulator both drive it),
 //! `server/` (the handle and the event loop), `proto.rs` (the wire enum),
 //! `kv.rs` (the state machine), `client.rs` (leader finding, retries),
 //! `cli/` (the `node` binary's subcommands).
 
+pub mod addr;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -16,7 +16,7 @@ pub(super) fn run(config_path: &Path, id: u64, data_dir: Option<PathBuf>) -> Exi
         Err(code) => return code,
     };
     let addr = match config.require_member(id) {
-        Ok(m) => m.addr,
+        Ok(m) => m.addr.clone(),
         Err(e) => return fail(2, e),
     };
     let data_dir = data_dir.unwrap_or_else(|| config.node_data_dir(id));

@@ -67,9 +67,47 @@ fn duplicate_addresses_are_refused() {
 }
 
 #[test]
+fn duplicate_names_are_refused_by_their_text() {
+    let two =
+        GOOD.replace("127.0.0.1:7101", "db1.internal:7101").replace("127.0.0.1:7102", "db1.internal:7101");
+    assert!(err(&two).contains("db1.internal:7101 is listed twice"));
+    // Another spelling of the same address is not compared (no resolver at parse time).
+    ClusterConfig::parse(&GOOD.replace("127.0.0.1:7102", "localhost:7101")).unwrap();
+}
+
+#[test]
+fn names_and_ipv6_addresses_parse() {
+    for (addr, host) in
+        [("localhost:7102", "localhost"), ("[::1]:7102", "::1"), ("db1.internal:7102", "db1.internal")]
+    {
+        let c = ClusterConfig::parse(&GOOD.replace("127.0.0.1:7102", addr)).unwrap();
+        let m = c.member(2).unwrap();
+        assert_eq!((m.addr.to_string().as_str(), m.addr.host(), m.addr.port()), (addr, host, 7102));
+    }
+}
+
+#[test]
 fn bad_addresses_are_refused() {
-    assert!(err(&GOOD.replace("127.0.0.1:7102", "localhost")).contains("bad address"));
-    assert!(err(&GOOD.replace("127.0.0.1:7102", "127.0.0.1:99999")).contains("bad address"));
+    for bad in
+        ["http://x:1", "x", "x:99999", ":7101", "", "127.0.0.1:99999", "localhost", "::1:7102", "a b:1"]
+    {
+        let e = err(&GOOD.replace("127.0.0.1:7102", bad));
+        assert!(e.contains("node 2: bad address") && e.contains("want IP:PORT"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_name_is_resolved_to_check_security() {
+    // localhost resolves to loopback: no secret needed.
+    let local = GOOD.replace("127.0.0.1:7102", "localhost:7102");
+    ClusterConfig::parse(&local).unwrap().check_secure(2).unwrap();
+    // A name that does not resolve (.invalid never does, RFC 6761): one line naming it.
+    let nowhere = GOOD.replace("127.0.0.1:7102", "nowhere.invalid:7102");
+    let e = ClusterConfig::parse(&nowhere).unwrap().check_secure(2).unwrap_err().to_string();
+    assert!(e.starts_with("member 2: cannot resolve nowhere.invalid:7102") && !e.contains('\n'), "{e}");
+    // With a secret nothing needs resolving here.
+    let with_secret = nowhere.replace("data_dir", "secret = \"s\"\ndata_dir");
+    ClusterConfig::parse(&with_secret).unwrap().check_secure(2).unwrap();
 }
 
 #[test]

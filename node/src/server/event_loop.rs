@@ -24,6 +24,7 @@ use async_io::Timer;
 use futures_lite::future;
 use smol::channel::{Receiver, Sender};
 
+use super::resolver::Resolver;
 use super::{Command, FatalError, Shared};
 use crate::member::snapshot::{SnapshotInfo, SnapshotJob, SnapshotPart};
 use crate::member::{Action, ClientReply};
@@ -46,6 +47,8 @@ pub(super) struct EventLoop {
     shared: Arc<Shared>,
     storage: Storage,
     transport: net::Transport<Wire>,
+    /// Re-resolves the names of silent peers (`resolver.rs`).
+    resolver: Resolver,
     inbox: Receiver<Command>,
     /// For the snapshot writer thread's report.
     commands: Sender<Command>,
@@ -63,6 +66,7 @@ impl EventLoop {
         shared: Arc<Shared>,
         storage: Storage,
         transport: net::Transport<Wire>,
+        resolver: Resolver,
         (commands, inbox): (Sender<Command>, Receiver<Command>),
         tick: Duration,
     ) -> EventLoop {
@@ -71,6 +75,7 @@ impl EventLoop {
             shared,
             storage,
             transport,
+            resolver,
             inbox,
             commands,
             tick,
@@ -173,7 +178,10 @@ impl EventLoop {
     /// Handles one input; false to stop.
     fn handle(&mut self, event: Event) -> Result<bool, FatalError> {
         match event {
-            Event::Tick => self.catch_up_ticks(),
+            Event::Tick => {
+                self.catch_up_ticks();
+                self.resolver.tick(Instant::now());
+            }
             Event::Wire(from, wire) => self.on_wire(from, wire),
             Event::Command(Command::SnapshotWritten(outcome)) => self.on_snapshot_written(outcome)?,
             Event::Command(c) => return Ok(self.on_command(c)),
@@ -219,12 +227,18 @@ impl EventLoop {
                 self.transport.endpoint_mut().set_faults(faults);
                 let _ = done.try_send(());
             }
+            Command::Resolved { peer, addr } => {
+                if let Some(addr) = self.resolver.resolved(peer, addr, Instant::now()) {
+                    self.transport.set_peer(peer, addr);
+                }
+            }
             Command::SnapshotWritten(_) | Command::Stop => return false,
         }
         true
     }
 
     fn on_wire(&mut self, from: u64, wire: Wire) {
+        self.resolver.heard(from, Instant::now());
         match wire {
             Wire::Raft(msg) => {
                 if let Err(e) = self.shared.member().step(from, msg) {

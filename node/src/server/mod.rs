@@ -10,7 +10,9 @@
 //! loop as a command. `event_loop.rs` holds the loop.
 
 mod event_loop;
+pub mod resolver;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,7 +53,7 @@ pub enum StartError {
     #[error("raft: {0}")]
     Raft(#[from] raft::RestoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: net::BindError },
+    Bind { addr: String, source: net::BindError },
     #[error("cannot start the event loop thread: {0}")]
     Thread(std::io::Error),
 }
@@ -115,6 +117,11 @@ enum Command {
     },
     /// The writer thread finished a snapshot.
     SnapshotWritten(Result<crate::member::snapshot::SnapshotInfo, String>),
+    /// A resolver thread resolved a silent peer's name (`resolver.rs`).
+    Resolved {
+        peer: u64,
+        addr: std::io::Result<std::net::SocketAddr>,
+    },
     Stop,
 }
 
@@ -130,7 +137,8 @@ impl Server {
     /// Opens (recovers) the WAL, binds the UDP address of `id`, starts the
     /// event loop; returns once it is listening.
     pub fn start(options: ServerOptions, sm: Box<dyn StateMachine>) -> Result<Server, StartError> {
-        let addr = options.config.require_member(options.id)?.addr;
+        let member = options.config.require_member(options.id)?;
+        let (name, addr) = (member.addr.clone(), member.resolve()?);
         options.config.check_secure(options.id)?;
         let identity = wal::Identity { cluster_id: options.config.cluster_id, member_id: options.id };
         let log = options.config.log;
@@ -139,13 +147,14 @@ impl Server {
         let snapshot = restore(&mut *sm, opened.snapshot)?;
         let store = crate::snapshots::FileSnapshots::new(&options.data_dir, identity, snapshot);
         let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(random_u64()));
-        let net_config = net_config(&options.config, options.id);
+        let peers = resolver::resolve_members(&options.config, options.id, addr);
+        let net_config = net_config(&options.config, options.id, peers.clone());
         let raft = raft::Raft::new(raft_config(&options, &net_config), opened.persisted, rng)?;
         let policy = SnapshotPolicy { entries: log.snapshot_entries, bytes: log.snapshot_bytes };
         let member = Member::with_snapshots(raft, sm, Box::new(store), policy);
         let storage = opened.storage;
-        let transport =
-            net::Transport::bind(net_config).map_err(|source| StartError::Bind { addr, source })?;
+        let transport = net::Transport::bind(net_config)
+            .map_err(|source| StartError::Bind { addr: display_addr(&name, addr), source })?;
         let shared = Arc::new(Shared {
             member: Mutex::new(member),
             rpcs: AtomicU64::new(0),
@@ -155,13 +164,20 @@ impl Server {
         });
         let (commands, inbox) = smol::channel::unbounded();
         let tick = Duration::from_millis(options.config.timing.tick_ms);
-        let event_loop =
-            event_loop::EventLoop::new(shared.clone(), storage, transport, (commands.clone(), inbox), tick);
+        let resolver = resolver::for_member(&options.config, options.id, &peers, commands.clone());
+        let event_loop = event_loop::EventLoop::new(
+            shared.clone(),
+            storage,
+            transport,
+            resolver,
+            (commands.clone(), inbox),
+            tick,
+        );
         let thread = std::thread::Builder::new()
             .name(format!("node-{}", options.id))
             .spawn(move || smol::block_on(event_loop.run()))
             .map_err(StartError::Thread)?;
-        tracing::info!(target: "election", id = options.id, %addr, "member started");
+        tracing::info!(target: "election", id = options.id, addr = %display_addr(&name, addr), "member started");
         Ok(Server { id: options.id, shared, commands, thread: Some(thread) })
     }
 
@@ -296,8 +312,16 @@ fn resend_ticks(timing: crate::config::Timing, message_deadline_us: u64) -> u32 
     u32::try_from(deadline_ms.div_ceil(timing.tick_ms.max(1))).unwrap_or(u32::MAX)
 }
 
-fn net_config(config: &ClusterConfig, id: u64) -> net::Config {
-    let peers = config.nodes.iter().map(|m| (m.id, m.addr)).collect();
+/// `db1:7101 (10.0.0.1:7101)` for a name, `10.0.0.1:7101` for an IP.
+fn display_addr(name: &crate::addr::PeerAddr, addr: std::net::SocketAddr) -> String {
+    match name.ip_literal() {
+        Some(_) => name.to_string(),
+        None => format!("{name} ({addr})"),
+    }
+}
+
+/// `peers`: the members' addresses resolved at start (`resolver.rs`).
+fn net_config(config: &ClusterConfig, id: u64, peers: BTreeMap<u64, std::net::SocketAddr>) -> net::Config {
     let mut c = net::Config::new(config.cluster_id, id, peers);
     c.secret = config.secret.clone();
     c.accept_clients = true;

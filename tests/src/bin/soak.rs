@@ -792,7 +792,8 @@ impl<'a> DatagramSoak<'a> {
         progress: &Arc<AtomicU64>,
     ) -> Vec<JoinHandle<tests::procs::Result<FloodReport>>> {
         let (args, config) = (self.args, &self.config);
-        let peers: BTreeMap<u64, _> = config.nodes.iter().map(|m| (m.id, m.addr)).collect();
+        let peers: BTreeMap<u64, _> =
+            config.nodes.iter().filter_map(|m| Some((m.id, m.addr.resolve().ok()?))).collect();
         let threads = args.threads.max(1);
         (0..threads)
             .map(|t| {

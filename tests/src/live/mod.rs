@@ -138,8 +138,12 @@ impl Live {
 
     /// The cluster's configuration, as `cluster.toml` would give it.
     pub fn cluster_config(&self) -> ClusterConfig {
-        let nodes =
-            self.addrs.iter().enumerate().map(|(i, &addr)| ConfigMember { id: Self::id(i), addr }).collect();
+        let nodes = self
+            .addrs
+            .iter()
+            .enumerate()
+            .map(|(i, &addr)| ConfigMember { id: Self::id(i), addr: addr.into() })
+            .collect();
         ClusterConfig {
             cluster_id: self.cluster_id,
             secret: None,
