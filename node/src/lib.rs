@@ -14,7 +14,7 @@
 //!
 //! let config = ClusterConfig::load("cluster.toml".as_ref())?;
 //! let data_dir = config.node_data_dir(1);
-//! let options = ServerOptions { config, id: 1, data_dir, noop_on_election: true };
+//! let options = ServerOptions { config, id: 1, data_dir, noop_on_election: true, join: None };
 //! let server = Server::start(options, Box::new(KvStore::default()))?;
 //! println!("{:?}", server.status());
 //! server.stop();

@@ -78,7 +78,7 @@ mod tests {
     use super::*;
 
     fn append_of(data_len: usize, entries: usize) -> usize {
-        let entry = |i| raft::Entry { index: u64::MAX - i, term: u64::MAX, data: vec![7; data_len].into() };
+        let entry = |i| raft::Entry::new(u64::MAX - i, u64::MAX, vec![7; data_len]);
         let body = raft::Body::AppendEntries {
             prev_log_index: u64::MAX,
             prev_log_term: u64::MAX,

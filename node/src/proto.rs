@@ -36,6 +36,42 @@ pub enum Wire {
     },
     /// Member to member: a snapshot streaming (`member::snapshot`).
     Snapshot(crate::member::snapshot::SnapshotPart),
+    /// Operator to any member: a membership query or change, or a
+    /// leadership transfer; answered with a [`Wire::Reply`] (redirects and
+    /// "busy" as for requests).
+    Admin {
+        seq: u64,
+        request: AdminRequest,
+    },
+}
+
+/// What an operator asks of the cluster (`node members`, `add`, `promote`,
+/// `remove`, `transfer-leader`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminRequest {
+    /// The configuration in force, as the leader sees it, with each
+    /// follower's progress: answered with [`Reply::Members`].
+    Members,
+    /// A single-server change: answered with `Applied` once committed.
+    Change(raft::MembershipChange),
+    /// Hand leadership to this voter: answered with `Applied` once the
+    /// transfer has started (the client then waits for the new leader).
+    TransferLeader(u64),
+}
+
+/// The leader's view of the configuration, for `node members` and `node
+/// status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersInfo {
+    pub leader: u64,
+    pub term: u64,
+    pub membership: raft::Membership,
+    /// Index of the entry that made it (0: the bootstrap or a snapshot's).
+    pub membership_index: u64,
+    pub commit_index: u64,
+    pub last_index: u64,
+    /// Each follower's match index: what the leader knows it holds.
+    pub matched: Vec<(u64, u64)>,
 }
 
 /// A member's answer to a request.
@@ -47,9 +83,13 @@ pub enum Reply {
     NotLeader { leader_hint: Option<u64> },
     /// Refused: the command is `bytes` long, entries may be `max`.
     TooLarge { bytes: u64, max: u64 },
-    /// Refused for now: the leader holds as much uncommitted as it may.
-    /// Retry after a pause.
+    /// Refused for now: the leader holds as much uncommitted as it may,
+    /// or is handing leadership over. Retry after a pause.
     Busy,
+    /// An operator's request the leader refused, and why (one line).
+    Refused(String),
+    /// The answer to [`AdminRequest::Members`].
+    Members(Box<MembersInfo>),
 }
 
 /// A member's state, as `node status` shows it.

@@ -35,12 +35,15 @@ pub enum StorageError {
         dir.display()
     )]
     MissingEntries { dir: PathBuf, first_entry: u64, snapshot_index: u64 },
+    #[error("write-ahead log entry {index} has tag {tag}, which this version does not know")]
+    UnknownTag { index: u64, tag: u8 },
 }
 
 /// What [`Storage::open`] recovered.
 pub struct Opened {
     pub storage: Storage,
-    /// The core's persisted state; its snapshot is `snapshot`'s.
+    /// The core's persisted state; its snapshot is `snapshot`'s (whose
+    /// configuration is read with its data: `membership` is None here).
     pub persisted: raft::Persisted,
     /// The newest snapshot that verifies, to restore the state machine from.
     pub snapshot: Option<SnapshotReader>,
@@ -88,7 +91,8 @@ impl Storage {
                 current_term: recovered.hard_state.current_term,
                 voted_for: recovered.hard_state.voted_for,
             },
-            entries: recovered.entries.into_iter().map(to_raft).collect(),
+            entries: recovered.entries.into_iter().map(to_raft).collect::<Result<_, _>>()?,
+            membership: None,
         };
         tracing::info!(target: "wal", dir = %dir.display(), entries = persisted.entries.len(),
             snapshot = meta.index, term = persisted.hard_state.current_term, "recovered");
@@ -124,7 +128,7 @@ impl Storage {
             self.wal
                 .set_hard_state(wal::HardState { current_term: hs.current_term, voted_for: hs.voted_for })?;
         }
-        if let Some(install) = ready.snapshot.filter(|i| !i.keep_suffix) {
+        if let Some(install) = ready.snapshot.as_ref().filter(|i| !i.keep_suffix) {
             if self.wal.last_index().is_some() {
                 self.wal.truncate_suffix(1)?;
             }
@@ -136,7 +140,7 @@ impl Storage {
         }
         self.wal.sync()?;
         tracing::trace!(target: "wal", entries = ready.entries.len(), "synced");
-        if let Some(install) = ready.snapshot {
+        if let Some(install) = &ready.snapshot {
             self.compact(install.snapshot.index)?;
         }
         Ok(true)
@@ -193,13 +197,26 @@ fn open_snapshot(
     }
 }
 
+/// The WAL's tag of each kind of entry (0 is a plain record, as before
+/// entries had kinds).
+const MEMBERSHIP_TAG: u8 = 1;
+
 /// Recovered entries keep sharing the WAL's read-only maps (no copy).
-fn to_raft(e: wal::Entry) -> raft::Entry {
-    raft::Entry { index: e.index, term: e.term, data: e.data }
+fn to_raft(e: wal::Entry) -> Result<raft::Entry, StorageError> {
+    let kind = match e.tag {
+        0 => raft::EntryKind::Normal,
+        MEMBERSHIP_TAG => raft::EntryKind::Membership,
+        tag => return Err(StorageError::UnknownTag { index: e.index, tag }),
+    };
+    Ok(raft::Entry { kind, ..raft::Entry::new(e.index, e.term, e.data) })
 }
 
 fn to_wal(e: &raft::Entry) -> wal::Entry {
-    wal::Entry { index: e.index, term: e.term, data: e.data.clone() }
+    let tag = match e.kind {
+        raft::EntryKind::Normal => 0,
+        raft::EntryKind::Membership => MEMBERSHIP_TAG,
+    };
+    wal::Entry { index: e.index, term: e.term, tag, data: e.data.clone() }
 }
 
 #[cfg(test)]
@@ -214,7 +231,7 @@ mod tests {
     }
 
     fn entry(index: u64, term: u64, data: &[u8]) -> raft::Entry {
-        raft::Entry { index, term, data: bytes::Bytes::copy_from_slice(data) }
+        raft::Entry::new(index, term, bytes::Bytes::copy_from_slice(data))
     }
 
     #[test]

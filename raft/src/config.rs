@@ -13,9 +13,13 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 30;
 /// of [`crate::Raft::tick`]; the application decides how long a tick is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// This member's id; must be one of `voters`.
+    /// This member's id.
     pub id: NodeId,
-    /// Every member of the cluster, this one included.
+    /// The bootstrap configuration: the voters a new cluster starts with.
+    /// Only in force while neither the log nor the snapshot records a
+    /// configuration (membership entries, `Persisted::membership`). A
+    /// member started to join an existing cluster leaves it empty: it is
+    /// nobody's voter until a leader adds it.
     pub voters: Vec<NodeId>,
     /// Election timeouts are drawn uniformly from `[min, max)` (§5.2,
     /// "randomized election timeouts").
@@ -64,13 +68,16 @@ pub struct Config {
     /// off and comes back, or one whose log is too stale to win, no
     /// longer deposes a working leader by bumping the term.
     pub pre_vote: bool,
+    /// A learner is promoted to voter only when its log is at most this
+    /// many entries behind the leader's (§4.2.1: a new voter that cannot
+    /// commit at once would leave the cluster without a working majority
+    /// while it catches up).
+    pub max_promotion_lag: u64,
 }
 
 /// A configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("member id {0} is not in the voter list")]
-    NotAVoter(NodeId),
     #[error("voter id {0} is listed twice")]
     DuplicateVoter(NodeId),
     #[error("the election timeout range [{min}, {max}) ticks is empty")]
@@ -100,13 +107,14 @@ impl Config {
             max_inflight_appends: 4,
             check_quorum: true,
             pre_vote: true,
+            max_promotion_lag: 1000,
         }
     }
 
     /// Checks the invariants the core relies on.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.voters.contains(&self.id) {
-            return Err(ConfigError::NotAVoter(self.id));
+        if self.id == 0 {
+            return Err(ConfigError::Zero("id"));
         }
         for (i, v) in self.voters.iter().enumerate() {
             if self.voters[..i].contains(v) {
@@ -146,10 +154,5 @@ impl Config {
     /// those with its transport's limit.
     pub fn max_append_entry_bytes(&self) -> usize {
         self.max_append_bytes.max(self.max_entry_bytes.saturating_add(ENTRY_OVERHEAD_BYTES))
-    }
-
-    /// Votes or replicas needed for a decision: a majority of `voters`.
-    pub fn quorum(&self) -> usize {
-        self.voters.len() / 2 + 1
     }
 }

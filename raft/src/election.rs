@@ -1,7 +1,6 @@
 //! Leader election (§5.2) with the election restriction (§5.4.1): Figure 2
 //! "RequestVote RPC" and the rules for followers and candidates.
 
-use crate::progress::Progress;
 use crate::replication::AppendKind;
 use crate::server::{Raft, Role};
 use crate::{Body, NodeId};
@@ -13,13 +12,25 @@ impl Raft {
     /// start new election."
     pub(crate) fn tick_election(&mut self) {
         self.election_elapsed += 1;
-        if self.election_elapsed >= self.election_timeout {
-            if self.config.pre_vote {
-                self.pre_campaign();
-            } else {
-                self.campaign();
-            }
+        if self.election_elapsed < self.election_timeout {
+            return;
         }
+        if !self.log.membership().is_voter(self.config.id) {
+            // A learner, a member being added or one removed: it never
+            // stands (§4.2.1, §4.2.3). The timer only keeps the lease
+            // arithmetic of `in_lease` right.
+            self.reset_election_timer();
+        } else if self.config.pre_vote {
+            self.pre_campaign();
+        } else {
+            self.campaign(false);
+        }
+    }
+
+    /// True when the voters in `votes` are a majority of the configuration
+    /// in force.
+    fn has_majority(&self) -> bool {
+        self.log.membership().has_quorum(&self.votes)
     }
 
     /// PreVote (thesis §9.6): before raising its term, ask the others
@@ -35,12 +46,11 @@ impl Raft {
         self.votes.clear();
         self.votes.insert(self.config.id);
         self.reset_election_timer();
-        if self.votes.len() >= self.config.quorum() {
-            return self.campaign();
+        if self.has_majority() {
+            return self.campaign(false);
         }
         let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
-        let peers: Vec<NodeId> = self.peers().collect();
-        for peer in peers {
+        for peer in self.peers() {
             self.send_at(peer, term, Body::PreVote { last_log_index, last_log_term });
         }
     }
@@ -73,14 +83,15 @@ impl Raft {
             return;
         }
         self.votes.insert(from);
-        if self.votes.len() >= self.config.quorum() {
-            self.campaign();
+        if self.has_majority() {
+            self.campaign(false);
         }
     }
 
     /// Candidates (§5.2), on conversion: increment currentTerm, vote for
     /// self, reset the election timer, send RequestVote to all other servers.
-    fn campaign(&mut self) {
+    /// `leadership_transfer`: the leader asked for this election (§3.10).
+    pub(crate) fn campaign(&mut self, leadership_transfer: bool) {
         let Some(term) = self.current_term.checked_add(1).filter(|&t| t <= crate::MAX_TERM) else {
             // Unreachable from the network (`step` refuses terms above
             // MAX_TERM and restore refuses persisted ones); stay a follower
@@ -96,14 +107,13 @@ impl Raft {
         self.votes.clear();
         self.votes.insert(self.config.id);
         self.reset_election_timer();
-        if self.votes.len() >= self.config.quorum() {
+        if self.has_majority() {
             self.become_leader();
             return;
         }
         let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
-        let peers: Vec<NodeId> = self.peers().collect();
-        for peer in peers {
-            self.send(peer, Body::RequestVote { last_log_index, last_log_term });
+        for peer in self.peers() {
+            self.send(peer, Body::RequestVote { last_log_index, last_log_term, leadership_transfer });
         }
     }
 
@@ -134,7 +144,7 @@ impl Raft {
             return;
         }
         self.votes.insert(from);
-        if self.votes.len() >= self.config.quorum() {
+        if self.has_majority() {
             self.become_leader();
         }
     }
@@ -172,11 +182,13 @@ impl Raft {
             return;
         }
         self.quorum_check_elapsed = 0;
-        let mut active = 1;
-        for pr in self.progress.values_mut() {
-            active += usize::from(std::mem::take(&mut pr.recent_active));
+        let mut active = vec![self.config.id];
+        for (&id, pr) in self.progress.iter_mut() {
+            if std::mem::take(&mut pr.recent_active) {
+                active.push(id);
+            }
         }
-        if active < self.config.quorum() {
+        if !self.log.membership().has_quorum(&active) {
             self.become_follower(self.current_term, None);
         }
     }
@@ -191,14 +203,13 @@ impl Raft {
         self.quorum_check_elapsed = 0;
         let next_index = self.log.last_index() + 1;
         self.uncommitted_bytes = self.log.data_bytes(self.commit_index + 1, next_index - 1);
-        let now = self.now;
-        self.progress = self.peers().map(|p| (p, Progress::new(next_index, now))).collect();
+        self.progress.clear();
+        self.sync_progress();
         if self.config.noop_on_election {
             let (index, term) = (next_index, self.current_term);
-            self.log.push(crate::Entry { index, term, data: bytes::Bytes::new() });
+            self.log.push(crate::Entry::new(index, term, bytes::Bytes::new()));
         }
-        let peers: Vec<NodeId> = self.peers().collect();
-        for peer in peers {
+        for peer in self.followers() {
             self.send_append(peer, AppendKind::Probe);
         }
         // A single-member cluster commits on its own persist (see `advance`).

@@ -2,7 +2,8 @@
 //! snapshot on (§7), with the bookkeeping of which suffix still has to be
 //! handed out for persisting.
 
-use crate::{Entry, SnapshotMeta};
+use crate::membership::MembershipLog;
+use crate::{Entry, Membership, SnapshotMeta};
 
 /// The in-memory log. Indexes start at 1; index 0 is the empty prefix with
 /// term 0, which makes the consistency check of the first entry uniform.
@@ -20,6 +21,8 @@ pub struct RaftLog {
     persisting_up_to: u64,
     /// Entries up to here are durable (confirmed by `advance`).
     stable_index: u64,
+    /// The configurations of the snapshot and of the membership entries.
+    memberships: MembershipLog,
 }
 
 /// What [`RaftLog::install`] did to the persisted entries after the
@@ -39,9 +42,42 @@ pub enum Installed {
 impl RaftLog {
     /// A log restored from storage: everything in it is already durable.
     /// `entries` follow `snapshot` without a gap (checked by the caller).
-    pub(crate) fn restore(snapshot: SnapshotMeta, entries: Vec<Entry>) -> RaftLog {
+    /// `membership` is the configuration in force at the snapshot.
+    pub(crate) fn restore(snapshot: SnapshotMeta, membership: Membership, entries: Vec<Entry>) -> RaftLog {
         let last = snapshot.index + entries.len() as u64;
-        RaftLog { snapshot, entries, unpersisted_from: last + 1, persisting_up_to: last, stable_index: last }
+        let mut memberships = MembershipLog::new(membership);
+        record_memberships(&mut memberships, &entries);
+        RaftLog {
+            snapshot,
+            entries,
+            unpersisted_from: last + 1,
+            persisting_up_to: last,
+            stable_index: last,
+            memberships,
+        }
+    }
+
+    /// The latest configuration in the log, committed or not: the one in
+    /// force (§4.1).
+    pub fn membership(&self) -> &Membership {
+        self.memberships.latest()
+    }
+
+    /// The index of the latest membership entry; at or below the snapshot
+    /// (reported as 0) when the snapshot's configuration is in force.
+    pub fn membership_index(&self) -> u64 {
+        self.memberships.latest_index()
+    }
+
+    /// Changes whenever [`RaftLog::membership`] may have.
+    pub(crate) fn membership_generation(&self) -> u64 {
+        self.memberships.generation()
+    }
+
+    /// The configuration in force at `index`, for the service to store
+    /// with a snapshot through it. None below the snapshot.
+    pub fn membership_at(&self, index: u64) -> Option<&Membership> {
+        (index >= self.snapshot.index).then(|| self.memberships.at(index))
     }
 
     /// The snapshot the log starts after.
@@ -153,6 +189,7 @@ impl RaftLog {
     /// Appends one entry at the end (a leader's proposal).
     pub(crate) fn push(&mut self, entry: Entry) {
         debug_assert_eq!(entry.index, self.last_index() + 1);
+        record_memberships(&mut self.memberships, std::slice::from_ref(&entry));
         self.entries.push(entry);
     }
 
@@ -172,6 +209,7 @@ impl RaftLog {
             self.truncate_from(index);
         }
         let Some(k) = entries.iter().position(|e| e.index > self.last_index()) else { return false };
+        record_memberships(&mut self.memberships, &entries[k..]);
         self.entries.extend_from_slice(&entries[k..]);
         true
     }
@@ -179,6 +217,7 @@ impl RaftLog {
     fn truncate_from(&mut self, index: u64) {
         debug_assert!(index > self.snapshot.index, "compacted entries are committed");
         self.entries.truncate(self.position(index));
+        self.memberships.truncate_from(index);
         self.unpersisted_from = self.unpersisted_from.min(index);
         self.persisting_up_to = self.persisting_up_to.min(index - 1);
         self.stable_index = self.stable_index.min(index - 1);
@@ -189,6 +228,7 @@ impl RaftLog {
     pub(crate) fn compact(&mut self, index: u64) {
         let Some(term) = self.term(index).filter(|_| index > self.snapshot.index) else { return };
         self.entries.drain(..self.position(index + 1));
+        self.memberships.compact(index);
         self.snapshot = SnapshotMeta { index, term };
         self.unpersisted_from = self.unpersisted_from.max(index + 1);
     }
@@ -205,8 +245,9 @@ impl RaftLog {
     /// memory only; the disk then still holds the history it replaced
     /// after the snapshot too, so it drops its log, and every entry this
     /// log holds after the snapshot is handed out again.
-    pub(crate) fn install(&mut self, snapshot: SnapshotMeta) -> Installed {
+    pub(crate) fn install(&mut self, snapshot: SnapshotMeta, membership: Membership) -> Installed {
         let kept = self.term(snapshot.index) == Some(snapshot.term);
+        self.memberships.install(snapshot.index, membership, kept);
         if kept {
             self.entries.drain(..self.position(snapshot.index + 1));
         } else {
@@ -247,6 +288,16 @@ impl RaftLog {
     }
 }
 
+/// Records the configuration of each membership entry among `entries`
+/// (checked well-formed when they arrived or were restored).
+fn record_memberships(memberships: &mut MembershipLog, entries: &[Entry]) {
+    for e in entries {
+        if let Some(m) = e.as_membership() {
+            memberships.push(e.index, m);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,13 +306,13 @@ mod tests {
         let entries = terms
             .iter()
             .enumerate()
-            .map(|(i, &term)| Entry { index: i as u64 + 1, term, data: vec![i as u8].into() })
+            .map(|(i, &term)| Entry::new(i as u64 + 1, term, vec![i as u8]))
             .collect();
-        RaftLog::restore(SnapshotMeta::default(), entries)
+        RaftLog::restore(SnapshotMeta::default(), Membership::default(), entries)
     }
 
     fn e(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: Default::default() }
+        Entry::new(index, term, bytes::Bytes::new())
     }
 
     #[test]
@@ -304,7 +355,7 @@ mod tests {
     fn entries_from_respects_the_byte_budget_but_sends_one() {
         let mut l = RaftLog::default();
         for i in 1..=3 {
-            l.push(Entry { index: i, term: 1, data: vec![0; 100].into() });
+            l.push(Entry::new(i, 1, vec![0; 100]));
         }
         assert_eq!(l.entries_from(1, 10).len(), 1);
         assert_eq!(l.entries_from(1, 300).len(), 2, "130 bytes each with the overhead");

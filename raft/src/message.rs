@@ -24,7 +24,41 @@ pub type NodeId = u64;
 pub struct Entry {
     pub index: u64,
     pub term: u64,
+    pub kind: EntryKind,
     pub data: Bytes,
+}
+
+/// What an entry's data is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// A command for the state machine (or a no-op, when empty).
+    #[default]
+    Normal,
+    /// A configuration ([`crate::Membership`], postcard-encoded): the
+    /// core's, in force from the moment it is appended (§4.1). State
+    /// machines skip it.
+    Membership,
+}
+
+impl Entry {
+    /// A command (or, with empty data, a no-op).
+    pub fn new(index: u64, term: u64, data: impl Into<Bytes>) -> Entry {
+        Entry { index, term, kind: EntryKind::Normal, data: data.into() }
+    }
+
+    /// A configuration entry.
+    pub fn membership(index: u64, term: u64, membership: &crate::Membership) -> Entry {
+        Entry { index, term, kind: EntryKind::Membership, data: membership.encode() }
+    }
+
+    /// The configuration a membership entry carries (None for a command,
+    /// or data that is not a well-formed configuration).
+    pub fn as_membership(&self) -> Option<crate::Membership> {
+        match self.kind {
+            EntryKind::Membership => crate::Membership::decode(&self.data),
+            EntryKind::Normal => None,
+        }
+    }
 }
 
 /// Figure 2 "Persistent state on all servers", less the log itself.
@@ -59,7 +93,9 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
     /// "Invoked by candidates to gather votes (§5.2)."
-    RequestVote { last_log_index: u64, last_log_term: u64 },
+    /// `leadership_transfer`: sent on a `TimeoutNow` (§3.10), so voters
+    /// in lease answer it; a leader asked them to.
+    RequestVote { last_log_index: u64, last_log_term: u64, leadership_transfer: bool },
     /// The answer to a `RequestVote` of the same term.
     RequestVoteReply { vote_granted: bool },
     /// "Invoked by leader to replicate log entries (§5.3); also used as
@@ -77,7 +113,8 @@ pub enum Body {
     /// snapshot is on its disk and verified. Answered with
     /// `AppendEntriesReply(Success { match_index })`: the follower's log
     /// now matches the leader's up to `match_index`.
-    InstallSnapshot { snapshot: SnapshotMeta },
+    /// `membership` is the configuration in force at the snapshot's index.
+    InstallSnapshot { snapshot: SnapshotMeta, membership: crate::Membership },
     /// PreVote (thesis §9.6): "would you vote for me?", asked before a
     /// member starts an election. The message's `term` is the term the
     /// sender would campaign at (its own plus one); nobody adopts it, so a
@@ -87,6 +124,9 @@ pub enum Body {
     /// The answer to a `PreVote`. A granted one carries the term asked
     /// about; a refusal carries the refuser's own term.
     PreVoteReply { vote_granted: bool },
+    /// Leadership transfer (thesis §3.10): the leader tells a follower
+    /// whose log is as long as its own to start an election now.
+    TimeoutNow,
 }
 
 /// What a follower answers to `AppendEntries`.
@@ -120,6 +160,7 @@ impl Message {
                 | Body::AppendEntries { .. }
                 | Body::InstallSnapshot { .. }
                 | Body::PreVote { .. }
+                | Body::TimeoutNow
         )
     }
 }

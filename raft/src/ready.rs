@@ -24,8 +24,13 @@ pub struct Ready {
     pub entries: Vec<Entry>,
     /// Messages to hand to the network after the persist above.
     pub messages: Vec<Message>,
-    /// Newly committed entries, to apply in index order.
+    /// Newly committed entries, to apply in index order. Membership
+    /// entries are among them; state machines skip them.
     pub committed_entries: Vec<Entry>,
+    /// The configuration in force changed since the last `Ready` (an
+    /// appended, truncated or installed membership entry): the driver
+    /// updates whom it can reach.
+    pub membership: Option<crate::Membership>,
 }
 
 impl Ready {
@@ -36,14 +41,17 @@ impl Ready {
             && self.entries.is_empty()
             && self.messages.is_empty()
             && self.committed_entries.is_empty()
+            && self.membership.is_none()
     }
 }
 
 /// An incoming snapshot to install (§7 InstallSnapshot, receiver steps 5
 /// to 8), and what it does to the persisted log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInstall {
     pub snapshot: SnapshotMeta,
+    /// The configuration in force at the snapshot, to store with it.
+    pub membership: crate::Membership,
     /// True when the log held the snapshot's last entry (§7 rule 6) and
     /// the persisted entries after it are still the log's: they stay
     /// (entries at or below it may be dropped). False: every persisted
@@ -62,6 +70,11 @@ pub struct Persisted {
     /// service restores its state machine from it; the core starts with
     /// everything up to it committed and applied.
     pub snapshot: SnapshotMeta,
+    /// The configuration in force at the snapshot, as stored with it.
+    /// None: no membership entry was ever compacted (or there is no
+    /// snapshot), and [`crate::Config::voters`], the bootstrap
+    /// configuration, is in force until the log says otherwise.
+    pub membership: Option<crate::Membership>,
     /// The persisted log. Entries at or below the snapshot are skipped;
     /// the rest must follow it without a gap. If the log holds an entry at
     /// the snapshot's index with another term (a crash while a snapshot

@@ -109,6 +109,7 @@ impl Raft {
                     self.maybe_commit();
                 }
                 self.send_append(from, AppendKind::Entries);
+                self.maybe_send_timeout_now(from);
             }
             AppendReply::Conflict { rejected_index, conflict_term, conflict_index } => {
                 self.back_off(from, rejected_index, conflict_term, conflict_index);
@@ -162,7 +163,7 @@ impl Raft {
         let interval = u64::from(self.config.heartbeat_interval_ticks);
         let resend = u64::from(self.config.resend_ticks);
         let now = self.now;
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.followers();
         for peer in peers {
             let Some(pr) = self.progress.get_mut(&peer) else { continue };
             if pr.is_overdue(now, interval, resend) {
@@ -189,7 +190,7 @@ impl Raft {
     /// acknowledged (`prev_log_index = match_index`), so it never collides
     /// with entries in flight and carries `leader_commit` safely. In `Probe`
     /// it is the next probe.
-    fn send_heartbeat(&mut self, to: NodeId) {
+    pub(crate) fn send_heartbeat(&mut self, to: NodeId) {
         let Some(pr) = self.progress.get(&to) else { return };
         if pr.state == ReplicationState::Probe {
             self.send_append(to, AppendKind::Probe);
@@ -221,7 +222,7 @@ impl Raft {
     /// follower covers every commit of a turn; a follower that just got new
     /// entries already has it.
     pub(crate) fn announce_commit(&mut self) {
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.followers();
         for peer in peers {
             let Some(pr) = self.progress.get(&peer) else { continue };
             let useful = pr.commit_sent < self.commit_index.min(pr.match_index);
@@ -233,7 +234,7 @@ impl Raft {
 
     /// Proposals arrived: each follower that is not paused gets them.
     pub(crate) fn send_new_entries(&mut self) {
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.followers();
         for peer in peers {
             self.send_append(peer, AppendKind::Entries);
         }

@@ -34,6 +34,9 @@ pub enum ProposeError {
         /// The leader of the current term, if this server has heard from it.
         leader_hint: Option<NodeId>,
     },
+    /// Leadership is being handed to `target` (§3.10); retry there.
+    #[error("transferring leadership to {target}")]
+    Transferring { target: NodeId },
     /// The data is larger than [`Config::max_entry_bytes`].
     #[error("entry too large: {bytes} bytes (at most {max})")]
     TooLarge { bytes: usize, max: usize },
@@ -48,7 +51,12 @@ pub enum ProposeError {
 pub enum StepError {
     #[error("message for member {to} delivered to member {me}")]
     NotForMe { to: NodeId, me: NodeId },
-    #[error("message from {0}, which is not another member of the cluster")]
+    /// A message claiming to come from this member itself. Messages from
+    /// ids outside the configuration are taken (thesis §4.1: "servers
+    /// process incoming RPC requests without consulting their current
+    /// configurations"): a new member hears from a leader it does not know
+    /// yet, and a removed one is answered rather than ignored.
+    #[error("message from {0}, which cannot be another member (our own id, or a client's)")]
     UnknownSender(NodeId),
     #[error("malformed message from {from}: {reason}")]
     Malformed { from: NodeId, reason: &'static str },
@@ -73,6 +81,12 @@ pub enum RestoreError {
     SnapshotTerm { index: u64, term: u64 },
     #[error("persisted snapshot at index {0} is above the largest index {max}", max = crate::MAX_INDEX)]
     IndexTooLarge(u64),
+    #[error("persisted membership entry {0} is not a well-formed configuration")]
+    BadMembership(u64),
+    #[error(
+        "the configuration stored with the snapshot is not well formed (no voter, id 0, or a member twice)"
+    )]
+    BadSnapshotMembership,
 }
 
 /// A compaction the core refused; nothing changed.
@@ -134,6 +148,10 @@ pub struct Raft {
     pub(crate) commit_to_announce: bool,
     /// A snapshot installed since the last `ready`, to hand out.
     pub(crate) pending_install: Option<SnapshotInstall>,
+    /// The log's membership generation last handed out in a `Ready`.
+    pub(crate) membership_announced: u64,
+    /// Leader: a leadership transfer under way (§3.10).
+    pub(crate) transfer: Option<crate::transfer::Transfer>,
     pub(crate) messages: Vec<Message>,
 }
 
@@ -149,12 +167,17 @@ impl Raft {
         config.validate()?;
         let (snapshot, entries) =
             check_persisted(persisted.snapshot, persisted.entries, persisted.hard_state)?;
+        let membership = match persisted.membership {
+            Some(m) if !m.is_well_formed() => return Err(RestoreError::BadSnapshotMembership),
+            Some(m) => m,
+            None => crate::Membership::bootstrap(&config.voters),
+        };
         let mut raft = Raft {
             config,
             rng,
             current_term: persisted.hard_state.current_term,
             voted_for: persisted.hard_state.voted_for,
-            log: RaftLog::restore(snapshot, entries),
+            log: RaftLog::restore(snapshot, membership, entries),
             hard_state_changed: false,
             // A snapshot holds committed entries only, and the service
             // restores its state machine from it.
@@ -172,6 +195,8 @@ impl Raft {
             proposals_pending: false,
             commit_to_announce: false,
             pending_install: None,
+            membership_announced: 0,
+            transfer: None,
             messages: Vec::new(),
         };
         raft.reset_election_timer();
@@ -185,6 +210,7 @@ impl Raft {
             Role::Leader => {
                 self.tick_heartbeats();
                 self.tick_check_quorum();
+                self.tick_transfer();
             }
             Role::Follower | Role::PreCandidate | Role::Candidate => self.tick_election(),
         }
@@ -228,7 +254,11 @@ impl Raft {
             self.check_against_state(&msg)?;
         }
         if msg.term > self.current_term {
-            if self.in_lease() && matches!(msg.body, Body::RequestVote { .. } | Body::PreVote { .. }) {
+            let disruptive = matches!(
+                msg.body,
+                Body::RequestVote { leadership_transfer: false, .. } | Body::PreVote { .. }
+            );
+            if self.in_lease() && disruptive {
                 // CheckQuorum's lease: a leader we heard from recently is
                 // alive, so a higher-term candidate is disruptive (one-way
                 // connectivity, a returning member); drop its request
@@ -247,7 +277,7 @@ impl Raft {
             return Ok(());
         }
         match msg.body {
-            Body::RequestVote { last_log_index, last_log_term } => {
+            Body::RequestVote { last_log_index, last_log_term, .. } => {
                 self.handle_request_vote(msg.from, last_log_index, last_log_term);
             }
             Body::RequestVoteReply { vote_granted } => self.handle_vote_reply(msg.from, vote_granted),
@@ -262,7 +292,10 @@ impl Raft {
                 self.handle_append_entries(request);
             }
             Body::AppendEntriesReply(reply) => self.handle_append_reply(msg.from, reply),
-            Body::InstallSnapshot { snapshot } => self.handle_install_snapshot(msg.from, snapshot),
+            Body::InstallSnapshot { snapshot, membership } => {
+                self.handle_install_snapshot(msg.from, snapshot, membership);
+            }
+            Body::TimeoutNow => self.handle_timeout_now(msg.from),
             Body::PreVote { last_log_index, last_log_term } => {
                 self.handle_pre_vote(msg.from, msg.term, last_log_index, last_log_term);
             }
@@ -284,6 +317,9 @@ impl Raft {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader { leader_hint: self.leader_id });
         }
+        if let Some(t) = &self.transfer {
+            return Err(ProposeError::Transferring { target: t.target });
+        }
         let max = self.config.max_entry_bytes;
         if data.len() > max {
             return Err(ProposeError::TooLarge { bytes: data.len(), max });
@@ -294,7 +330,7 @@ impl Raft {
         }
         self.uncommitted_bytes += data.len();
         let (index, term) = (self.log.last_index() + 1, self.current_term);
-        self.log.push(crate::Entry { index, term, data });
+        self.log.push(crate::Entry::new(index, term, data));
         self.proposals_pending = true;
         Ok((index, term))
     }
@@ -305,6 +341,7 @@ impl Raft {
             || self.commit_to_announce
             || self.hard_state_changed
             || self.pending_install.is_some()
+            || self.membership_announced != self.log.membership_generation()
             || self.log.has_unpersisted()
             || !self.messages.is_empty()
             || self.last_applied < self.commit_index
@@ -321,7 +358,11 @@ impl Raft {
         let hard_state = std::mem::take(&mut self.hard_state_changed).then(|| self.hard_state());
         let committed_entries = self.log.slice(self.last_applied + 1, self.commit_index).to_vec();
         self.last_applied = self.commit_index;
+        let generation = self.log.membership_generation();
+        let membership = (std::mem::replace(&mut self.membership_announced, generation) != generation)
+            .then(|| self.log.membership().clone());
         Ready {
+            membership,
             hard_state,
             snapshot: self.pending_install.take(),
             entries: self.log.take_unpersisted(),
@@ -382,14 +423,32 @@ impl Raft {
         &self.log
     }
 
-    /// True when `id` is a member of the cluster (this one included).
+    /// True when `id` is a voter or learner of the configuration in
+    /// force (this one included).
     pub fn is_member(&self, id: NodeId) -> bool {
-        self.config.voters.contains(&id)
+        self.log.membership().contains(id)
     }
 
-    pub(crate) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+    /// The configuration in force: the latest in the log (§4.1).
+    pub fn membership(&self) -> &crate::Membership {
+        self.log.membership()
+    }
+
+    /// The voters other than this member: whom an election asks.
+    pub(crate) fn peers(&self) -> Vec<NodeId> {
         let me = self.config.id;
-        self.config.voters.iter().copied().filter(move |&v| v != me)
+        self.log.membership().voters.keys().copied().filter(|&v| v != me).collect()
+    }
+
+    /// Leader: every follower it replicates to, learners included.
+    pub(crate) fn followers(&self) -> Vec<NodeId> {
+        self.progress.keys().copied().collect()
+    }
+
+    /// Leader: what each follower holds (its match index), for status
+    /// pages: how far a learner has caught up, how far behind a voter is.
+    pub fn follower_match(&self) -> BTreeMap<NodeId, u64> {
+        self.progress.iter().map(|(&id, pr)| (id, pr.match_index)).collect()
     }
 
     pub(crate) fn send(&mut self, to: NodeId, body: Body) {
@@ -420,6 +479,7 @@ impl Raft {
         self.uncommitted_bytes = 0;
         self.proposals_pending = false;
         self.commit_to_announce = false;
+        self.transfer = None;
     }
 
     /// §5.2: a new randomized timeout. Called only when granting a vote,
@@ -434,7 +494,7 @@ impl Raft {
         if msg.to != self.config.id {
             return Err(StepError::NotForMe { to: msg.to, me: self.config.id });
         }
-        if msg.from == self.config.id || !self.config.voters.contains(&msg.from) {
+        if msg.from == self.config.id {
             return Err(StepError::UnknownSender(msg.from));
         }
         Ok(())
@@ -451,7 +511,10 @@ impl Raft {
             Body::AppendEntries { .. } | Body::InstallSnapshot { .. } => {
                 self.send(msg.from, Body::AppendEntriesReply(crate::AppendReply::StaleTerm));
             }
-            Body::RequestVoteReply { .. } | Body::AppendEntriesReply(_) | Body::PreVoteReply { .. } => {}
+            Body::RequestVoteReply { .. }
+            | Body::AppendEntriesReply(_)
+            | Body::PreVoteReply { .. }
+            | Body::TimeoutNow => {}
         }
     }
 }
@@ -494,6 +557,9 @@ fn check_persisted(
         }
         if e.term == 0 {
             return Err(RestoreError::TermZero(e.index));
+        }
+        if e.kind == crate::EntryKind::Membership && e.as_membership().is_none() {
+            return Err(RestoreError::BadMembership(e.index));
         }
         if e.term < prev_term {
             return Err(RestoreError::TermsDecrease(e.index));

@@ -13,7 +13,7 @@
 use crate::progress::ReplicationState;
 use crate::replication::AppendKind;
 use crate::server::{CompactError, Raft, Role};
-use crate::{AppendReply, Body, NodeId, SnapshotInstall, SnapshotMeta};
+use crate::{AppendReply, Body, Membership, NodeId, SnapshotInstall, SnapshotMeta};
 
 impl Raft {
     /// The service holds a durable snapshot of its state machine through
@@ -50,16 +50,22 @@ impl Raft {
     /// instead and wait for it in `Snapshot` state.
     pub(crate) fn send_snapshot(&mut self, to: NodeId) {
         let snapshot = self.log.snapshot();
+        let Some(membership) = self.log.membership_at(snapshot.index).cloned() else { return };
         let now = self.now;
         let Some(pr) = self.progress.get_mut(&to) else { return };
         pr.become_snapshot(snapshot.index, now);
-        self.send(to, Body::InstallSnapshot { snapshot });
+        self.send(to, Body::InstallSnapshot { snapshot, membership });
     }
 
     /// InstallSnapshot receiver (§7), for a request of our current term;
     /// the driver has the data. Answered like an AppendEntries: the log now
     /// matches the leader's up to the snapshot's index, or further.
-    pub(crate) fn handle_install_snapshot(&mut self, from: NodeId, snapshot: SnapshotMeta) {
+    pub(crate) fn handle_install_snapshot(
+        &mut self,
+        from: NodeId,
+        snapshot: SnapshotMeta,
+        membership: Membership,
+    ) {
         self.become_follower(self.current_term, Some(from));
         self.reset_election_timer();
         if snapshot.index <= self.commit_index {
@@ -69,18 +75,16 @@ impl Raft {
             self.send(from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
             return;
         }
-        let installed = self.log.install(snapshot);
+        let installed = self.log.install(snapshot, membership.clone());
         let keep_suffix = installed == crate::log::Installed::KeptSuffix;
         // "Reset state machine using snapshot contents": the service does,
         // from `Ready::snapshot`, before any later entry is applied.
         self.commit_index = snapshot.index;
         self.last_applied = snapshot.index;
-        self.pending_install = Some(match self.pending_install {
-            // Two in one turn: the persisted log keeps its suffix only if
-            // both kept theirs.
-            Some(earlier) => SnapshotInstall { snapshot, keep_suffix: keep_suffix && earlier.keep_suffix },
-            None => SnapshotInstall { snapshot, keep_suffix },
-        });
+        // Two in one turn: the persisted log keeps its suffix only if both
+        // kept theirs.
+        let keep_suffix = keep_suffix && self.pending_install.as_ref().is_none_or(|e| e.keep_suffix);
+        self.pending_install = Some(SnapshotInstall { snapshot, membership, keep_suffix });
         let match_index = snapshot.index;
         self.send(from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
     }

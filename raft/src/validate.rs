@@ -41,21 +41,26 @@ pub(crate) fn check_message(msg: &Message) -> Result<(), StepError> {
         Err("term out of range")
     } else {
         match &msg.body {
-            Body::RequestVote { last_log_index, last_log_term }
+            Body::RequestVote { last_log_index, last_log_term, .. }
             | Body::PreVote { last_log_index, last_log_term } => {
                 check_position(*last_log_index, *last_log_term, msg.term)
             }
-            Body::RequestVoteReply { .. } | Body::PreVoteReply { .. } => Ok(()),
+            Body::RequestVoteReply { .. } | Body::PreVoteReply { .. } | Body::TimeoutNow => Ok(()),
             Body::AppendEntries { prev_log_index, prev_log_term, entries, .. } => {
                 check_position(*prev_log_index, *prev_log_term, msg.term)
                     .and_then(|()| check_entries(*prev_log_index, *prev_log_term, entries, msg.term))
             }
             Body::AppendEntriesReply(reply) => check_reply(reply, msg.term),
-            Body::InstallSnapshot { snapshot } if snapshot.index == 0 => Err("snapshot of the empty prefix"),
-            Body::InstallSnapshot { snapshot } if snapshot.index > MAX_INDEX => {
+            Body::InstallSnapshot { snapshot, .. } if snapshot.index == 0 => {
+                Err("snapshot of the empty prefix")
+            }
+            Body::InstallSnapshot { snapshot, .. } if snapshot.index > MAX_INDEX => {
                 Err("snapshot past the largest index")
             }
-            Body::InstallSnapshot { snapshot } => check_position(snapshot.index, snapshot.term, msg.term),
+            Body::InstallSnapshot { membership, .. } if !membership.is_well_formed() => {
+                Err("snapshot with a configuration that is not well formed")
+            }
+            Body::InstallSnapshot { snapshot, .. } => check_position(snapshot.index, snapshot.term, msg.term),
         }
     };
     checked.map_err(|reason| StepError::Malformed { from: msg.from, reason })
@@ -96,6 +101,9 @@ fn check_entries(
         if e.term < prev_term.max(1) || e.term > term {
             return Err("entry terms out of order");
         }
+        if e.kind == crate::EntryKind::Membership && e.as_membership().is_none() {
+            return Err("membership entry that is not a well-formed configuration");
+        }
         prev_term = e.term;
     }
     Ok(())
@@ -132,7 +140,7 @@ impl Raft {
                 // Two leaders in one term cannot happen (§5.2 Election Safety).
                 malformed("second leader in one term")
             }
-            Body::InstallSnapshot { snapshot } => {
+            Body::InstallSnapshot { snapshot, .. } => {
                 // A snapshot holds committed entries only, and so does ours.
                 let ours = self.log.term(snapshot.index);
                 if snapshot.index <= self.commit_index && ours.is_some_and(|t| t != snapshot.term) {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Backend, Failure};
 use crate::linearizability;
-use crate::sim::{CrashPoint, DiskProfile, Nemesis, Sim, SimOptions};
+use crate::sim::{Churn, CrashPoint, DiskProfile, Nemesis, Sim, SimOptions};
 
 /// How long the nemesis acts, in virtual time.
 pub const FAULTS_FOR: Duration = Duration::from_secs(5);
@@ -30,6 +30,8 @@ pub struct ChaosRun {
     pub wall: Duration,
     /// The crash points at which a server was crashed.
     pub crash_points: Vec<CrashPoint>,
+    /// What the `churn` nemesis did.
+    pub churn: Churn,
     pub result: Result<(), Failure>,
 }
 
@@ -42,14 +44,17 @@ pub const SNAPSHOT_ENTRIES: u64 = 100;
 pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
     let wall = Instant::now();
     let profile = Nemesis::by_name(nemesis).unwrap_or(Nemesis::NONE);
+    // Membership churn needs servers to add: 7, 3 of them the bootstrap voters.
+    let (servers, voters) = if profile.churn { (7, 3) } else { (SERVERS, SERVERS) };
     let options = SimOptions {
-        servers: SERVERS,
+        servers,
         seed,
         unreliable: false,
         disk,
         nemesis: profile,
         clients: CLIENTS,
         snapshot_entries: Some(SNAPSHOT_ENTRIES),
+        voters,
     };
     let mut sim = Sim::with_options(options);
     sim.stop_clients_at(FAULTS_FOR);
@@ -63,6 +68,7 @@ pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
         events: sim.event_number(),
         wall: wall.elapsed(),
         crash_points,
+        churn: sim.churn_stats(),
         result,
     }
 }

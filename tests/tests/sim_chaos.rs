@@ -75,3 +75,21 @@ fn crash_storms_reach_every_crash_point() {
         assert!(hit.contains(&point), "{point:?} never reached in 20 seeds: {hit:?}");
     }
 }
+
+/// Membership changes and leadership transfers, 3 to 7 voters, under every
+/// other fault; the operator's requests must mostly be taken, and the
+/// voters must really move.
+#[test]
+fn chaos_churn() {
+    let mut most = 0;
+    for seed in seeds_from_env(SEEDS) {
+        let run = chaos::run(seed, "churn", DiskProfile::TORN);
+        if let Err(e) = &run.result {
+            panic!("churn seed {seed}: {e}\nreplay: {}", chaos::replay_command(&run));
+        }
+        assert!(run.operations > 0, "churn seed {seed}: no operation completed");
+        assert!(run.churn.accepted > 0, "churn seed {seed}: no change taken: {:?}", run.churn);
+        most = most.max(run.churn.voters_seen.1);
+    }
+    assert!(most >= 5, "the voters never grew past {most}");
+}

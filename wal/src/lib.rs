@@ -23,7 +23,7 @@
 //! let (mut wal, recovered) = Wal::open(&dir, options.clone())?;
 //! assert!(recovered.entries.is_empty());
 //! wal.set_hard_state(HardState { current_term: 1, voted_for: Some(1) })?;
-//! wal.append(&[Entry { index: 1, term: 1, data: b"x=1".to_vec().into() }])?;
+//! wal.append(&[Entry { index: 1, term: 1, tag: 0, data: b"x=1".to_vec().into() }])?;
 //! wal.sync()?; // durable from here on
 //! drop(wal);
 //!
@@ -92,7 +92,11 @@
 //! - `2` hard state `{ current_term, voted_for: Option }`: the last wins;
 //!   every new segment opens with the current hard state, so compaction
 //!   never removes the latest one;
-//! - `3` truncate `{ from_index }`: removes every entry from `from_index` on.
+//! - `3` truncate `{ from_index }`: removes every entry from `from_index` on;
+//! - `4` tagged entry `{ index, term, tag: u8, data: bytes }`: an entry whose
+//!   [`Entry::tag`] is not 0 (Raft's configuration changes), otherwise like
+//!   `1`. Logs written before tags existed hold only kind 1, which reads
+//!   as tag 0; a tag of 0 in a kind-4 record is refused as corrupt.
 //!
 //! # Recovery
 //!

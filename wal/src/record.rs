@@ -19,6 +19,10 @@ pub struct Entry {
     pub index: u64,
     /// Term in which the entry was created.
     pub term: u64,
+    /// The caller's kind of entry, opaque to the log (Raft's commands and
+    /// configuration changes). 0, the common case, is stored as a plain
+    /// entry record, as before tags existed; others in a tagged one.
+    pub tag: u8,
     /// The command, opaque to the log.
     pub data: Bytes,
 }
@@ -43,6 +47,8 @@ pub enum Kind {
     HardState = 2,
     /// Removes every entry at `from_index` and above.
     Truncate = 3,
+    /// An entry with a non-zero tag.
+    TaggedEntry = 4,
 }
 
 impl Kind {
@@ -52,6 +58,7 @@ impl Kind {
             1 => Some(Kind::Entry),
             2 => Some(Kind::HardState),
             3 => Some(Kind::Truncate),
+            4 => Some(Kind::TaggedEntry),
             _ => None,
         }
     }
@@ -66,6 +73,8 @@ pub enum RecordRef<'a> {
         index: u64,
         /// Term.
         term: u64,
+        /// The caller's kind (see [`Entry::tag`]).
+        tag: u8,
         /// Entry data.
         data: &'a [u8],
     },
@@ -93,6 +102,15 @@ fn as_bytes<S: Serializer>(data: &&[u8], s: S) -> Result<S::Ok, S::Error> {
 }
 
 #[derive(Serialize, Deserialize)]
+struct TaggedEntryPayload<'a> {
+    index: u64,
+    term: u64,
+    tag: u8,
+    #[serde(serialize_with = "as_bytes", borrow)]
+    data: &'a [u8],
+}
+
+#[derive(Serialize, Deserialize)]
 struct TruncatePayload {
     from_index: u64,
 }
@@ -101,7 +119,8 @@ impl RecordRef<'_> {
     /// The record's kind.
     pub fn kind(&self) -> Kind {
         match self {
-            RecordRef::Entry { .. } => Kind::Entry,
+            RecordRef::Entry { tag: 0, .. } => Kind::Entry,
+            RecordRef::Entry { .. } => Kind::TaggedEntry,
             RecordRef::HardState(_) => Kind::HardState,
             RecordRef::Truncate { .. } => Kind::Truncate,
         }
@@ -111,8 +130,13 @@ impl RecordRef<'_> {
     pub fn frame_len(&self) -> usize {
         FRAME_LEN
             + match *self {
-                RecordRef::Entry { index, term, data } => {
-                    varint_len(index) + varint_len(term) + varint_len(data.len() as u64) + data.len()
+                RecordRef::Entry { index, term, tag, data } => {
+                    let tag_len = usize::from(tag != 0);
+                    varint_len(index)
+                        + varint_len(term)
+                        + tag_len
+                        + varint_len(data.len() as u64)
+                        + data.len()
                 }
                 RecordRef::HardState(hs) => {
                     varint_len(hs.current_term) + 1 + hs.voted_for.map_or(0, varint_len)
@@ -130,8 +154,11 @@ impl RecordRef<'_> {
         }
         let payload_buf = &mut buf[FRAME_LEN..];
         let n = match *self {
-            RecordRef::Entry { index, term, data } => {
+            RecordRef::Entry { index, term, tag: 0, data } => {
                 postcard::to_slice(&EntryPayload { index, term, data }, payload_buf).ok()?.len()
+            }
+            RecordRef::Entry { index, term, tag, data } => {
+                postcard::to_slice(&TaggedEntryPayload { index, term, tag, data }, payload_buf).ok()?.len()
             }
             RecordRef::HardState(hs) => postcard::to_slice(&hs, payload_buf).ok()?.len(),
             RecordRef::Truncate { from_index } => {
@@ -152,7 +179,17 @@ impl RecordRef<'_> {
         match kind {
             Kind::Entry => {
                 let (p, rest) = postcard::take_from_bytes::<EntryPayload>(payload).ok()?;
-                rest.is_empty().then_some(RecordRef::Entry { index: p.index, term: p.term, data: p.data })
+                rest.is_empty().then_some(RecordRef::Entry {
+                    index: p.index,
+                    term: p.term,
+                    tag: 0,
+                    data: p.data,
+                })
+            }
+            Kind::TaggedEntry => {
+                let (p, rest) = postcard::take_from_bytes::<TaggedEntryPayload>(payload).ok()?;
+                let valid = rest.is_empty() && p.tag != 0;
+                valid.then_some(RecordRef::Entry { index: p.index, term: p.term, tag: p.tag, data: p.data })
             }
             Kind::HardState => {
                 let (hs, rest) = postcard::take_from_bytes::<HardState>(payload).ok()?;
@@ -231,10 +268,11 @@ mod tests {
     fn records_round_trip() {
         let data = vec![7u8; 300];
         let recs = [
-            RecordRef::Entry { index: 5, term: 2, data: &data },
+            RecordRef::Entry { index: 5, term: 2, tag: 0, data: &data },
+            RecordRef::Entry { index: 6, term: 2, tag: 1, data: &data },
             RecordRef::HardState(HardState { current_term: 3, voted_for: Some(2) }),
             RecordRef::Truncate { from_index: 9 },
-            RecordRef::Entry { index: u64::MAX, term: 1 << 35, data: &data[..130] },
+            RecordRef::Entry { index: u64::MAX, term: 1 << 35, tag: 255, data: &data[..130] },
             RecordRef::HardState(HardState { current_term: u64::MAX, voted_for: None }),
         ];
         let mut buf = vec![0u8; 1024];
@@ -265,7 +303,10 @@ mod tests {
             b[bit / 8] ^= 1 << (bit % 8);
             assert!(!matches!(read_frame(&b, 0), Frame::Valid { .. }), "flip of bit {bit} undetected");
         }
-        assert_eq!(RecordRef::Entry { index: 1, term: 1, data: &[0; 100] }.encode_into(&mut buf), None);
+        assert_eq!(
+            RecordRef::Entry { index: 1, term: 1, tag: 0, data: &[0; 100] }.encode_into(&mut buf),
+            None
+        );
         assert!(matches!(read_frame(&buf[..n - 1], 0), Frame::Bad(_)));
     }
 }

@@ -141,11 +141,11 @@ impl Replayer {
     /// Applies one record; entry data becomes a slice of `segment`.
     fn apply(&mut self, rec: RecordRef<'_>, segment: &Bytes) -> Result<(), String> {
         match rec {
-            RecordRef::Entry { index, term, data } => {
+            RecordRef::Entry { index, term, tag, data } => {
                 self.bounds.check_entry(index).map_err(|e| e.to_string())?;
                 self.truncate_from(index);
                 self.bounds.on_entry(index);
-                self.entries.push(Entry { index, term, data: segment.slice_ref(data) });
+                self.entries.push(Entry { index, term, tag, data: segment.slice_ref(data) });
             }
             RecordRef::HardState(hs) => self.hard_state = hs,
             RecordRef::Truncate { from_index } => {

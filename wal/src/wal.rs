@@ -84,7 +84,7 @@ impl Wal {
             check.on_entry(e.index);
         }
         for e in entries {
-            self.write(&RecordRef::Entry { index: e.index, term: e.term, data: &e.data })?;
+            self.write(&RecordRef::Entry { index: e.index, term: e.term, tag: e.tag, data: &e.data })?;
             self.bounds.on_entry(e.index);
         }
         Ok(())

@@ -58,8 +58,8 @@ fn build() -> (TestDir, Vec<PathBuf>, Vec<Written>) {
     for (segment, path) in paths.iter().enumerate() {
         inspect::walk_segment(path, &mut |offset, len, rec| {
             let record = match rec {
-                RecordRef::Entry { index, term, data } => {
-                    Owned::Entry(Entry { index, term, data: data.to_vec().into() })
+                RecordRef::Entry { index, term, tag, data } => {
+                    Owned::Entry(Entry { index, term, tag, data: data.to_vec().into() })
                 }
                 RecordRef::HardState(hs) => Owned::HardState(hs),
                 RecordRef::Truncate { from_index } => Owned::Truncate(from_index),

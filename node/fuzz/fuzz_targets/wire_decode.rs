@@ -104,7 +104,7 @@ fn core(persisted: Persisted, seed: u64) -> Raft {
 }
 
 fn entry(index: u64, term: u64, data: &'static [u8]) -> Entry {
-    Entry { index, term, data: Bytes::from_static(data) }
+    Entry::new(index, term, Bytes::from_static(data))
 }
 
 /// A log of terms 1, 1, 2 persisted with current term 2.
@@ -113,6 +113,7 @@ fn restored(voted_for: Option<u64>) -> Persisted {
         snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for },
         entries: vec![entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 2, b"c")],
+        membership: None,
     }
 }
 
@@ -295,6 +296,16 @@ fuzz_target!(|data: &[u8]| {
                 check_log(&raft);
             }
             Wire::Reply { .. } | Wire::StatusReply { .. } => drain(&mut raft, &mut log_kv),
+            // An operator's membership change: the core must keep its log
+            // and configuration consistent whatever it is asked.
+            Wire::Admin { request, .. } => {
+                match request {
+                    node::proto::AdminRequest::Change(change) => drop(raft.propose_membership(change)),
+                    node::proto::AdminRequest::TransferLeader(id) => drop(raft.transfer_leadership(id)),
+                    node::proto::AdminRequest::Members => {}
+                }
+                check_log(&raft);
+            }
             // The service's snapshot: the log compacts behind what was applied.
             Wire::Snapshot(_) => {
                 let applied = raft.status().applied_index;

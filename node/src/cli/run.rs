@@ -26,7 +26,7 @@ pub(super) fn run(config_path: &Path, id: u64, data_dir: Option<PathBuf>) -> Exi
     }) {
         return fail(1, format!("cannot handle signals: {e}"));
     }
-    let options = ServerOptions { config, id, data_dir: data_dir.clone(), noop_on_election: true };
+    let options = ServerOptions { config, id, data_dir: data_dir.clone(), noop_on_election: true, join: None };
     let server = match Server::start(options, Box::new(KvStore::default())) {
         Ok(s) => s,
         // A bad file, or a data directory that belongs to another member

@@ -18,6 +18,7 @@
 //!         Action::Reply(replies) => answer each, // entries applied first
 //!         Action::RoleChanged { change, abandoned } => log it, answer each,
 //!         Action::Transfer(parts) => send each (snapshot chunks and acks),
+//!         Action::Membership(m) => update whom the network reaches,
 //!         Action::WriteSnapshot(job) => write it (anywhere), then
 //!             member.snapshot_written(outcome) and compact the WAL,
 //!         Action::Failed(why) => stop the member,
@@ -33,6 +34,8 @@
 //! Inputs wait while a turn is in progress (the event loop handles them
 //! between turns).
 
+mod admin;
+pub mod config_frame;
 mod requests;
 pub mod snapshot;
 mod transfer;
@@ -94,6 +97,10 @@ pub struct Member {
     applied_index: u64,
     /// Role and term at the end of the last turn.
     last_seen: (Role, u64),
+    /// This member has been in a configuration in force (it is not one
+    /// still waiting to be added): once it is no longer in one that
+    /// committed, it was removed.
+    was_member: bool,
     phase: Phase,
     snapshots: Snapshots,
 }
@@ -113,6 +120,9 @@ struct Snapshots {
     since: (u64, u64),
     /// Why the member cannot go on, once it cannot.
     failed: Option<String>,
+    /// The configuration read from the first chunk of the snapshot being
+    /// received (None: it holds none).
+    incoming_membership: Option<(raft::SnapshotMeta, Option<raft::Membership>)>,
 }
 
 /// A role or term change seen at the end of a turn, for the driver's log.
@@ -137,6 +147,10 @@ pub enum Action {
     Reply(Vec<ClientReply>),
     /// Send these snapshot chunks and acknowledgements.
     Transfer(Vec<(u64, SnapshotPart)>),
+    /// The configuration in force changed (before the messages of the
+    /// same turn go out): reach its members at their addresses (an empty
+    /// one: the driver's bootstrap address for that id), and no others.
+    Membership(raft::Membership),
     /// Write this snapshot durably, then report with
     /// [`Member::snapshot_written`].
     WriteSnapshot(SnapshotJob),
@@ -187,14 +201,17 @@ impl Member {
             writing: None,
             since: (0, 0),
             failed: None,
+            incoming_membership: None,
         };
         let applied_index = raft.status().applied_index;
+        let was_member = raft.is_member(raft.id());
         Member {
             raft,
             sm,
             requests: Requests::default(),
             applied_index,
             last_seen,
+            was_member,
             phase: Phase::Idle,
             snapshots,
         }
@@ -255,6 +272,8 @@ impl Member {
                 Reply::TooLarge { bytes: bytes as u64, max: max as u64 }
             }
             Err(raft::ProposeError::Busy { .. }) => Reply::Busy,
+            // The new leader takes it in a moment; the client retries.
+            Err(raft::ProposeError::Transferring { .. }) => Reply::Busy,
         };
         tracing::debug!(target: "client", client, seq, ?reply, "refused");
         Some(ClientReply { client, seq, reply })
@@ -271,6 +290,11 @@ impl Member {
         match std::mem::take(&mut self.phase) {
             Phase::Idle => self.between_turns(),
             Phase::Persisting(mut ready) => {
+                if let Some(membership) = ready.membership.take() {
+                    self.was_member |= membership.contains(self.raft.id());
+                    self.phase = Phase::Persisting(ready);
+                    return Action::Membership(membership);
+                }
                 let messages = self.take_snapshot_requests(std::mem::take(&mut ready.messages));
                 self.phase = Phase::Sending(ready);
                 if messages.is_empty() {
@@ -280,7 +304,7 @@ impl Member {
             }
             Phase::Sending(ready) => {
                 let mut replies = Vec::new();
-                if let Some(install) = ready.snapshot {
+                if let Some(install) = &ready.snapshot {
                     match self.restore(install.snapshot) {
                         Ok(forgotten) => replies = forgotten,
                         Err(why) => return Action::Failed(why),
@@ -319,7 +343,7 @@ impl Member {
             return self.end_turn();
         }
         let mut ready = self.raft.ready();
-        if let Some(install) = ready.snapshot {
+        if let Some(install) = &ready.snapshot {
             // The received data is durable already; it becomes current
             // before the driver drops the log it replaces.
             if let Err(e) = self.snapshots.store.install(install.snapshot) {
@@ -328,7 +352,7 @@ impl Member {
         }
         let writes = raft::Ready {
             hard_state: ready.hard_state.take(),
-            snapshot: ready.snapshot,
+            snapshot: ready.snapshot.clone(),
             entries: std::mem::take(&mut ready.entries),
             ..raft::Ready::default()
         };
@@ -344,8 +368,13 @@ impl Member {
     fn apply(&mut self, committed: Vec<raft::Entry>) -> Vec<ClientReply> {
         let mut replies = Vec::new();
         for entry in committed {
-            // No-op entries (a new leader's) are not the state machine's business.
-            let reply = (!entry.data.is_empty()).then(|| self.sm.apply(entry.index, &entry.data));
+            // No-op entries (a new leader's) and configurations are not the
+            // state machine's business; an operator waits on the latter.
+            let command = entry.kind == raft::EntryKind::Normal && !entry.data.is_empty();
+            let reply = match command {
+                true => Some(self.sm.apply(entry.index, &entry.data)),
+                false => (entry.kind == raft::EntryKind::Membership).then(Vec::new),
+            };
             self.applied_index = entry.index;
             self.snapshots.since.0 += 1;
             self.snapshots.since.1 += entry.data.len() as u64;

@@ -4,6 +4,7 @@
 
 use raft::{Body, Message, SnapshotMeta};
 
+use super::config_frame::{peek_membership, read_with_membership, WithMembership};
 use super::snapshot::{DataReader, SnapshotInfo, SnapshotJob, SnapshotPart};
 use super::transfer::{Received, SendOutcome};
 use super::{ClientReply, Member};
@@ -13,7 +14,9 @@ impl Member {
     /// refuses a message: an unknown sender, or values no member sends.
     pub fn step_snapshot(&mut self, from: u64, part: SnapshotPart) -> Result<(), raft::StepError> {
         let malformed = |reason| Err(raft::StepError::Malformed { from, reason });
-        if from >= net::CLIENT_ID_MIN || from == self.raft.id() || !self.raft.is_member(from) {
+        // Not only members of our configuration: a member being added
+        // hears from a leader it does not know yet (thesis §4.1).
+        if from >= net::CLIENT_ID_MIN || from == self.raft.id() {
             return Err(raft::StepError::UnknownSender(from));
         }
         match part {
@@ -51,8 +54,14 @@ impl Member {
             // A deposed leader's: the core answers it with our term (§7
             // "Reply immediately if term < currentTerm"), which ends it.
             let me = self.raft.id();
-            let msg = Message { from, to: me, term, body: Body::InstallSnapshot { snapshot: info.meta } };
-            return self.raft.step(msg);
+            // The core answers a stale term before it looks at the rest.
+            let membership = self.raft.membership().clone();
+            let body = Body::InstallSnapshot { snapshot: info.meta, membership };
+            return self.raft.step(Message { from, to: me, term, body });
+        }
+        if offset == 0 {
+            // The configuration leads the data, well inside the first chunk.
+            self.snapshots.incoming_membership = Some((info.meta, peek_membership(data)));
         }
         let commit_index = self.raft.commit_index();
         let store = &mut *self.snapshots.store;
@@ -60,8 +69,14 @@ impl Member {
             Received::Ack(ack) => self.snapshots.parts.push((from, ack)),
             Received::Complete { info, ack } => {
                 let me = self.raft.id();
-                let msg = Message { from, to: me, term, body: Body::InstallSnapshot { snapshot: info.meta } };
-                self.raft.step(msg)?;
+                let membership = match self.snapshots.incoming_membership.take() {
+                    Some((meta, Some(m))) if meta == info.meta => m,
+                    // Written before snapshots held their configuration:
+                    // the one in force here is the best there is.
+                    _ => self.raft.membership().clone(),
+                };
+                let body = Body::InstallSnapshot { snapshot: info.meta, membership };
+                self.raft.step(Message { from, to: me, term, body })?;
                 self.snapshots.parts.push((from, ack));
             }
         }
@@ -111,7 +126,7 @@ impl Member {
         let mut rest = Vec::with_capacity(messages.len());
         for msg in messages {
             match msg.body {
-                Body::InstallSnapshot { snapshot } => {
+                Body::InstallSnapshot { snapshot, .. } => {
                     let store = &mut *self.snapshots.store;
                     self.snapshots.senders.start(store, msg.to, msg.term, snapshot, &mut out);
                 }
@@ -143,7 +158,9 @@ impl Member {
                 data.info().meta
             ));
         }
-        self.sm.restore(&mut DataReader::new(&*data)).map_err(|e| format!("snapshot {meta:?}: {e}"))?;
+        let sm = &mut self.sm;
+        read_with_membership(&mut DataReader::new(&*data), |r| sm.restore(r))
+            .map_err(|e| format!("snapshot {meta:?}: {e}"))?;
         self.applied_index = meta.index;
         self.snapshots.since = (0, 0);
         tracing::info!(target: "replication", index = meta.index, term = meta.term, "snapshot installed");
@@ -165,7 +182,9 @@ impl Member {
             return;
         };
         let meta = SnapshotMeta { index, term };
-        self.snapshots.job = Some(SnapshotJob { meta, source: self.sm.snapshot() });
+        let Some(membership) = self.raft.membership_at(index).cloned() else { return };
+        let source = Box::new(WithMembership { membership, source: self.sm.snapshot() });
+        self.snapshots.job = Some(SnapshotJob { meta, source });
         self.snapshots.writing = Some(meta);
         self.snapshots.since = (0, 0);
     }

@@ -18,7 +18,9 @@ impl StateMachine for Recorder {
 }
 
 fn member(voters: Vec<u64>) -> (Member, Recorder) {
-    let config = raft::Config { noop_on_election: true, ..raft::Config::lab(1, voters) };
+    // Elections as Figure 2 has them (no pre-vote round to drive by hand):
+    // the turn order is what these tests look at.
+    let config = raft::Config { noop_on_election: true, pre_vote: false, ..raft::Config::lab(1, voters) };
     let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1));
     let raft = Raft::new(config, raft::Persisted::default(), rng).unwrap();
     let sm = Recorder::default();
@@ -186,4 +188,47 @@ fn status_counts_what_the_state_machine_applied() {
     let s = m.status();
     assert_eq!((s.id, s.role, s.applied_index), (1, Role::Leader, m.raft().log().last_index()));
     assert_eq!(s.applied_index, m.applied_index());
+}
+
+#[test]
+fn a_membership_change_is_answered_once_committed_and_never_applied() {
+    let (mut m, sm) = leader();
+    let add = raft::MembershipChange::AddLearner { id: 2, address: "127.0.0.1:7102".into() };
+    let request = crate::proto::AdminRequest::Change(add);
+    assert!(m.on_admin(net::CLIENT_ID_MIN, 3, request).is_none(), "answered when it commits");
+    let index = m.raft().log().last_index();
+    let actions = drain(&mut m);
+    assert!(actions.iter().any(|a| matches!(a, Action::Membership(ms) if ms.is_learner(2))), "{actions:?}");
+    let answered = actions.iter().any(|a| {
+        matches!(a, Action::Reply(rs) if rs.iter().any(|r| r.seq == 3 && r.reply == Reply::Applied(Vec::new())))
+    });
+    assert!(answered, "{actions:?}");
+    assert!(!sm.0.lock().unwrap().contains(&index), "the state machine never sees a configuration");
+    assert_eq!(m.removed(), None);
+}
+
+#[test]
+fn an_operator_is_told_why_a_request_is_refused() {
+    let (mut m, _) = leader();
+    let transfer = crate::proto::AdminRequest::TransferLeader(9);
+    let reply = m.on_admin(net::CLIENT_ID_MIN, 1, transfer).expect("answered at once").reply;
+    assert!(matches!(&reply, Reply::Refused(why) if why.contains("not a voter")), "{reply:?}");
+    let remove = crate::proto::AdminRequest::Change(raft::MembershipChange::Remove { id: 1 });
+    let reply = m.on_admin(net::CLIENT_ID_MIN, 2, remove).expect("answered at once").reply;
+    assert!(matches!(&reply, Reply::Refused(why) if why.contains("last voter")), "{reply:?}");
+    let members = m.on_admin(net::CLIENT_ID_MIN, 3, crate::proto::AdminRequest::Members).unwrap().reply;
+    assert!(matches!(&members, Reply::Members(info) if info.leader == 1 && info.membership.is_voter(1)));
+}
+
+#[test]
+fn a_member_removed_by_a_committed_change_says_so() {
+    let (mut m, _) = member(vec![1, 2]);
+    // Member 1 of {1, 2} hears from leader 2 that it was removed, and that
+    // the change committed.
+    let removal = raft::Membership::bootstrap(&[2]);
+    let entries = vec![raft::Entry::membership(1, 1, &removal)];
+    let body = raft::Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 1 };
+    m.step(2, raft::Message { from: 2, to: 1, term: 1, body }).unwrap();
+    drain(&mut m);
+    assert_eq!(m.removed(), Some(1));
 }

@@ -24,8 +24,11 @@ use async_io::Timer;
 use futures_lite::future;
 use smol::channel::{Receiver, Sender};
 
+use std::collections::BTreeMap;
+
 use super::resolver::Resolver;
 use super::{Command, FatalError, Shared};
+use crate::addr::PeerAddr;
 use crate::member::snapshot::{SnapshotInfo, SnapshotJob, SnapshotPart};
 use crate::member::{Action, ClientReply};
 use crate::proto::{MemberStatus, Wire};
@@ -49,6 +52,9 @@ pub(super) struct EventLoop {
     transport: net::Transport<Wire>,
     /// Re-resolves the names of silent peers (`resolver.rs`).
     resolver: Resolver,
+    /// The cluster file's addresses: where a member of a configuration
+    /// entry without an address of its own (the bootstrap ones) is.
+    bootstrap: BTreeMap<u64, PeerAddr>,
     inbox: Receiver<Command>,
     /// For the snapshot writer thread's report.
     commands: Sender<Command>,
@@ -65,8 +71,7 @@ impl EventLoop {
     pub(super) fn new(
         shared: Arc<Shared>,
         storage: Storage,
-        transport: net::Transport<Wire>,
-        resolver: Resolver,
+        (transport, resolver, bootstrap): (net::Transport<Wire>, Resolver, BTreeMap<u64, PeerAddr>),
         (commands, inbox): (Sender<Command>, Receiver<Command>),
         tick: Duration,
     ) -> EventLoop {
@@ -76,6 +81,7 @@ impl EventLoop {
             storage,
             transport,
             resolver,
+            bootstrap,
             inbox,
             commands,
             tick,
@@ -89,8 +95,10 @@ impl EventLoop {
     pub(super) async fn run(mut self) -> Result<(), FatalError> {
         let id = self.transport.endpoint().id();
         let result = self.turns().await;
-        if let Err(e) = &result {
-            tracing::error!(target: "wal", id, error = %e, "stopping: the log cannot be written");
+        match &result {
+            Err(e @ FatalError::Removed { .. }) => tracing::warn!(target: "election", id, "{e}"),
+            Err(e) => tracing::error!(target: "wal", id, error = %e, "stopping: the log cannot be written"),
+            Ok(()) => {}
         }
         tracing::info!(target: "election", id, "member stopped");
         result
@@ -251,6 +259,12 @@ impl EventLoop {
                     self.reply(reply);
                 }
             }
+            Wire::Admin { seq, request } => {
+                let answer = self.shared.member().on_admin(from, seq, request);
+                if let Some(reply) = answer {
+                    self.reply(reply);
+                }
+            }
             Wire::Snapshot(part) => {
                 if let Err(e) = self.shared.member().step_snapshot(from, part) {
                     tracing::debug!(target: "net", from, error = %e, "snapshot part refused");
@@ -283,13 +297,52 @@ impl EventLoop {
                 }
                 Action::Transfer(parts) => parts.into_iter().for_each(|(to, part)| self.send_part(to, part)),
                 Action::WriteSnapshot(job) => self.write_snapshot(job),
+                Action::Membership(membership) => self.reach(&membership),
                 Action::Failed(why) => {
                     tracing::error!(target: "wal", error = %why, "stopping");
                     return Err(FatalError::Snapshot(why));
                 }
-                Action::Idle => return Ok(()),
+                Action::Idle => {
+                    return match self.shared.member().removed() {
+                        Some(index) => Err(FatalError::Removed { index }),
+                        None => Ok(()),
+                    };
+                }
             }
         }
+    }
+
+    /// A new configuration is in force: the transport reaches its members
+    /// (at the address in the configuration, or the cluster file's for one
+    /// without), and the resolver watches their names. Members no longer in
+    /// it are dropped.
+    fn reach(&mut self, membership: &raft::Membership) {
+        let me = self.transport.endpoint().id();
+        let mut names = BTreeMap::new();
+        for id in membership.members().filter(|&id| id != me) {
+            let written = membership.address(id).unwrap_or_default();
+            let name = match written {
+                "" => self.bootstrap.get(&id).cloned(),
+                text => PeerAddr::parse(text)
+                    .map_err(|e| tracing::warn!(target: "net", peer = id, error = %e, "bad address in the configuration"))
+                    .ok(),
+            };
+            if let Some(name) = name {
+                names.insert(id, name);
+            }
+        }
+        let members: Vec<u64> = self.transport.endpoint().members().map(|(id, _)| id).collect();
+        for gone in members.into_iter().filter(|id| *id != me && !names.contains_key(id)) {
+            self.transport.remove_peer(gone);
+        }
+        for (&id, name) in &names {
+            if let Some(addr) = name.ip_literal().or_else(|| self.resolver.current(id)) {
+                self.transport.set_peer(id, addr);
+            }
+        }
+        tracing::info!(target: "election", id = me, voters = ?membership.voters.keys().collect::<Vec<_>>(),
+            learners = ?membership.learners.keys().collect::<Vec<_>>(), "configuration in force");
+        self.resolver.set_members(names, Instant::now());
     }
 
     /// A snapshot chunk counts as a request, as InstallSnapshot does in the

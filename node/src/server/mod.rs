@@ -41,6 +41,11 @@ pub struct ServerOptions {
     /// write. True for `node run`; the lab's tester expects indexes 1, 2, 3
     /// for its own commands and sets it false.
     pub noop_on_election: bool,
+    /// `Some(addr)`: this member is not in the cluster file (`node run
+    /// --join`). It listens on `addr` and starts outside every
+    /// configuration, waiting for a leader to add it; after a restart its
+    /// log knows the configuration.
+    pub join: Option<crate::addr::PeerAddr>,
 }
 
 /// Why a member could not start: one line each.
@@ -67,6 +72,9 @@ pub enum FatalError {
     Panicked,
     #[error("{0}")]
     Snapshot(String),
+    /// Not an error of the member's: an operator removed it.
+    #[error("removed from the cluster (by the configuration at index {index}); stopping")]
+    Removed { index: u64 },
 }
 
 /// The lab's counters.
@@ -137,19 +145,18 @@ impl Server {
     /// Opens (recovers) the WAL, binds the UDP address of `id`, starts the
     /// event loop; returns once it is listening.
     pub fn start(options: ServerOptions, sm: Box<dyn StateMachine>) -> Result<Server, StartError> {
-        let member = options.config.require_member(options.id)?;
-        let (name, addr) = (member.addr.clone(), member.resolve()?);
-        options.config.check_secure(options.id)?;
+        let (name, addr) = own_address(&options)?;
         let identity = wal::Identity { cluster_id: options.config.cluster_id, member_id: options.id };
         let log = options.config.log;
         let opened = Storage::open(&options.data_dir, identity, log.segment_bytes)?;
-        let mut sm = sm;
-        let snapshot = restore(&mut *sm, opened.snapshot)?;
+        let (mut sm, mut persisted) = (sm, opened.persisted);
+        let (snapshot, membership) = restore(&mut *sm, opened.snapshot)?;
+        persisted.membership = membership;
         let store = crate::snapshots::FileSnapshots::new(&options.data_dir, identity, snapshot);
         let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(random_u64()));
         let peers = resolver::resolve_members(&options.config, options.id, addr);
         let net_config = net_config(&options.config, options.id, peers.clone());
-        let raft = raft::Raft::new(raft_config(&options, &net_config), opened.persisted, rng)?;
+        let raft = raft::Raft::new(raft_config(&options, &net_config), persisted, rng)?;
         let policy = SnapshotPolicy { entries: log.snapshot_entries, bytes: log.snapshot_bytes };
         let member = Member::with_snapshots(raft, sm, Box::new(store), policy);
         let storage = opened.storage;
@@ -165,11 +172,11 @@ impl Server {
         let (commands, inbox) = smol::channel::unbounded();
         let tick = Duration::from_millis(options.config.timing.tick_ms);
         let resolver = resolver::for_member(&options.config, options.id, &peers, commands.clone());
+        let bootstrap = options.config.nodes.iter().map(|m| (m.id, m.addr.clone())).collect();
         let event_loop = event_loop::EventLoop::new(
             shared.clone(),
             storage,
-            transport,
-            resolver,
+            (transport, resolver, bootstrap),
             (commands.clone(), inbox),
             tick,
         );
@@ -269,22 +276,39 @@ impl Drop for Server {
     }
 }
 
-/// Restores the state machine from the newest snapshot on disk, if any.
+/// The name and address this member listens on: its own in the cluster
+/// file, or the one `--join` gave. Off loopback, a secret is required.
+fn own_address(options: &ServerOptions) -> Result<(crate::addr::PeerAddr, std::net::SocketAddr), StartError> {
+    let Some(name) = &options.join else {
+        let member = options.config.require_member(options.id)?;
+        let (name, addr) = (member.addr.clone(), member.resolve()?);
+        options.config.check_secure(options.id)?;
+        return Ok((name, addr));
+    };
+    let (id, reason) = (options.id, |e: std::io::Error| e.to_string());
+    let addr =
+        name.resolve().map_err(|e| ConfigError::Resolve { id, addr: name.clone(), reason: reason(e) })?;
+    let config = &options.config;
+    if config.secret.is_none() && !config.insecure && !addr.ip().is_loopback() {
+        return Err(ConfigError::Insecure { id, addr: name.clone(), resolved: addr }.into());
+    }
+    Ok((name.clone(), addr))
+}
+
+/// Restores the state machine from the newest snapshot on disk, if any,
+/// and returns the configuration stored with it.
 fn restore(
     sm: &mut dyn StateMachine,
     snapshot: Option<wal::snapshot::SnapshotReader>,
-) -> Result<Option<wal::snapshot::SnapshotReader>, StorageError> {
-    let Some(mut reader) = snapshot else { return Ok(None) };
-    let fail = |reason: String, r: &wal::snapshot::SnapshotReader| StorageError::Snapshot {
-        path: r.path().to_path_buf(),
-        reason,
+) -> Result<(Option<wal::snapshot::SnapshotReader>, Option<raft::Membership>), StorageError> {
+    let Some(mut reader) = snapshot else { return Ok((None, None)) };
+    let membership = match crate::member::config_frame::read_with_membership(&mut reader, |r| sm.restore(r)) {
+        Ok(m) => m,
+        Err(reason) => return Err(StorageError::Snapshot { path: reader.path().to_path_buf(), reason }),
     };
-    if let Err(reason) = sm.restore(&mut reader) {
-        return Err(fail(reason, &reader));
-    }
     tracing::info!(target: "wal", path = %reader.path().display(), index = reader.info().meta.index,
         "state machine restored from snapshot");
-    Ok(Some(reader))
+    Ok((Some(reader), membership))
 }
 
 fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
@@ -298,7 +322,10 @@ fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
         check_quorum: true,
         max_entry_bytes: options.config.limits.max_entry_bytes,
         max_uncommitted_bytes: options.config.limits.max_uncommitted_bytes,
-        ..raft::Config::lab(options.id, options.config.ids())
+        ..raft::Config::lab(
+            options.id,
+            if options.join.is_some() { Vec::new() } else { options.config.ids() },
+        )
     }
 }
 

@@ -47,6 +47,7 @@ pub fn start(config: &ClusterConfig, id: u64, sm: Box<dyn StateMachine>) -> Serv
         id,
         data_dir: config.node_data_dir(id),
         noop_on_election: true,
+        join: None,
     };
     Server::start(options, sm).unwrap()
 }

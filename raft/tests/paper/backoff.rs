@@ -20,8 +20,14 @@ fn backoff_skips_a_whole_term_per_round_trip() {
             snapshot: Default::default(),
             hard_state: hs(3),
             entries: log_of(&[1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3]),
+            membership: None,
         },
-        _ => Persisted { snapshot: Default::default(), hard_state: hs(6), entries: log_of(&leader_log) },
+        _ => Persisted {
+            snapshot: Default::default(),
+            hard_state: hs(6),
+            entries: log_of(&leader_log),
+            membership: None,
+        },
     });
     net.campaign(1);
     assert_eq!(net.leaders(), vec![1]);
@@ -41,6 +47,7 @@ fn backoff_jumps_past_the_leaders_last_entry_of_the_conflict_term() {
             snapshot: Default::default(),
             hard_state: HardState { current_term: 5, voted_for: None },
             entries: log_of(&[1, 2, 2, 2, 5]),
+            membership: None,
         },
     );
     // Become leader of term 6 by hand.
@@ -70,8 +77,18 @@ fn backoff_jumps_past_the_leaders_last_entry_of_the_conflict_term() {
 fn backoff_uses_the_followers_length_when_its_log_is_short() {
     let hs = |t| HardState { current_term: t, voted_for: None };
     let mut net = Net::with_logs(3, |id| match id {
-        2 => Persisted { snapshot: Default::default(), hard_state: hs(1), entries: log_of(&[1]) },
-        _ => Persisted { snapshot: Default::default(), hard_state: hs(1), entries: log_of(&[1; 30]) },
+        2 => Persisted {
+            snapshot: Default::default(),
+            hard_state: hs(1),
+            entries: log_of(&[1]),
+            membership: None,
+        },
+        _ => Persisted {
+            snapshot: Default::default(),
+            hard_state: hs(1),
+            entries: log_of(&[1; 30]),
+            membership: None,
+        },
     });
     net.campaign(1);
     assert_eq!(net.node(2).log().last_index(), 30);

@@ -20,8 +20,13 @@ fn hs(current_term: u64) -> HardState {
     HardState { current_term, voted_for: None }
 }
 
+/// The bootstrap configuration of the 3-member clusters here.
+fn three() -> raft::Membership {
+    raft::Membership::bootstrap(&[1, 2, 3])
+}
+
 fn install(from: u64, to: u64, term: u64, snapshot: SnapshotMeta) -> Message {
-    Message { from, to, term, body: Body::InstallSnapshot { snapshot } }
+    Message { from, to, term, body: Body::InstallSnapshot { snapshot, membership: three() } }
 }
 
 fn append(from: u64, term: u64, prev: (u64, u64), entries: Vec<Entry>, leader_commit: u64) -> Message {
@@ -40,7 +45,7 @@ fn success(match_index: u64) -> Body {
 
 /// Member 1 of 3, restarted from `snapshot` and `entries` in `term`.
 fn restored(term: u64, snapshot: SnapshotMeta, entries: Vec<Entry>) -> Raft {
-    new_raft(1, 3, Persisted { hard_state: hs(term), snapshot, entries })
+    new_raft(1, 3, Persisted { hard_state: hs(term), snapshot, entries, membership: None })
 }
 
 /// Everything a step could change, for before/after comparisons.
@@ -71,7 +76,7 @@ fn installs_sent_to(net: &Net, to: u64, since: usize) -> Vec<SnapshotMeta> {
         .iter()
         .filter(|m| m.to == to)
         .filter_map(|m| match m.body {
-            Body::InstallSnapshot { snapshot } => Some(snapshot),
+            Body::InstallSnapshot { snapshot, .. } => Some(snapshot),
             _ => None,
         })
         .collect()
@@ -117,7 +122,12 @@ fn s7_compact_drops_entries_through_the_index_and_keeps_its_term() {
     let mut r = new_raft(
         1,
         1,
-        Persisted { hard_state: hs(3), snapshot: snap(0, 0), entries: log_of(&[1, 1, 2, 2, 3]) },
+        Persisted {
+            hard_state: hs(3),
+            snapshot: snap(0, 0),
+            entries: log_of(&[1, 1, 2, 2, 3]),
+            membership: None,
+        },
     );
     while r.role() != Role::Leader {
         r.tick();
@@ -180,7 +190,10 @@ fn s7_a_follower_behind_the_leaders_snapshot_is_sent_install_snapshot_and_catche
     for (prev, entries) in appends_to(&net, 3, since) {
         assert!(entries.iter().all(|&i| i > 8), "AppendEntries after {prev} with {entries:?}");
     }
-    assert_eq!(net.installs, vec![(3, SnapshotInstall { snapshot: snap(8, 1), keep_suffix: false })]);
+    assert_eq!(
+        net.installs,
+        vec![(3, SnapshotInstall { snapshot: snap(8, 1), membership: three(), keep_suffix: false })]
+    );
     assert_eq!(net.snapshot_at[&3], snap(8, 1));
     assert_eq!(indexes(&net.applied[&3]), vec![9, 10], "nothing at or below the snapshot is applied");
     let s = net.node(3).status();
@@ -216,13 +229,16 @@ fn s7_6_a_follower_holding_the_snapshots_last_entry_keeps_the_entries_after_it()
     }
     net.down.clear();
     let snapshot = net.held.pop().unwrap();
-    assert_eq!(snapshot.body, Body::InstallSnapshot { snapshot: snap(4, 1) });
+    assert_eq!(snapshot.body, Body::InstallSnapshot { snapshot: snap(4, 1), membership: three() });
     net.node(3).step(snapshot).unwrap();
     let log = net.nodes[&3].log();
     assert_eq!((log.first_index(), log.last_index()), (5, 6));
     assert_eq!(log.entry(5), net.nodes[&1].log().entry(5), "entry 5 kept");
     net.flush();
-    assert_eq!(net.installs, vec![(3, SnapshotInstall { snapshot: snap(4, 1), keep_suffix: true })]);
+    assert_eq!(
+        net.installs,
+        vec![(3, SnapshotInstall { snapshot: snap(4, 1), membership: three(), keep_suffix: true })]
+    );
     assert_eq!(net.disk[&3].entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![5, 6]);
     net.deliver_all();
     assert_eq!(indexes(&net.applied[&3]), vec![5, 6]);
@@ -238,7 +254,10 @@ fn s7_6_and_7_the_suffix_stays_only_after_the_same_entry() {
     let mut r = restored(1, snap(0, 0), log_of(&[1; 6]));
     r.step(install(2, 1, 1, snap(4, 1))).unwrap();
     let ready = r.ready();
-    assert_eq!(ready.snapshot, Some(SnapshotInstall { snapshot: snap(4, 1), keep_suffix: true }));
+    assert_eq!(
+        ready.snapshot,
+        Some(SnapshotInstall { snapshot: snap(4, 1), membership: three(), keep_suffix: true })
+    );
     assert!(ready.entries.is_empty() && ready.committed_entries.is_empty());
     assert_eq!(
         ready.messages.iter().map(|m| (m.to, m.body.clone())).collect::<Vec<_>>(),
@@ -252,7 +271,10 @@ fn s7_6_and_7_the_suffix_stays_only_after_the_same_entry() {
     let mut r = restored(2, snap(0, 0), log_of(&[1, 1, 2, 2, 2, 2]));
     r.step(install(2, 1, 3, snap(4, 3))).unwrap();
     let ready = r.ready();
-    assert_eq!(ready.snapshot, Some(SnapshotInstall { snapshot: snap(4, 3), keep_suffix: false }));
+    assert_eq!(
+        ready.snapshot,
+        Some(SnapshotInstall { snapshot: snap(4, 3), membership: three(), keep_suffix: false })
+    );
     let log = r.log();
     assert_eq!((log.first_index(), log.last_index(), log.last_term(), log.term(4)), (5, 4, 3, Some(3)));
     assert_eq!(log.entry(5), None, "the whole log is gone");
@@ -261,7 +283,10 @@ fn s7_6_and_7_the_suffix_stays_only_after_the_same_entry() {
     // Rule 7 for a log that ends before the snapshot.
     let mut r = restored(1, snap(0, 0), log_of(&[1, 1]));
     r.step(install(2, 1, 1, snap(4, 1))).unwrap();
-    assert_eq!(r.ready().snapshot, Some(SnapshotInstall { snapshot: snap(4, 1), keep_suffix: false }));
+    assert_eq!(
+        r.ready().snapshot,
+        Some(SnapshotInstall { snapshot: snap(4, 1), membership: three(), keep_suffix: false })
+    );
     assert_eq!((r.log().first_index(), r.log().last_index()), (5, 4));
 }
 
@@ -355,7 +380,7 @@ fn leader_waiting_on_a_snapshot() -> Net {
         net.tick_all(1);
     }
     assert_eq!(net.held.len(), 1, "the InstallSnapshot went out");
-    assert_eq!(net.held[0].body, Body::InstallSnapshot { snapshot: snap(8, 1) });
+    assert_eq!(net.held[0].body, Body::InstallSnapshot { snapshot: snap(8, 1), membership: three() });
     net
 }
 
@@ -372,7 +397,7 @@ fn s7_leader_in_snapshot_state_sends_heartbeats_but_no_entries_and_resends_a_los
     assert_eq!(net.held.len(), 1, "not resent within resend_ticks");
     net.tick_all(10);
     assert_eq!(net.held.len(), 2, "resent after resend_ticks");
-    assert_eq!(net.held[1].body, Body::InstallSnapshot { snapshot: snap(8, 1) });
+    assert_eq!(net.held[1].body, Body::InstallSnapshot { snapshot: snap(8, 1), membership: three() });
     // Past the longest election timeout (60 ticks), still waiting.
     net.tick_all(20);
     assert_eq!(net.held.len(), 2);
@@ -524,7 +549,7 @@ fn s7_restart_drops_a_replaced_suffix_and_refuses_impossible_snapshots() {
     let restore = |term, snapshot, entries| {
         Raft::new(
             crate::net::paper_config(1, vec![1, 2, 3]),
-            Persisted { hard_state: hs(term), snapshot, entries },
+            Persisted { hard_state: hs(term), snapshot, entries, membership: None },
             rng(1),
         )
         .err()
@@ -568,8 +593,12 @@ fn persist_and_restart(r: &mut Raft, disk: &mut Persisted) -> Result<Raft, Resto
 /// dropped its whole log.
 #[test]
 fn s7_7_entries_after_a_discarding_install_in_the_same_turn_are_persisted() {
-    let persisted =
-        Persisted { hard_state: hs(2), snapshot: snap(0, 0), entries: log_of(&[1, 1, 1, 2, 2, 2, 2, 2]) };
+    let persisted = Persisted {
+        hard_state: hs(2),
+        snapshot: snap(0, 0),
+        entries: log_of(&[1, 1, 1, 2, 2, 2, 2, 2]),
+        membership: None,
+    };
     let mut disk = persisted.clone();
     let mut r = new_raft(1, 3, persisted);
     r.step(install(2, 1, 3, snap(5, 3))).unwrap();
@@ -584,8 +613,12 @@ fn s7_7_entries_after_a_discarding_install_in_the_same_turn_are_persisted() {
 /// disk's suffix in memory; the disk must not keep its old suffix.
 #[test]
 fn s7_6_a_suffix_replaced_in_the_same_turn_is_not_kept_on_disk() {
-    let persisted =
-        Persisted { hard_state: hs(2), snapshot: snap(0, 0), entries: log_of(&[1, 1, 1, 1, 1, 2, 2, 2]) };
+    let persisted = Persisted {
+        hard_state: hs(2),
+        snapshot: snap(0, 0),
+        entries: log_of(&[1, 1, 1, 1, 1, 2, 2, 2]),
+        membership: None,
+    };
     let mut disk = persisted.clone();
     let mut r = new_raft(1, 3, persisted);
     r.step(append(2, 3, (5, 1), vec![entry(6, 3), entry(7, 3)], 0)).unwrap();

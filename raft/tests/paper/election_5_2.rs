@@ -44,7 +44,7 @@ fn s5_2_one_vote_per_term_first_come_first_served() {
         from,
         to: 1,
         term: 1,
-        body: Body::RequestVote { last_log_index: 0, last_log_term: 0 },
+        body: Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false },
     };
     r.step(vote(2)).unwrap();
     r.step(vote(3)).unwrap();
@@ -94,13 +94,18 @@ fn s5_2_rejected_vote_request_does_not_reset_the_timer() {
             snapshot: Default::default(),
             hard_state: HardState { current_term: 1, voted_for: None },
             entries: crate::net::log_of(&[1]),
+            membership: None,
         },
     );
     for _ in 0..25 {
         r.tick();
     }
-    let req =
-        Message { from: 2, to: 1, term: 1, body: Body::RequestVote { last_log_index: 0, last_log_term: 0 } };
+    let req = Message {
+        from: 2,
+        to: 1,
+        term: 1,
+        body: Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false },
+    };
     r.step(req).unwrap();
     for _ in 0..35 {
         r.tick();
@@ -124,8 +129,12 @@ fn s5_1_stale_term_requests_are_refused_with_our_term() {
     let mut net = Net::new(3);
     net.campaign(1);
     net.campaign(2); // term 2
-    let stale =
-        Message { from: 3, to: 2, term: 1, body: Body::RequestVote { last_log_index: 9, last_log_term: 1 } };
+    let stale = Message {
+        from: 3,
+        to: 2,
+        term: 1,
+        body: Body::RequestVote { last_log_index: 9, last_log_term: 1, leadership_transfer: false },
+    };
     net.node(2).step(stale).unwrap();
     let reply = net.node(2).ready().messages.pop().unwrap();
     assert_eq!(reply.term, 2);

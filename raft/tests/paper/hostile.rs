@@ -26,7 +26,7 @@ fn refused_without_change(net: &mut Net, msg: Message) {
 fn request_vote_of_the_largest_term_is_refused_and_elections_go_on() {
     let mut net = Net::new(3);
     for term in [u64::MAX, MAX_TERM + 1] {
-        let body = Body::RequestVote { last_log_index: 0, last_log_term: 0 };
+        let body = Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
         refused_without_change(&mut net, Message { from: 2, to: 1, term, body });
     }
     net.campaign(1);
@@ -39,7 +39,7 @@ fn request_vote_of_the_largest_term_is_refused_and_elections_go_on() {
 #[test]
 fn a_member_at_the_largest_term_still_elects() {
     let mut net = Net::new(3);
-    let body = Body::RequestVote { last_log_index: 0, last_log_term: 0 };
+    let body = Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
     net.node(1).step(Message { from: 2, to: 1, term: MAX_TERM - 1, body }).unwrap();
     net.deliver_all();
     net.campaign(1);
@@ -52,7 +52,7 @@ fn malformed_append_of_a_higher_term_does_not_depose_the_leader() {
     let mut net = Net::new(3);
     net.campaign(1);
     assert_eq!(net.node(1).current_term(), 1);
-    let entries = vec![Entry { index: 1, term: 9, data: Default::default() }];
+    let entries = vec![Entry::new(1, 9, bytes::Bytes::new())];
     let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0 };
     refused_without_change(&mut net, Message { from: 2, to: 1, term: 7, body });
     assert_eq!(net.node(1).role(), Role::Leader);
@@ -62,7 +62,7 @@ fn malformed_append_of_a_higher_term_does_not_depose_the_leader() {
 #[test]
 fn indexes_at_the_end_of_the_range_do_not_overflow() {
     let mut net = Net::new(3);
-    let entries = vec![Entry { index: 0, term: 1, data: Default::default() }];
+    let entries = vec![Entry::new(0, 1, bytes::Bytes::new())];
     let body = Body::AppendEntries { prev_log_index: u64::MAX, prev_log_term: 1, entries, leader_commit: 0 };
     refused_without_change(&mut net, Message { from: 2, to: 1, term: 1, body });
 
@@ -96,7 +96,7 @@ fn append_that_overwrites_a_committed_entry_is_refused() {
     net.node(1).propose(b"x".to_vec()).unwrap();
     net.deliver_all();
     assert_eq!(net.node(2).commit_index(), 1);
-    let entries = vec![Entry { index: 1, term: 2, data: Default::default() }];
+    let entries = vec![Entry::new(1, 2, bytes::Bytes::new())];
     let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0 };
     let forged = Message { from: 3, to: 2, term: 2, body };
     refused_without_change(&mut net, forged);
@@ -109,7 +109,7 @@ fn term_zero_and_contradictory_positions_are_refused() {
         from: 2,
         to: 1,
         term,
-        body: Body::RequestVote { last_log_index, last_log_term },
+        body: Body::RequestVote { last_log_index, last_log_term, leadership_transfer: false },
     };
     for msg in [vote(0, 0, 0), vote(1, 5, 0), vote(1, 0, 1), vote(1, 3, 2)] {
         refused_without_change(&mut net, msg);

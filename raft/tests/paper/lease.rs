@@ -57,7 +57,7 @@ fn a_higher_term_candidate_is_ignored_in_lease_and_heard_after_it() {
         from: 3,
         to: 2,
         term,
-        body: Body::RequestVote { last_log_index: 0, last_log_term: 0 },
+        body: Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false },
     };
     net.node(2).step(vote(5)).unwrap();
     assert_eq!(net.node(2).current_term(), 1, "in lease: the term is not adopted");
@@ -73,7 +73,7 @@ fn a_higher_term_candidate_is_ignored_in_lease_and_heard_after_it() {
 fn without_check_quorum_there_is_no_lease() {
     let mut net = Net::with_config(3, |c| c.check_quorum = false);
     net.campaign(1);
-    let body = Body::RequestVote { last_log_index: 0, last_log_term: 0 };
+    let body = Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
     net.node(2).step(Message { from: 3, to: 2, term: 5, body }).unwrap();
     assert_eq!(net.node(2).current_term(), 5);
 }

@@ -37,7 +37,7 @@ fn s5_2_a_vote_is_kept_for_the_rest_of_the_term() {
         from,
         to: 1,
         term: 1,
-        body: Body::RequestVote { last_log_index: 0, last_log_term: 0 },
+        body: Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false },
     };
     r.step(ask(2)).unwrap();
     let heartbeat =
@@ -68,7 +68,7 @@ fn s5_2_a_vote_is_kept_for_the_rest_of_the_term() {
             from: 3,
             to: 1,
             term: 1,
-            body: Body::RequestVote { last_log_index: 0, last_log_term: 0 },
+            body: Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false },
         })
         .unwrap();
     let answers: Vec<_> = net.node(1).ready().messages.into_iter().map(|m| m.body).collect();
@@ -82,8 +82,12 @@ fn s5_2_a_vote_is_kept_for_the_rest_of_the_term() {
 #[test]
 fn s5_1_stale_requests_are_refused_even_by_a_member_free_to_vote() {
     let hard_state = HardState { current_term: 3, voted_for: None };
-    let mut r = new_raft(1, 3, Persisted { snapshot: Default::default(), hard_state, entries: vec![] });
-    let vote = Body::RequestVote { last_log_index: 0, last_log_term: 0 };
+    let mut r = new_raft(
+        1,
+        3,
+        Persisted { snapshot: Default::default(), hard_state, entries: vec![], membership: None },
+    );
+    let vote = Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
     r.step(Message { from: 2, to: 1, term: 2, body: vote }).unwrap();
     let entries = vec![crate::net::entry(1, 2)];
     let append = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 1 };

@@ -18,8 +18,11 @@ fn append(from: u64, term: u64, entries: Vec<Entry>) -> Message {
 #[test]
 fn log_reads_outside_the_log_are_empty_not_a_panic() {
     let hard_state = HardState { current_term: 2, voted_for: None };
-    let r =
-        new_raft(1, 3, Persisted { snapshot: Default::default(), hard_state, entries: log_of(&[1, 1, 2]) });
+    let r = new_raft(
+        1,
+        3,
+        Persisted { snapshot: Default::default(), hard_state, entries: log_of(&[1, 1, 2]), membership: None },
+    );
     let log = r.log();
     assert_eq!(log.slice(2, 99), &log_of(&[1, 1, 2])[1..], "clamped to the last entry");
     assert!(log.slice(4, 9).is_empty());
@@ -35,8 +38,11 @@ fn log_reads_outside_the_log_are_empty_not_a_panic() {
 #[test]
 fn s5_3_term_run_of_an_index_past_the_log_starts_after_the_log() {
     let hard_state = HardState { current_term: 2, voted_for: None };
-    let r =
-        new_raft(1, 3, Persisted { snapshot: Default::default(), hard_state, entries: log_of(&[1, 1, 2]) });
+    let r = new_raft(
+        1,
+        3,
+        Persisted { snapshot: Default::default(), hard_state, entries: log_of(&[1, 1, 2]), membership: None },
+    );
     assert_eq!(r.log().first_index_of_term_run(4), 4);
     assert_eq!(r.log().first_index_of_term_run(9), 4);
     assert_eq!(r.log().first_index_of_term_run(3), 3);
@@ -76,11 +82,11 @@ fn restore_refuses_a_persisted_entry_of_term_zero() {
         let entries = terms
             .iter()
             .enumerate()
-            .map(|(i, &term)| Entry { index: i as u64 + 1, term, data: Default::default() })
+            .map(|(i, &term)| Entry::new(i as u64 + 1, term, bytes::Bytes::new()))
             .collect();
         let restored = Raft::new(
             crate::net::paper_config(1, vec![1, 2, 3]),
-            Persisted { snapshot: Default::default(), hard_state, entries },
+            Persisted { snapshot: Default::default(), hard_state, entries, membership: None },
             rng(1),
         );
         if terms[0] == 0 {
@@ -101,17 +107,30 @@ fn s5_3_leader_without_the_conflict_term_backs_off_to_the_followers_first_index_
     let r = new_raft(
         1,
         3,
-        Persisted { snapshot: Default::default(), hard_state: hard_state(2), entries: log_of(&[2, 2]) },
+        Persisted {
+            snapshot: Default::default(),
+            hard_state: hard_state(2),
+            entries: log_of(&[2, 2]),
+            membership: None,
+        },
     );
     assert_eq!(r.log().last_index_of_term(1), None, "every entry is newer");
     assert_eq!(new_raft(1, 3, Persisted::default()).log().last_index_of_term(1), None, "empty log");
     assert_eq!(r.log().last_index_of_term(2), Some(2));
 
     let mut net = Net::with_logs(3, |id| match id {
-        2 => {
-            Persisted { snapshot: Default::default(), hard_state: hard_state(1), entries: log_of(&[1, 1, 1]) }
-        }
-        _ => Persisted { snapshot: Default::default(), hard_state: hard_state(2), entries: log_of(&[2, 2]) },
+        2 => Persisted {
+            snapshot: Default::default(),
+            hard_state: hard_state(1),
+            entries: log_of(&[1, 1, 1]),
+            membership: None,
+        },
+        _ => Persisted {
+            snapshot: Default::default(),
+            hard_state: hard_state(2),
+            entries: log_of(&[2, 2]),
+            membership: None,
+        },
     });
     net.campaign(1);
     assert_eq!(net.leaders(), vec![1]);

@@ -12,6 +12,7 @@ fn restore(current_term: u64) -> Result<Raft, RestoreError> {
         snapshot: Default::default(),
         hard_state: HardState { current_term, voted_for: None },
         entries: vec![],
+        membership: None,
     };
     Raft::new(crate::net::paper_config(1, vec![1, 2, 3]), persisted, rng(1))
 }
@@ -23,7 +24,7 @@ fn max_term_leaves_two_to_the_32_terms_and_terms_above_two_to_the_32_are_accepte
     assert_eq!(u64::MAX - MAX_TERM, 1 << 32);
     let mut net = Net::new(3);
     let term = 1 << 40;
-    let body = Body::RequestVote { last_log_index: 0, last_log_term: 0 };
+    let body = Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
     net.node(1).step(Message { from: 2, to: 1, term, body }).unwrap();
     assert_eq!(net.node(1).current_term(), term);
     assert!(restore(term).is_ok());

@@ -23,7 +23,7 @@ pub fn rng(seed: u64) -> Box<rand_chacha::ChaCha8Rng> {
 }
 
 pub fn entry(index: u64, term: u64) -> Entry {
-    Entry { index, term, data: vec![index as u8, term as u8].into() }
+    Entry::new(index, term, vec![index as u8, term as u8])
 }
 
 /// Entries 1.. with the given terms.
@@ -51,7 +51,7 @@ pub fn persist(disk: &mut Persisted, ready: &Ready) -> Result<(), String> {
     if let Some(hs) = ready.hard_state {
         disk.hard_state = hs;
     }
-    if let Some(install) = ready.snapshot {
+    if let Some(install) = &ready.snapshot {
         let at = install.snapshot.index;
         if install.keep_suffix {
             disk.entries.retain(|e| e.index > at);
@@ -59,6 +59,7 @@ pub fn persist(disk: &mut Persisted, ready: &Ready) -> Result<(), String> {
             disk.entries.clear();
         }
         disk.snapshot = install.snapshot;
+        disk.membership = Some(install.membership.clone());
     }
     let mut gap = Ok(());
     if let Some(first) = ready.entries.first() {
@@ -83,10 +84,12 @@ pub fn disk_last_index(disk: &Persisted) -> u64 {
 /// The service's compaction: a durable snapshot through `index`, then the
 /// core's log and the disk's drop what it covers.
 fn compact_member(raft: &mut Raft, disk: &mut Persisted, index: u64) -> Result<(), CompactError> {
+    let membership = raft.membership_at(index).cloned();
     raft.compact(index)?;
     let snapshot = raft.log().snapshot();
     if snapshot.index > disk.snapshot.index {
         disk.snapshot = snapshot;
+        disk.membership = membership;
         disk.entries.retain(|e| e.index > snapshot.index);
     }
     Ok(())
@@ -178,6 +181,16 @@ impl Net {
         }
     }
 
+    /// Starts member `id`, empty and outside every configuration (a member
+    /// about to be added), with the timing of member 1.
+    pub fn join(&mut self, id: NodeId) {
+        let config = Config { id, voters: Vec::new(), ..self.configs[&1].clone() };
+        let raft = Raft::new(config.clone(), Persisted::default(), rng(id)).expect("valid config");
+        self.configs.insert(id, config);
+        self.disk.insert(id, Persisted::default());
+        self.nodes.insert(id, raft);
+    }
+
     pub fn node(&mut self, id: NodeId) -> &mut Raft {
         self.nodes.get_mut(&id).expect("member exists")
     }
@@ -260,7 +273,7 @@ impl Net {
     /// `hold_snapshots`), then flushes. False when the queue is empty.
     pub fn deliver_one(&mut self) -> bool {
         let Some(msg) = self.queue.pop_front() else { return false };
-        if self.is_lost(&msg) {
+        if self.is_lost(&msg) || !self.nodes.contains_key(&msg.to) {
             return true;
         }
         if self.hold_snapshots && matches!(msg.body, Body::InstallSnapshot { .. }) {
@@ -279,7 +292,7 @@ impl Net {
     pub fn deliver_turn(&mut self, k: usize) {
         for _ in 0..k {
             let Some(msg) = self.queue.pop_front() else { break };
-            if self.is_lost(&msg) {
+            if self.is_lost(&msg) || !self.nodes.contains_key(&msg.to) {
                 continue;
             }
             if self.hold_snapshots && matches!(msg.body, Body::InstallSnapshot { .. }) {

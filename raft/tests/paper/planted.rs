@@ -44,13 +44,19 @@ impl Disk {
                 snapshot: Default::default(),
                 hard_state: self.hard_state,
                 entries: self.entries.clone(),
+                membership: None,
             },
         )
     }
 }
 
 fn request_vote(from: NodeId, to: NodeId, term: u64, last: (u64, u64)) -> Message {
-    Message { from, to, term, body: Body::RequestVote { last_log_index: last.0, last_log_term: last.1 } }
+    Message {
+        from,
+        to,
+        term,
+        body: Body::RequestVote { last_log_index: last.0, last_log_term: last.1, leadership_transfer: false },
+    }
 }
 
 /// The vote answers in `ready`, as (candidate, granted).
@@ -101,6 +107,7 @@ fn s5_2_granted_vote_is_persisted_before_the_reply_and_survives_a_restart() {
         snapshot: Default::default(),
         hard_state: HardState { current_term: 1, voted_for: None },
         entries: vec![],
+        membership: None,
     };
     let mut disk = Disk::holding(&persisted);
     let mut r = new_raft(1, 3, persisted);
@@ -136,6 +143,7 @@ fn s5_2_vote_granted_after_the_term_was_persisted_survives_a_restart() {
         snapshot: Default::default(),
         hard_state: HardState { current_term: 1, voted_for: None },
         entries: log_of(&[1]),
+        membership: None,
     };
     let mut disk = Disk::holding(&persisted);
     let mut r = new_raft(1, 5, persisted);

@@ -134,9 +134,11 @@ fn op() -> impl Strategy<Value = Op> {
 fn message(r: &Raft, from: u64, to: u64, term: &Num, kind: &Kind) -> Message {
     let (t, last) = (r.current_term(), r.log().last_index());
     let body = match kind {
-        Kind::Vote { last_index, last_term } => {
-            Body::RequestVote { last_log_index: last_index.at(last), last_log_term: last_term.at(t) }
-        }
+        Kind::Vote { last_index, last_term } => Body::RequestVote {
+            last_log_index: last_index.at(last),
+            last_log_term: last_term.at(t),
+            leadership_transfer: false,
+        },
         Kind::VoteReply(vote_granted) => Body::RequestVoteReply { vote_granted: *vote_granted },
         Kind::Append { prev_index, prev_term, terms, consecutive, commit } => {
             let prev_log_index = prev_index.at(last);
@@ -146,7 +148,7 @@ fn message(r: &Raft, from: u64, to: u64, term: &Num, kind: &Kind) -> Message {
                 .map(|(k, term)| {
                     let index =
                         if *consecutive { prev_log_index.wrapping_add(k as u64 + 1) } else { term.at(last) };
-                    Entry { index, term: term.at(t), data: vec![k as u8].into() }
+                    Entry::new(index, term.at(t), vec![k as u8])
                 })
                 .collect();
             Body::AppendEntries {
@@ -166,7 +168,8 @@ fn message(r: &Raft, from: u64, to: u64, term: &Num, kind: &Kind) -> Message {
         Kind::Snapshot { index, near_commit, term } => {
             let index = index.at(if *near_commit { r.commit_index() } else { last });
             let term = term.at(r.log().term(index).unwrap_or(t));
-            Body::InstallSnapshot { snapshot: SnapshotMeta { index, term } }
+            let membership = raft::Membership::bootstrap(&[1, 2, 3]);
+            Body::InstallSnapshot { snapshot: SnapshotMeta { index, term }, membership }
         }
     };
     Message { from, to, term: term.at(t), body }

@@ -57,6 +57,7 @@ fn s5_3_conflicting_suffix_is_replaced() {
         snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for: None },
         entries: log_of(&[1, 1, 2, 2]),
+        membership: None,
     };
     let mut r = new_raft(1, 3, persisted);
     r.step(append(3, (2, 1), vec![entry(3, 3)], 0)).unwrap();
@@ -77,6 +78,7 @@ fn s5_3_commit_index_only_covers_entries_the_request_vouched_for() {
         snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for: None },
         entries: log_of(&[1, 1, 1, 1]),
+        membership: None,
     };
     let mut r = new_raft(1, 3, persisted);
     r.step(append(2, (2, 1), vec![], 4)).unwrap();

@@ -11,13 +11,14 @@ fn s5_4_1_vote_denied_to_a_less_up_to_date_log() {
         snapshot: Default::default(),
         hard_state: HardState { current_term: 2, voted_for: None },
         entries: log_of(&[1, 2]),
+        membership: None,
     };
     let mut r = new_raft(1, 3, persisted);
     let ask = |last_log_index, last_log_term| Message {
         from: 2,
         to: 1,
         term: 3,
-        body: Body::RequestVote { last_log_index, last_log_term },
+        body: Body::RequestVote { last_log_index, last_log_term, leadership_transfer: false },
     };
     r.step(ask(5, 1)).unwrap(); // longer but older last term
     r.step(ask(1, 2)).unwrap(); // same last term, shorter
@@ -50,8 +51,18 @@ fn s5_4_2_old_term_entry_is_not_committed_by_counting_replicas() {
     // 1 leads term 4 with [1, 2]; 2 has [1]; 3 has [1].
     let hs = |t| HardState { current_term: t, voted_for: None };
     let mut net = Net::with_logs(3, |id| match id {
-        1 => Persisted { snapshot: Default::default(), hard_state: hs(3), entries: log_of(&[1, 2]) },
-        _ => Persisted { snapshot: Default::default(), hard_state: hs(3), entries: log_of(&[1]) },
+        1 => Persisted {
+            snapshot: Default::default(),
+            hard_state: hs(3),
+            entries: log_of(&[1, 2]),
+            membership: None,
+        },
+        _ => Persisted {
+            snapshot: Default::default(),
+            hard_state: hs(3),
+            entries: log_of(&[1]),
+            membership: None,
+        },
     });
     net.campaign(1);
     assert_eq!(net.node(1).role(), Role::Leader);

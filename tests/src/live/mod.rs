@@ -176,6 +176,7 @@ impl Live {
             id: Self::id(i),
             data_dir: self.wal_dir(i),
             noop_on_election: false,
+            join: None,
         };
         let shared = Arc::clone(&self.shared);
         let report: crate::harness::Report =

@@ -225,6 +225,9 @@ impl Sim {
                 self.client_timer_in(c, REDIRECT_US, false);
             }
             Reply::Busy => self.client_timer_in(c, BUSY_US, false),
+            Reply::Refused(_) | Reply::Members(_) => {
+                self.violation(format!("client {c} got an operator's answer {:?}", r.reply))
+            }
             Reply::TooLarge { bytes, max } => {
                 self.violation(format!("client {c}'s {bytes}-byte command refused as too large (max {max})"))
             }

@@ -66,7 +66,7 @@ impl Disk {
     }
 
     pub fn persisted(&self, snapshot: raft::SnapshotMeta) -> Persisted {
-        Persisted { snapshot, hard_state: self.hard_state, entries: self.entries.clone() }
+        Persisted { snapshot, hard_state: self.hard_state, entries: self.entries.clone(), membership: None }
     }
 }
 
@@ -178,9 +178,9 @@ impl SimDisk {
             self.written.hard_state = hs;
             self.unsynced.push(Write::HardState(hs));
         }
-        if let Some(install) = ready.snapshot {
+        if let Some(install) = &ready.snapshot {
             install_on(&mut self.written, install);
-            self.unsynced.push(Write::Install(install));
+            self.unsynced.push(Write::Install(install.clone()));
         }
         if let Some(first) = ready.entries.first() {
             let last = self.written.last_index();
@@ -252,7 +252,7 @@ impl SimDisk {
                 self.durable.write(es);
                 inv.on_entries(server, &self.durable, es)?;
             }
-            Write::Install(install) => install_on(&mut self.durable, *install),
+            Write::Install(install) => install_on(&mut self.durable, install),
         }
         Ok(())
     }
@@ -261,7 +261,7 @@ impl SimDisk {
 /// What an installed snapshot does to the log: keeps the entries after it
 /// when the log held its last entry, else drops them all; drops what it
 /// covers either way.
-fn install_on(disk: &mut Disk, install: SnapshotInstall) {
+fn install_on(disk: &mut Disk, install: &SnapshotInstall) {
     if !install.keep_suffix {
         disk.entries.clear();
     }
@@ -285,7 +285,7 @@ mod tests {
     use super::*;
 
     fn e(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: vec![index as u8].into() }
+        Entry::new(index, term, vec![index as u8])
     }
 
     fn ready(hs: Option<HardState>, entries: Vec<Entry>) -> Ready {

@@ -151,6 +151,8 @@ impl Sim {
                     }
                 }
                 Action::WriteSnapshot(job) => self.write_snapshot(i, job),
+                // The simulated network reaches every server by its index.
+                Action::Membership(_) => {}
                 Action::Failed(why) => return self.violation(format!("server {i} stopped: {why}")),
                 Action::Idle => {
                     if !self.take_deferred(i) {

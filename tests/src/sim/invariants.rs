@@ -191,13 +191,21 @@ impl Invariants {
                 }
                 Some(_) => {}
                 None => {
+                    // The first to commit an entry is its leader, which
+                    // counted a majority of the voters of the configuration
+                    // in force in its log (§4.1).
                     let durable = durable();
-                    let holders = durable.iter().filter(|d| d.term(index) == Some(e.term)).count();
-                    if holders < durable.len() / 2 + 1 {
+                    let voters = &raft.membership().voters;
+                    let holders = (durable.iter().enumerate())
+                        .filter(|(s, d)| {
+                            voters.contains_key(&(*s as u64 + 1)) && d.term(index) == Some(e.term)
+                        })
+                        .count();
+                    if holders < voters.len() / 2 + 1 {
                         return Err(format!(
-                            "server {server} committed index {index} (term {}) held durably by {holders} of {}",
+                            "server {server} committed index {index} (term {}) held durably by {holders} of its {} voters",
                             e.term,
-                            durable.len()
+                            voters.len()
                         ));
                     }
                     self.committed.push(this);
@@ -275,11 +283,11 @@ mod tests {
     fn a_second_entry_at_the_same_index_and_term_is_caught() {
         let mut inv = Invariants::new(2);
         let mut a = Disk::default();
-        let e1 = Entry { index: 1, term: 1, data: b"x".to_vec().into() };
+        let e1 = Entry::new(1, 1, b"x".to_vec());
         a.write(std::slice::from_ref(&e1));
         assert!(inv.on_entries(0, &a, &[e1]).is_ok());
         let mut b = Disk::default();
-        let other = Entry { index: 1, term: 1, data: b"y".to_vec().into() };
+        let other = Entry::new(1, 1, b"y".to_vec());
         b.write(std::slice::from_ref(&other));
         assert!(inv.on_entries(1, &b, &[other]).is_err());
     }
@@ -321,7 +329,7 @@ mod tests {
         let log = RaftLog::default();
         let mut d = Disk { hard_state: HardState { current_term: 1, voted_for: None }, ..Disk::default() };
         assert!(check_promise(1, &ack, (&d, none), &log).is_err());
-        d.write(&[Entry { index: 1, term: 1, data: b"x".to_vec().into() }]);
+        d.write(&[Entry::new(1, 1, b"x".to_vec())]);
         assert!(check_promise(1, &ack, (&d, none), &log).is_ok());
     }
 }

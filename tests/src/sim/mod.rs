@@ -15,6 +15,7 @@
 //! simulated clients ([`clients`]) run a key-value workload whose history
 //! is checked for linearizability.
 
+mod churn;
 pub mod clients;
 mod disk;
 mod driver;
@@ -38,6 +39,7 @@ use network::Network;
 use node::{SimNode, Violations};
 use queue::EventQueue;
 
+pub use churn::Churn;
 pub use disk::{Disk, DiskProfile};
 pub use nemesis::Nemesis;
 pub use node::CrashPoint;
@@ -68,6 +70,9 @@ pub struct Sim {
     rpcs: u64,
     bytes: u64,
     snapshot_entries: Option<u64>,
+    /// The bootstrap configuration's size (`SimOptions::voters`).
+    voters: usize,
+    churn: churn::Churn,
 }
 
 /// What a simulated run is made of.
@@ -85,6 +90,10 @@ pub struct SimOptions {
     /// Each server snapshots its state machine every this many applied
     /// entries (the lab's `SNAPSHOT_INTERVAL`); `None`: never.
     pub snapshot_entries: Option<u64>,
+    /// Servers 1..=voters are the bootstrap configuration; the others
+    /// start outside it, waiting to be added (the `churn` nemesis adds
+    /// them). All of them unless membership changes are simulated.
+    pub voters: usize,
 }
 
 impl SimOptions {
@@ -98,6 +107,7 @@ impl SimOptions {
             nemesis: Nemesis::NONE,
             clients: 0,
             snapshot_entries: None,
+            voters: servers,
         }
     }
 }
@@ -130,6 +140,8 @@ impl Sim {
             rpcs: 0,
             bytes: 0,
             snapshot_entries: o.snapshot_entries,
+            voters: o.voters.min(o.servers),
+            churn: churn::Churn::default(),
         };
         sim.network.unreliable = o.unreliable;
         for i in 0..o.servers {
@@ -164,21 +176,25 @@ impl Sim {
     /// Builds server `i` from what its disk holds durably and starts its
     /// clock at a random phase.
     fn start(&mut self, i: usize) {
-        let voters: Vec<u64> = (1..=self.nodes.len() as u64).collect();
+        let voters: Vec<u64> = match i < self.voters {
+            true => (1..=self.voters as u64).collect(),
+            false => Vec::new(), // a server waiting to be added
+        };
         let config =
             raft::Config { noop_on_election: self.clients.any(), ..raft::Config::lab(i as u64 + 1, voters) };
         let rng = Box::new(ChaCha8Rng::seed_from_u64(self.rng.random()));
-        let persisted = self.nodes[i].disk.persisted();
+        let mut persisted = self.nodes[i].disk.persisted();
+        self.checker.reset(i);
+        let (sm, membership) = match self.state_machine(i) {
+            Ok(restored) => restored,
+            Err(e) => return self.violation(format!("server {i} cannot restore its snapshot: {e}")),
+        };
+        persisted.membership = membership;
         let raft = match raft::Raft::new(config, persisted, rng) {
             Ok(r) => r,
             Err(e) => {
                 return self.violation(format!("server {i} cannot restart from what it persisted: {e}"))
             }
-        };
-        self.checker.reset(i);
-        let sm = match self.state_machine(i) {
-            Ok(sm) => sm,
-            Err(e) => return self.violation(format!("server {i} cannot restore its snapshot: {e}")),
         };
         let store = Box::new(snapshots::SimStore(self.nodes[i].disk.files.clone()));
         let policy = match self.snapshot_entries {
@@ -194,8 +210,12 @@ impl Sim {
         self.queue.push(self.now_us + phase, queue::Event::Tick { server: i, incarnation });
     }
 
-    /// Server `i`'s state machine, restored from its durable snapshot.
-    fn state_machine(&mut self, i: usize) -> Result<Box<dyn ::node::member::StateMachine>, String> {
+    /// Server `i`'s state machine, restored from its durable snapshot, and
+    /// the configuration stored with it.
+    fn state_machine(
+        &mut self,
+        i: usize,
+    ) -> Result<(Box<dyn ::node::member::StateMachine>, Option<raft::Membership>), String> {
         let mut sm: Box<dyn ::node::member::StateMachine> = if self.clients.any() {
             Box::new(::node::kv::KvStore::default())
         } else {
@@ -206,10 +226,11 @@ impl Sim {
             Box::new(LabMachine::new(i, self.checker.clone(), report))
         };
         let current = snapshots::lock(&self.nodes[i].disk.files).current.clone();
-        if let Some(snapshot) = current {
-            sm.restore(&mut &snapshot.data[..])?;
-        }
-        Ok(sm)
+        let Some(snapshot) = current else { return Ok((sm, None)) };
+        let restore = |r: &mut dyn std::io::Read| sm.restore(r);
+        let membership =
+            ::node::member::config_frame::read_with_membership(&mut &snapshot.data[..], restore)?;
+        Ok((sm, membership))
     }
 
     /// Server `i` stops where it is: what it had not synced is lost (or

@@ -18,6 +18,9 @@
 //! - forge: 1% of messages are followed by a forged copy with an extreme
 //!   value (a term past `MAX_TERM`, a log position with index and term
 //!   disagreeing, entries out of order), which the receiver must refuse.
+//! - churn: membership changes and leadership transfers every 50–300 ms
+//!   (`churn.rs`), with every other fault above: the run has 7 servers, 3
+//!   of them the bootstrap voters, and the voters go between 3 and 7.
 //!
 //! Faults stop at [`Sim::heal`]; the run then checks that every client
 //! operation completes.
@@ -38,6 +41,7 @@ pub struct Nemesis {
     pub hold_back: bool,
     pub slow_disk: bool,
     pub forge: bool,
+    pub churn: bool,
 }
 
 impl Nemesis {
@@ -48,6 +52,7 @@ impl Nemesis {
         hold_back: false,
         slow_disk: false,
         forge: false,
+        churn: false,
     };
     pub const ALL: Nemesis = Nemesis {
         crash: true,
@@ -56,11 +61,12 @@ impl Nemesis {
         hold_back: true,
         slow_disk: true,
         forge: true,
+        churn: false,
     };
 
     /// Profile names, for the command line and the tests.
-    pub const NAMES: [&'static str; 8] =
-        ["none", "crash", "partition", "oneway", "holdback", "slowdisk", "forge", "all"];
+    pub const NAMES: [&'static str; 9] =
+        ["none", "crash", "partition", "oneway", "holdback", "slowdisk", "forge", "all", "churn"];
 
     pub fn by_name(name: &str) -> Option<Nemesis> {
         let n = Nemesis::NONE;
@@ -73,6 +79,7 @@ impl Nemesis {
             "slowdisk" => Nemesis { slow_disk: true, ..n },
             "forge" => Nemesis { forge: true, ..n },
             "all" => Nemesis::ALL,
+            "churn" => Nemesis { churn: true, ..Nemesis::ALL },
             _ => return None,
         })
     }
@@ -88,6 +95,7 @@ impl Nemesis {
                 hold_back: acc.hold_back || n.hold_back,
                 slow_disk: acc.slow_disk || n.slow_disk,
                 forge: acc.forge || n.forge,
+                churn: acc.churn || n.churn,
             })
         })
     }
@@ -112,6 +120,8 @@ pub enum Fault {
         server: usize,
     },
     SlowDiskNext,
+    /// The next membership change or leadership transfer.
+    ChurnNext,
 }
 
 impl Sim {
@@ -122,6 +132,7 @@ impl Sim {
             (n.partition, Fault::PartitionNext { until_us: 0 }),
             (n.one_way, Fault::OneWayNext),
             (n.slow_disk, Fault::SlowDiskNext),
+            (n.churn, Fault::ChurnNext),
         ];
         for (on, fault) in first {
             if on {
@@ -134,7 +145,7 @@ impl Sim {
     }
 
     /// Schedules `fault` after a delay drawn from `after_us`.
-    fn nemesis_in(&mut self, after_us: std::ops::Range<u64>, fault: Fault) {
+    pub(super) fn nemesis_in(&mut self, after_us: std::ops::Range<u64>, fault: Fault) {
         let at = self.now_us + self.rng.random_range(after_us);
         self.queue.push(at, Event::Nemesis(fault));
     }
@@ -177,6 +188,10 @@ impl Sim {
                 let server = self.rng.random_range(0..self.nodes.len());
                 self.nodes[server].disk.slow_until_us = self.now_us + self.rng.random_range(100_000..500_000);
                 self.nemesis_in(200_000..800_000, Fault::SlowDiskNext);
+            }
+            Fault::ChurnNext if n.churn => {
+                self.churn_next();
+                self.nemesis_in(50_000..300_000, Fault::ChurnNext);
             }
             _ => {} // healed since
         }
@@ -237,7 +252,7 @@ impl Sim {
         }
         let mut forged = msg.clone();
         match (&mut forged.body, self.rng.random_range(0..3)) {
-            (Body::RequestVote { last_log_index, last_log_term }, 1) => {
+            (Body::RequestVote { last_log_index, last_log_term, leadership_transfer: false }, 1) => {
                 *last_log_index = u64::MAX;
                 *last_log_term = 0;
             }

@@ -30,7 +30,7 @@ fn run(dir: &str, count: u64) -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::stdout().lock();
     while next <= count {
         let batch: Vec<Entry> = (next..next + 1 + next % 7)
-            .map(|index| Entry { index, term: index / 100 + 1, data: expected_data(index) })
+            .map(|index| Entry { index, term: index / 100 + 1, tag: 0, data: expected_data(index) })
             .collect();
         wal.append(&batch)?;
         wal.sync()?;

@@ -155,8 +155,9 @@ fn describe_identity(identity: Option<Identity>) -> String {
 
 fn describe(rec: &RecordRef<'_>) -> String {
     match rec {
-        RecordRef::Entry { index, term, data } => {
-            format!("entry index {index} term {term} data {} B", data.len())
+        RecordRef::Entry { index, term, tag, data } => {
+            let kind = if *tag == 0 { String::new() } else { format!(" tag {tag}") };
+            format!("entry index {index} term {term}{kind} data {} B", data.len())
         }
         RecordRef::HardState(hs) => format!("hard state term {} vote {:?}", hs.current_term, hs.voted_for),
         RecordRef::Truncate { from_index } => format!("truncate from {from_index}"),

@@ -13,7 +13,7 @@ fn options(segment_size: u64) -> WalOptions {
 }
 
 fn entry(index: u64) -> Entry {
-    Entry { index, term: 1, data: vec![index as u8; 10].into() }
+    Entry { index, term: 1, tag: 0, data: vec![index as u8; 10].into() }
 }
 
 /// A failed sync is final: the `Wal` refuses every later call instead
@@ -45,7 +45,7 @@ fn write_unsynced(dir: &Path, segment_size: u64, n: u64) -> Vec<hook::Synced> {
     hook::take_log();
     wal.set_hard_state(HardState { current_term: 3, voted_for: Some(2) }).unwrap();
     let entries: Vec<Entry> =
-        (1..=n).map(|index| Entry { index, term: 3, data: vec![index as u8; 100].into() }).collect();
+        (1..=n).map(|index| Entry { index, term: 3, tag: 0, data: vec![index as u8; 100].into() }).collect();
     wal.append(&entries).unwrap();
     drop(wal);
     hook::take_log()

@@ -49,7 +49,7 @@ pub fn small(segment_size: u64) -> WalOptions {
 
 pub fn entry(index: u64, term: u64, len: usize) -> Entry {
     let data: Vec<u8> = (0..len).map(|i| (index as usize * 31 + i) as u8).collect();
-    Entry { index, term, data: data.into() }
+    Entry { index, term, tag: 0, data: data.into() }
 }
 
 /// Every file of `dir` (the lock and temporaries included) with its bytes,

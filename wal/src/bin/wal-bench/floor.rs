@@ -30,7 +30,7 @@ impl Floor {
     pub fn append(&mut self, entries: &[Entry]) -> std::io::Result<()> {
         self.buf.clear();
         for e in entries {
-            let rec = RecordRef::Entry { index: e.index, term: e.term, data: &e.data };
+            let rec = RecordRef::Entry { index: e.index, term: e.term, tag: e.tag, data: &e.data };
             let at = self.buf.len();
             self.buf.resize(at + rec.frame_len(), 0);
             rec.encode_into(&mut self.buf[at..]);

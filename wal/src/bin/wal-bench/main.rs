@@ -89,7 +89,7 @@ fn us(ns: u64) -> f64 {
 
 fn entries(first: u64, n: u64, size: usize) -> Vec<Entry> {
     (first..first + n)
-        .map(|index| Entry { index, term: 1, data: vec![(index % 251) as u8; size].into() })
+        .map(|index| Entry { index, term: 1, tag: 0, data: vec![(index % 251) as u8; size].into() })
         .collect()
 }
 
