@@ -17,15 +17,26 @@
 //!   way;
 //! - gives up after its timeout with [`ClientError::Timeout`].
 //!
+//! Operators' requests ([`Client::members`], [`Client::change`],
+//! [`Client::transfer_leader`]) go through the same loop; the leader's
+//! refusal of one is [`ClientError::Refused`] with its reason. The client
+//! knows the members of its cluster file, and those a leader's
+//! [`MembersInfo`] named since (added later, at the address their
+//! configuration gives); a redirect to a member it does not know is
+//! treated as "no leader known".
+//!
 //! Gets go through the log like writes (see `kv.rs`), so they are
 //! linearizable.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use raft::MembershipChange;
+
+use crate::addr::PeerAddr;
 use crate::config::{ClusterConfig, ConfigError, Member};
 use crate::kv::{KvCommand, KvReply, Op};
-use crate::proto::{MemberStatus, Reply, Wire};
+use crate::proto::{AdminRequest, MemberStatus, MembersInfo, Reply, Role, Wire};
 
 /// How long one attempt at one member may take before the next member is
 /// tried: longer than a commit, shorter than an election.
@@ -60,6 +71,9 @@ pub enum ClientError {
     ValueTooLarge { bytes: usize, max: usize },
     #[error("command too large: {bytes} bytes encoded (at most {max}; is the key too long?)")]
     CommandTooLarge { bytes: usize, max: usize },
+    /// The leader refused an operator's request, and why.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 impl ClientError {
@@ -83,6 +97,17 @@ pub struct Client {
     timeout: Duration,
     /// The largest entry the cluster admits (cluster.toml's limits).
     max_entry_bytes: usize,
+    /// The socket is IPv6 (the first member is): IPv4 members are known
+    /// by their v4-mapped address.
+    v6: bool,
+}
+
+/// How a request ended: the final reply (not a redirect or "busy"), and
+/// whether an earlier attempt went unanswered (a member may have taken
+/// that copy: a redirect or "busy" says it did not).
+struct Answer {
+    reply: Reply,
+    unanswered: bool,
 }
 
 impl Client {
@@ -117,6 +142,7 @@ impl Client {
             leader: None,
             timeout,
             max_entry_bytes,
+            v6,
         })
     }
 
@@ -159,7 +185,9 @@ impl Client {
         self.leader
     }
 
-    /// Every member's status, or `None` for those that did not answer.
+    /// Every known member's status (see [`Client::known_members`]), or
+    /// `None` for those that did not answer. A leader among them is where
+    /// the next request goes.
     pub fn status(&mut self) -> Vec<(Member, Option<MemberStatus>)> {
         self.seq += 1;
         let seq = self.seq;
@@ -176,6 +204,11 @@ impl Client {
                     slot.1 = Some(status);
                 }
             }
+        }
+        let leader =
+            answers.iter().filter_map(|(_, s)| s.filter(|s| s.role == Role::Leader)).max_by_key(|s| s.term);
+        if let Some(s) = leader {
+            self.leader = Some(s.id);
         }
         answers
     }
@@ -196,18 +229,123 @@ impl Client {
         if command.len() > self.max_entry_bytes {
             return Err(ClientError::CommandTooLarge { bytes: command.len(), max: self.max_entry_bytes });
         }
+        match self.call(seq, Wire::Request { seq, command })?.reply {
+            Reply::Applied(bytes) => postcard::from_bytes(&bytes).map_err(|_| ClientError::BadReply),
+            Reply::TooLarge { bytes, max } => {
+                Err(ClientError::CommandTooLarge { bytes: bytes as usize, max: max as usize })
+            }
+            _ => Err(ClientError::BadReply),
+        }
+    }
+
+    /// The leader's view of the configuration and of each follower's
+    /// progress. Members it names that this client did not know (added
+    /// after the cluster file was written) are reachable from then on.
+    pub fn members(&mut self) -> Result<MembersInfo, ClientError> {
+        match self.admin(AdminRequest::Members)?.reply {
+            Reply::Members(info) => {
+                self.learn(&info);
+                Ok(*info)
+            }
+            Reply::Refused(why) => Err(ClientError::Refused(why)),
+            _ => Err(ClientError::BadReply),
+        }
+    }
+
+    /// A single-server membership change; returns once it is committed.
+    /// Refused at once (with the leader's reason) when it cannot be made,
+    /// e.g. a learner that lags too far to be promoted. A change whose
+    /// request had to be sent again and is then refused as already made
+    /// (an earlier copy went unanswered: it may have committed, its reply
+    /// lost) counts as made.
+    pub fn change(&mut self, change: MembershipChange) -> Result<(), ClientError> {
+        let answer = self.admin(AdminRequest::Change(change.clone()))?;
+        match answer.reply {
+            Reply::Applied(_) => Ok(()),
+            Reply::Refused(_)
+                if answer.unanswered && self.members().is_ok_and(|m| in_effect(&m, &change)) =>
+            {
+                Ok(())
+            }
+            Reply::Refused(why) => Err(ClientError::Refused(why)),
+            _ => Err(ClientError::BadReply),
+        }
+    }
+
+    /// Asks the leader to hand leadership to voter `id`; returns once the
+    /// transfer has started (see [`Client::members`] to see it finish).
+    pub fn transfer_leader(&mut self, id: u64) -> Result<(), ClientError> {
+        match self.admin(AdminRequest::TransferLeader(id))?.reply {
+            Reply::Applied(_) => Ok(()),
+            Reply::Refused(why) => Err(ClientError::Refused(why)),
+            _ => Err(ClientError::BadReply),
+        }
+    }
+
+    /// The members this client can reach: the cluster file's, then those
+    /// it learned from a [`MembersInfo`].
+    pub fn known_members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// How long each command may take from now on.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    fn admin(&mut self, request: AdminRequest) -> Result<Answer, ClientError> {
+        self.seq += 1;
+        let seq = self.seq;
+        self.call(seq, Wire::Admin { seq, request })
+    }
+
+    /// Makes the members of `info` this client does not know yet
+    /// reachable, at the address their configuration gives (those without
+    /// one are in the cluster file, or unreachable from here).
+    fn learn(&mut self, info: &MembersInfo) {
+        for id in info.membership.members() {
+            if self.knows(id) {
+                continue;
+            }
+            let text = info.membership.address(id).unwrap_or_default();
+            let Ok(addr) = PeerAddr::parse(text) else { continue };
+            let member = Member { id, addr };
+            match member.resolve() {
+                Ok(resolved) => {
+                    self.transport.set_peer(id, same_family(resolved, self.v6));
+                    tracing::debug!(target: "client", id, %resolved, "member learned from the leader");
+                    self.members.push(member);
+                }
+                Err(e) => tracing::debug!(target: "client", id, error = %e, "member not reachable"),
+            }
+        }
+    }
+
+    fn knows(&self, id: u64) -> bool {
+        self.members.iter().any(|m| m.id == id)
+    }
+
+    /// The one retry loop of every request: sends `wire` (request `seq`)
+    /// to the member believed to lead, follows redirects, tries the next
+    /// member when an attempt goes unanswered, backs off while the leader
+    /// is busy, until a member answers for good or the timeout.
+    fn call(&mut self, seq: u64, wire: Wire) -> Result<Answer, ClientError> {
         let deadline = Instant::now() + self.timeout;
         let mut target = self.leader.unwrap_or_else(|| self.members.first().map_or(0, |m| m.id));
         let mut busy_pause = BUSY_PAUSE_MIN;
+        let mut unanswered = false;
         while Instant::now() < deadline {
             tracing::debug!(target: "client", seq, to = target, "request");
-            let _ = self.transport.send(target, &Wire::Request { seq, command: command.clone() });
+            let _ = self.transport.send(target, &wire);
             let mut reply = self.await_reply(seq, (Instant::now() + ATTEMPT).min(deadline));
             let pause = match reply {
-                Some((from, Reply::NotLeader { leader_hint: Some(hint) })) if hint != from => {
+                Some((from, Reply::NotLeader { leader_hint: Some(hint) }))
+                    if hint != from && self.knows(hint) =>
+                {
                     target = hint;
                     continue;
                 }
+                // No leader known, or one this client cannot reach.
                 Some((from, Reply::NotLeader { .. })) => {
                     target = self.next_member(from);
                     NO_LEADER_PAUSE
@@ -218,6 +356,7 @@ impl Client {
                     pause
                 }
                 None => {
+                    unanswered = true;
                     target = self.next_member(target);
                     continue;
                 }
@@ -228,14 +367,11 @@ impl Client {
                 reply = self.await_reply(seq, (Instant::now() + pause).min(deadline)).or(reply);
             }
             match reply {
-                Some((from, Reply::Applied(bytes))) => {
+                Some((from, reply @ (Reply::Applied(_) | Reply::Members(_) | Reply::Refused(_)))) => {
                     self.leader = Some(from);
-                    return postcard::from_bytes(&bytes).map_err(|_| ClientError::BadReply);
+                    return Ok(Answer { reply, unanswered });
                 }
-                Some((_, Reply::TooLarge { bytes, max })) => {
-                    let (bytes, max) = (bytes as usize, max as usize);
-                    return Err(ClientError::CommandTooLarge { bytes, max });
-                }
+                Some((_, reply @ Reply::TooLarge { .. })) => return Ok(Answer { reply, unanswered }),
                 _ => {}
             }
         }
@@ -272,5 +408,16 @@ fn same_family(addr: SocketAddr, v6: bool) -> SocketAddr {
     match addr {
         SocketAddr::V4(a) if v6 => SocketAddr::from((a.ip().to_ipv6_mapped(), a.port())),
         other => other,
+    }
+}
+
+/// Whether the configuration of `info` already holds what `change` makes.
+fn in_effect(info: &MembersInfo, change: &MembershipChange) -> bool {
+    let m = &info.membership;
+    match change {
+        MembershipChange::AddLearner { id, address } => m.learners.get(id) == Some(address),
+        MembershipChange::AddVoter { id, address } => m.voters.get(id) == Some(address),
+        MembershipChange::Promote { id } => m.is_voter(*id),
+        MembershipChange::Remove { id } => !m.contains(*id),
     }
 }
