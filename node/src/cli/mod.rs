@@ -2,6 +2,7 @@
 //! subcommand. Every error is one line on stderr; bad arguments or a bad
 //! cluster.toml exit with 2, other failures with 1.
 
+mod admin;
 mod local;
 mod ops;
 mod run;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::addr::PeerAddr;
 use crate::config::ClusterConfig;
 
 /// A member of a Raft cluster over UDP, and its client.
@@ -31,13 +33,22 @@ pub struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run one member: binds the addr of its id in the cluster file.
+    /// Run one member: binds the addr of its id in the cluster file (or
+    /// --addr, for a member joining later).
     Run {
         #[arg(long)]
         id: u64,
         /// Where to keep the write-ahead log (default: data_dir/node-ID).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// A member added after the cluster started: wait outside every
+        /// configuration until a leader adds it (`node add`).
+        #[arg(long)]
+        join: bool,
+        /// Where a joining member listens (HOST:PORT): needed when its id
+        /// is not in the cluster file.
+        #[arg(long, requires = "join")]
+        addr: Option<PeerAddr>,
     },
     /// Set KEY to VALUE (or to the bytes of --value-file).
     Put {
@@ -61,6 +72,28 @@ enum Command {
     },
     /// Start every member of the cluster file on this machine, until Ctrl-C.
     Local,
+    /// The configuration as the leader sees it: one line per member (id,
+    /// voter or learner, address, how far it is behind the leader).
+    Members {
+        /// One JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add member ID listening at ADDR (start it first with `node run --id
+    /// ID --join --addr ADDR`): a voter at once, or a learner.
+    Add {
+        id: u64,
+        addr: PeerAddr,
+        /// Receive the log without voting; `node promote` once caught up.
+        #[arg(long)]
+        learner: bool,
+    },
+    /// Make learner ID a voter (refused while it lags the leader).
+    Promote { id: u64 },
+    /// Remove member ID (voter or learner) from the configuration.
+    Remove { id: u64 },
+    /// Hand leadership to voter ID, and wait until it leads.
+    TransferLeader { id: u64 },
 }
 
 /// Parses the arguments, runs the command, returns the exit code.
@@ -68,7 +101,7 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
     match args.command {
-        Command::Run { id, data_dir } => run::run(&args.config, id, data_dir),
+        Command::Run { id, data_dir, join, addr } => run::run(&args.config, id, data_dir, join, addr),
         Command::Put { key, value, value_file } => {
             ops::put(&args.config, args.timeout, &key, value, value_file.as_deref())
         }
@@ -76,6 +109,11 @@ pub fn main() -> ExitCode {
         Command::Delete { key } => ops::delete(&args.config, args.timeout, &key),
         Command::Status { json } => status::status(&args.config, args.timeout, json),
         Command::Local => local::local(&args.config, args.timeout),
+        Command::Members { json } => admin::members(&args.config, args.timeout, json),
+        Command::Add { id, addr, learner } => admin::add(&args.config, args.timeout, id, addr, learner),
+        Command::Promote { id } => admin::promote(&args.config, args.timeout, id),
+        Command::Remove { id } => admin::remove(&args.config, args.timeout, id),
+        Command::TransferLeader { id } => admin::transfer_leader(&args.config, args.timeout, id),
     }
 }
 
@@ -97,4 +135,71 @@ fn load(path: &Path) -> Result<ClusterConfig, ExitCode> {
 fn fail(code: u8, e: impl std::fmt::Display) -> ExitCode {
     eprintln!("node: {e}");
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(words: &str) -> Result<Command, clap::Error> {
+        Args::try_parse_from(std::iter::once("node").chain(words.split_whitespace())).map(|a| a.command)
+    }
+
+    #[test]
+    fn add_takes_an_id_an_address_and_learner() {
+        match parse("add 4 127.0.0.1:7104 --learner").unwrap() {
+            Command::Add { id: 4, addr, learner: true } => assert_eq!(addr.to_string(), "127.0.0.1:7104"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse("add 4 db4.internal:7104").unwrap(), Command::Add { learner: false, .. }));
+        assert!(matches!(parse("add 4 [::1]:7104").unwrap(), Command::Add { .. }));
+    }
+
+    #[test]
+    fn a_bad_address_or_id_is_refused_before_anything_is_sent() {
+        for bad in
+            ["add 4 127.0.0.1", "add 4 udp://h:1", "add 4 ::1:7104", "add 4 h:99999", "add x h:1", "add 4"]
+        {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::ValueValidation | ErrorKind::InvalidValue | ErrorKind::MissingRequiredArgument
+                ),
+                "{bad}: {:?}",
+                e.kind()
+            );
+        }
+        let e = parse("add 4 127.0.0.1").unwrap_err().to_string();
+        assert!(e.contains("no :PORT"), "{e}");
+    }
+
+    #[test]
+    fn run_takes_join_and_addr_but_addr_only_with_join() {
+        match parse("run --id 4 --join --addr 127.0.0.1:7104 --data-dir /d").unwrap() {
+            Command::Run { id: 4, join: true, addr: Some(a), data_dir: Some(_) } => {
+                assert_eq!(a.to_string(), "127.0.0.1:7104")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse("run --id 4 --join").unwrap(), Command::Run { join: true, addr: None, .. }));
+        assert_eq!(
+            parse("run --id 4 --addr 127.0.0.1:7104").unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(parse("run --id 4 --join --addr nowhere").unwrap_err().kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn the_other_admin_commands_parse() {
+        assert!(matches!(parse("members --json").unwrap(), Command::Members { json: true }));
+        assert!(matches!(parse("promote 4").unwrap(), Command::Promote { id: 4 }));
+        assert!(matches!(parse("remove 3").unwrap(), Command::Remove { id: 3 }));
+        assert!(matches!(parse("transfer-leader 2").unwrap(), Command::TransferLeader { id: 2 }));
+        assert!(matches!(parse("--timeout 10s transfer-leader 2").unwrap(), Command::TransferLeader { .. }));
+        assert_eq!(parse("transfer-leader").unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+    }
 }

@@ -11,7 +11,7 @@ use crate::client::{Client, ClientError};
 /// Loads the config, makes a client and runs `op` with it; any failure is
 /// one line on stderr and exit 1, or 2 for a command the cluster can never
 /// take (a bad config: exit 2, from `load`).
-fn with_client(
+pub(super) fn with_client(
     config: &Path,
     timeout: Duration,
     op: impl FnOnce(&mut Client) -> Result<ExitCode, ClientError>,
