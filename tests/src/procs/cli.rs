@@ -1,5 +1,6 @@
 //! The `node` client commands (`put`, `get`, `status --json` and its
-//! transport counters) as typed calls, each one a child process,
+//! transport counters, `members --json` and the membership commands) as
+//! typed calls, each one a child process,
 //! optionally run through a prefix such as `ip netns exec NS`.
 
 use std::path::PathBuf;
@@ -100,6 +101,26 @@ impl Cli {
         parse_status(&String::from_utf8_lossy(&out.stdout))
     }
 
+    /// `node members --json`: the leader's view of the configuration.
+    pub fn members(&self) -> Result<Members> {
+        let out = self.run(&["members", "--json"])?;
+        if !out.status.success() {
+            return Err(failed("node members --json", &out));
+        }
+        parse_members(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// An operator's command (`add ID ADDR [--learner]`, `promote ID`,
+    /// `remove ID`, `transfer-leader ID`): what it printed on success, or
+    /// [`ProcError::Command`] with its exit status and stderr line.
+    pub fn admin(&self, args: &[&str]) -> Result<String> {
+        let out = self.run(args)?;
+        if !out.status.success() {
+            return Err(failed(&format!("node {}", args.join(" ")), &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
     /// The transport counters in `node status --json`, by member id
     /// (`None` for a member that did not answer).
     pub fn counters(&self) -> Result<Vec<(u64, Option<NetCounters>)>> {
@@ -128,6 +149,66 @@ pub fn parse_counters(text: &str) -> Result<Vec<(u64, Option<NetCounters>)>> {
     }
     members.sort_by_key(|(id, _)| *id);
     Ok(members)
+}
+
+/// `node members --json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Members {
+    pub leader: u64,
+    pub term: u64,
+    pub last_index: u64,
+    /// Voters, then learners.
+    pub members: Vec<Membership>,
+}
+
+/// One member of [`Members`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub id: u64,
+    /// "voter" or "learner".
+    pub role: String,
+    pub addr: String,
+    /// Entries behind the leader's last index, if the leader knows.
+    pub lag: Option<u64>,
+}
+
+impl Members {
+    pub fn get(&self, id: u64) -> Option<&Membership> {
+        self.members.iter().find(|m| m.id == id)
+    }
+    /// The ids whose role is `role`, ascending.
+    pub fn with_role(&self, role: &str) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.members.iter().filter(|m| m.role == role).map(|m| m.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// Parses the object printed by `node members --json`.
+pub fn parse_members(text: &str) -> Result<Members> {
+    let bad = |detail: String| ProcError::Parse { command: "node members --json".into(), detail };
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| bad(format!("{e}: {text}")))?;
+    let num = |item: &serde_json::Value, key: &str| item.get(key).and_then(|v| v.as_u64());
+    let text_of = |item: &serde_json::Value, key: &str| {
+        item.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    };
+    let items =
+        value.get("members").and_then(|m| m.as_array()).ok_or_else(|| bad(format!("no members: {text}")))?;
+    Ok(Members {
+        leader: num(&value, "leader").ok_or_else(|| bad(format!("no leader: {text}")))?,
+        term: num(&value, "term").unwrap_or(0),
+        last_index: num(&value, "last_index").unwrap_or(0),
+        members: items
+            .iter()
+            .map(|item| Membership {
+                id: num(item, "id").unwrap_or(0),
+                role: text_of(item, "role"),
+                addr: text_of(item, "addr"),
+                lag: num(item, "lag"),
+            })
+            .collect(),
+    })
 }
 
 /// Parses the array printed by `node status --json`.
@@ -174,6 +255,18 @@ mod tests {
         assert_eq!((members[0].term, members[0].commit_index, members[0].last_index), (3, 7, 8));
         assert!(!members[1].is_reachable());
         assert!(parse_status("{}").is_err());
+    }
+
+    #[test]
+    fn parses_members_json() {
+        let text = r#"{"leader":1,"term":3,"commit_index":9,"last_index":10,"membership_index":8,"members":[
+            {"id":1,"role":"voter","addr":"127.0.0.1:1","leader":true,"match_index":10,"lag":0},
+            {"id":4,"role":"learner","addr":"127.0.0.1:4","leader":false,"match_index":null,"lag":null}]}"#;
+        let members = parse_members(text).unwrap();
+        assert_eq!((members.leader, members.term, members.last_index), (1, 3, 10));
+        assert_eq!(members.with_role("voter"), [1]);
+        assert_eq!(members.get(4).map(|m| m.lag), Some(None));
+        assert!(parse_members("[]").is_err());
     }
 
     #[test]

@@ -144,6 +144,8 @@ pub struct ProcCluster {
     config: PathBuf,
     bin: PathBuf,
     children: BTreeMap<u64, Child>,
+    /// Members started with `spawn_joining` (not in the cluster file).
+    joined: Vec<u64>,
     cli: Cli,
     _one_at_a_time: MutexGuard<'static, ()>,
 }
@@ -173,6 +175,7 @@ impl ProcCluster {
             config,
             bin,
             children: BTreeMap::new(),
+            joined: Vec::new(),
             cli,
             _one_at_a_time: guard,
         };
@@ -244,16 +247,62 @@ impl ProcCluster {
 
     /// Starts member `id` (its stderr appends to its log file).
     pub fn spawn(&mut self, id: u64) -> Result<()> {
+        self.spawn_with(id, &[])
+    }
+
+    /// Starts member `id`, which is not in the cluster file, with `node run
+    /// --id ID --join --addr ADDR`: it waits for `node add`. From then on it
+    /// is one of the running members (killed on drop, checked by
+    /// `check_alive`, counted by `wait_converged`, its log tail printed on
+    /// a panic).
+    pub fn spawn_joining(&mut self, id: u64, addr: SocketAddr) -> Result<()> {
+        self.joined.push(id);
+        self.spawn_with(id, &["--join".into(), "--addr".into(), addr.to_string()])
+    }
+
+    /// Starts member `id` with `extra` arguments after `node run --config
+    /// FILE --id ID` (its stderr appends to its log file).
+    pub fn spawn_with(&mut self, id: u64, extra: &[String]) -> Result<()> {
         assert!(!self.children.contains_key(&id), "member {id} is already running");
         let log = File::options()
             .create(true)
             .append(true)
             .open(self.log_path(id))
             .map_err(io("open member log"))?;
-        let child =
-            self.run_command(id).stderr(log).spawn().map_err(io(format!("spawn node run --id {id}")))?;
+        let mut command = self.run_command(id);
+        command.args(extra).stderr(log);
+        let child = command.spawn().map_err(io(format!("spawn node run --id {id}")))?;
         self.children.insert(id, child);
         Ok(())
+    }
+
+    /// Waits up to `timeout` for running member `id` to exit by itself
+    /// (e.g. once it is removed from the cluster); its exit status. It is
+    /// no longer running afterwards.
+    pub fn wait_exit(&mut self, id: u64, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.children.get_mut(&id).ok_or_else(|| ProcError::Command {
+            command: format!("node run --id {id}"),
+            detail: "not running".into(),
+        })?;
+        loop {
+            if let Some(status) = child.try_wait().map_err(io("wait for node run"))? {
+                self.children.remove(&id);
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                return Err(ProcError::Timeout {
+                    what: format!("member {id} to exit by itself"),
+                    waited_ms: timeout.as_millis(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The members running now, by id.
+    pub fn running(&self) -> Vec<u64> {
+        self.children.keys().copied().collect()
     }
 
     /// `kill -9` member `id` and reap it.
@@ -405,7 +454,7 @@ impl Drop for ProcCluster {
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            for (id, _) in &self.spec.members {
+            for id in self.spec.members.iter().map(|(id, _)| id).chain(&self.joined) {
                 eprintln!("member {id} log tail: {}", tail(&self.log_path(*id), 20));
             }
             if let Some(temp) = self.temp.take() {
