@@ -128,11 +128,11 @@ fn replace_a_dead_member_remove_it_and_transfer_leadership_under_writes() {
     );
 
     // A live member removed stops by itself, exit 0, saying why, once it
-    // learns that its removal committed. The core tells it so only in the
-    // heartbeat it sends when the removal commits, which carries the commit
-    // index no further than what the member had acknowledged by then: if
-    // its acknowledgement of the removal arrived after the majority's, it
-    // never learns and keeps running (printed, not asserted, until fixed).
+    // learns that its removal committed. It does not yet: the leader's
+    // event loop drops it from the transport as soon as the removal is
+    // appended (`reach` follows the latest configuration), so the entry
+    // and the heartbeat the core still sends it until the commit never
+    // leave the leader. Printed, not asserted, until that is fixed.
     let said = cluster.cli().admin(&["remove", &id]).unwrap();
     assert_eq!(said, format!("member {id} removed"));
     match cluster.wait_exit(new_id, Duration::from_secs(5)) {
