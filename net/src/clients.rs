@@ -11,6 +11,16 @@ use crate::endpoint::{Endpoint, Peer};
 use crate::wire::Header;
 
 impl Endpoint {
+    /// May a datagram from a member id the table lacks introduce it
+    /// (`Config::accept_members`)? The caller has checked cluster id and MAC.
+    pub(crate) fn admits_member(&self, h: &Header) -> bool {
+        self.config.accept_members
+            && h.from < CLIENT_ID_MIN
+            && h.from != self.config.id
+            && h.to == self.config.id
+            && !self.by_id.contains_key(&h.from)
+    }
+
     /// May a datagram with this header, from an address not (or no longer)
     /// matching its sender in the table, introduce a client? The caller has
     /// checked cluster id and MAC.

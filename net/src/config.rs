@@ -61,6 +61,12 @@ pub struct Config {
     /// Clients remembered at most; past that the one heard from least
     /// recently is forgotten (with whatever was queued for it).
     pub max_clients: usize,
+    /// Accept datagrams from member ids (below [`CLIENT_ID_MIN`]) that are
+    /// not in `peers`, after the same checks, and add the sender as a
+    /// member peer at its address ([`crate::Endpoint::set_peer`]). For a
+    /// member waiting to be added to a cluster, whose leader may be one it
+    /// has never heard of. Off by default: a removed member stays unheard.
+    pub accept_members: bool,
 }
 
 /// A configuration that cannot work.
@@ -95,6 +101,7 @@ impl Config {
             faults: FaultConfig::default(),
             accept_clients: false,
             max_clients: 1024,
+            accept_members: false,
         }
     }
 

@@ -37,6 +37,12 @@ impl Endpoint {
         // slots): `peer` is stale after it, only the index returned counts.
         let i = match peer {
             Some(i) if self.peers[i].id == h.from => i,
+            _ if h.from < crate::config::CLIENT_ID_MIN => {
+                // Admitted by `accept_members`: a member we did not know.
+                self.set_peer(h.from, from);
+                let Some(&i) = self.by_id.get(&h.from) else { return };
+                i
+            }
             _ => self.learn_client(now_us, h.from, from),
         };
         self.peers[i].last_heard_us = now_us;
@@ -62,6 +68,7 @@ impl Endpoint {
         match peer {
             Some(i) if self.peers[i].id == d.header.from && d.header.to == self.config.id => Ok(d),
             _ if peer.is_none_or(|i| self.peers[i].is_client) && self.admits_client(&d.header) => Ok(d),
+            None if self.admits_member(&d.header) => Ok(d),
             _ => Err(DropReason::UnknownPeer),
         }
     }

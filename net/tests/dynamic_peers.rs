@@ -330,3 +330,25 @@ fn the_transport_sets_and_removes_peers() {
     assert_eq!(async_io::block_on(a.recv_timeout(Duration::from_millis(300))), None);
     assert!(a.endpoint().counters().drops.unknown_peer > 0);
 }
+
+/// `accept_members`: a member waiting to be added hears a leader it has
+/// never heard of, learns its address, and can answer it.
+#[test]
+fn an_unknown_member_is_learned_only_with_accept_members() {
+    let mut w = World::new(vec![(1, addr(7001)), (4, addr(7004))]);
+    w.ep(1).set_peer(4, addr(7004));
+    w.send(1, 4, 1).unwrap();
+    w.run(200);
+    assert!(w.got(4, 1).is_empty(), "off by default: a stranger stays unheard");
+    let mut c = Config::new(5, 4, BTreeMap::from([(4, addr(7004))]));
+    c.accept_members = true;
+    w.nodes.get_mut(&4).unwrap().1 = Endpoint::new(c).unwrap();
+    w.send(1, 4, 2).unwrap();
+    w.run(1000);
+    assert_eq!(w.got(4, 1).last(), Some(&2));
+    assert_eq!(w.ep(4).peer_addr(1), Some(addr(7001)));
+    w.send(4, 1, 40).unwrap();
+    w.run(1000);
+    assert_eq!(w.got(1, 4), vec![40]);
+    w.ep(4).check_indexes().unwrap();
+}

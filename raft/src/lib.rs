@@ -15,7 +15,9 @@
 //! AppendEntries with flow control, CheckQuorum, and an optional no-op entry
 //! on election, and log compaction behind the service's snapshots with
 //! InstallSnapshot (§7; the data is streamed by the driver, `snapshot.rs`),
-//! PreVote (thesis §9.6). Not here (yet): membership changes.
+//! PreVote (thesis §9.6), single-server membership changes with learners
+//! (thesis chapter 4: `membership.rs`, `reconfig.rs`) and leadership
+//! transfer (§3.10, `transfer.rs`). Not here: joint consensus.
 //! `docs/raft-core.md` lists every choice the paper leaves open.
 //!
 //! Where to look, by Figure 2 box: `election.rs` (RequestVote, followers

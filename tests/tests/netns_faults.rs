@@ -111,3 +111,40 @@ fn netns_netem_delay_and_loss() {
     let report = writer.stop();
     assert_final(&mut cluster, &report);
 }
+
+/// PreVote (§9.6): a follower cut off for 10 election timeouts and
+/// reconnected causes no election and no term change; it follows the same
+/// leader again and catches up.
+#[test]
+fn netns_returning_member_does_not_disrupt_the_leader() {
+    let ids = [1, 2, 3];
+    let Some(lab) = NetnsLab::create_or_skip("netns_prevote", &ids) else { return };
+    let spec = lab.cluster_spec();
+    let election_timeout = Duration::from_millis(spec.tick_ms * u64::from(spec.election_max_ticks));
+    let mut cluster = ProcCluster::start(spec).unwrap();
+    let leader = cluster.wait_leader(TIMEOUT).unwrap();
+    let writer = Writer::start(cluster.cli().clone(), "v");
+    assert!(writer.wait_progress(5, TIMEOUT), "no writes before the partition");
+    let term = |m: &[MemberStatus], id: u64| m.iter().find(|s| s.id == id).map(|s| s.term);
+    let before = cluster.status().unwrap();
+    let follower = ids.into_iter().find(|&id| id != leader).unwrap();
+    let rest: Vec<u64> = ids.into_iter().filter(|&id| id != follower).collect();
+    lab.partition(&[&[follower], &rest]).unwrap();
+    // The partition itself lasts this long: it is what is tested.
+    std::thread::sleep(election_timeout * 10);
+    lab.heal().unwrap();
+    let leader_term = term(&before, leader);
+    let caught_up = cluster
+        .wait_for("the returning member to catch up", TIMEOUT, |m| {
+            let commit = |id| m.iter().find(|s| s.id == id).map(|s| s.commit_index);
+            commit(follower).is_some() && commit(follower) >= commit(leader).map(|c| c.saturating_sub(5))
+        })
+        .unwrap();
+    for id in ids {
+        assert_eq!(term(&caught_up, id), leader_term, "member {id}'s term moved: {caught_up:?}");
+    }
+    let leaders: Vec<u64> = caught_up.iter().filter(|s| s.is_leader()).map(|s| s.id).collect();
+    assert_eq!(leaders, vec![leader], "the leader changed");
+    let report = writer.stop();
+    assert_final(&mut cluster, &report);
+}

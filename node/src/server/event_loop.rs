@@ -94,6 +94,10 @@ impl EventLoop {
     /// Runs until stopped (`Ok`) or a WAL error (`Err`, logged here).
     pub(super) async fn run(mut self) -> Result<(), FatalError> {
         let id = self.transport.endpoint().id();
+        // The configuration in force may not be the cluster file's (a log
+        // or a snapshot says otherwise): reach its members from the start.
+        let membership = self.shared.member().raft().membership().clone();
+        self.reach(&membership);
         let result = self.turns().await;
         match &result {
             Err(e @ FatalError::Removed { .. }) => tracing::warn!(target: "election", id, "{e}"),
@@ -315,7 +319,7 @@ impl EventLoop {
     /// A new configuration is in force: the transport reaches its members
     /// (at the address in the configuration, or the cluster file's for one
     /// without), and the resolver watches their names. Members no longer in
-    /// it are dropped.
+    /// it are dropped, once this member is in it.
     fn reach(&mut self, membership: &raft::Membership) {
         let me = self.transport.endpoint().id();
         let mut names = BTreeMap::new();
@@ -331,8 +335,16 @@ impl EventLoop {
                 names.insert(id, name);
             }
         }
+        // A member outside the configuration (waiting to be added) keeps
+        // the cluster file's peers: one of them will add it.
+        let prune = membership.contains(me);
+        if !prune {
+            for (&id, name) in self.bootstrap.iter().filter(|(&id, _)| id != me) {
+                names.entry(id).or_insert_with(|| name.clone());
+            }
+        }
         let members: Vec<u64> = self.transport.endpoint().members().map(|(id, _)| id).collect();
-        for gone in members.into_iter().filter(|id| *id != me && !names.contains_key(id)) {
+        for gone in members.into_iter().filter(|id| prune && *id != me && !names.contains_key(id)) {
             self.transport.remove_peer(gone);
         }
         for (&id, name) in &names {

@@ -155,7 +155,10 @@ impl Server {
         let store = crate::snapshots::FileSnapshots::new(&options.data_dir, identity, snapshot);
         let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(random_u64()));
         let peers = resolver::resolve_members(&options.config, options.id, addr);
-        let net_config = net_config(&options.config, options.id, peers.clone());
+        let mut net_config = net_config(&options.config, options.id, peers.clone());
+        // Waiting to be added: the leader that adds us may be one the
+        // cluster file does not name.
+        net_config.accept_members = options.join.is_some();
         let raft = raft::Raft::new(raft_config(&options, &net_config), persisted, rng)?;
         let policy = SnapshotPolicy { entries: log.snapshot_entries, bytes: log.snapshot_bytes };
         let member = Member::with_snapshots(raft, sm, Box::new(store), policy);
