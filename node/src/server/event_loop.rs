@@ -322,18 +322,15 @@ impl EventLoop {
     /// it are dropped, once this member is in it.
     fn reach(&mut self, membership: &raft::Membership) {
         let me = self.transport.endpoint().id();
+        // The members a change removed stay reachable until it commits: the
+        // leader still tells them the commit index, so that they stop.
+        let committed = {
+            let member = self.shared.member();
+            member.raft().membership_at(member.raft().commit_index()).cloned()
+        };
         let mut names = BTreeMap::new();
-        for id in membership.members().filter(|&id| id != me) {
-            let written = membership.address(id).unwrap_or_default();
-            let name = match written {
-                "" => self.bootstrap.get(&id).cloned(),
-                text => PeerAddr::parse(text)
-                    .map_err(|e| tracing::warn!(target: "net", peer = id, error = %e, "bad address in the configuration"))
-                    .ok(),
-            };
-            if let Some(name) = name {
-                names.insert(id, name);
-            }
+        for m in std::iter::once(membership).chain(committed.as_ref()) {
+            self.names_of(m, me, &mut names);
         }
         // A member outside the configuration (waiting to be added) keeps
         // the cluster file's peers: one of them will add it.
@@ -355,6 +352,26 @@ impl EventLoop {
         tracing::info!(target: "election", id = me, voters = ?membership.voters.keys().collect::<Vec<_>>(),
             learners = ?membership.learners.keys().collect::<Vec<_>>(), "configuration in force");
         self.resolver.set_members(names, Instant::now());
+    }
+
+    /// The name of each member of `membership` but `me`: the address in
+    /// the configuration, or the cluster file's for one without.
+    fn names_of(&self, membership: &raft::Membership, me: u64, names: &mut BTreeMap<u64, PeerAddr>) {
+        for id in membership.members().filter(|&id| id != me) {
+            if names.contains_key(&id) {
+                continue;
+            }
+            let written = membership.address(id).unwrap_or_default();
+            let name = match written {
+                "" => self.bootstrap.get(&id).cloned(),
+                text => PeerAddr::parse(text)
+                    .map_err(|e| tracing::warn!(target: "net", peer = id, error = %e, "bad address in the configuration"))
+                    .ok(),
+            };
+            if let Some(name) = name {
+                names.insert(id, name);
+            }
+        }
     }
 
     /// A snapshot chunk counts as a request, as InstallSnapshot does in the
