@@ -304,20 +304,26 @@ impl Client {
     /// one are in the cluster file, or unreachable from here).
     fn learn(&mut self, info: &MembersInfo) {
         for id in info.membership.members() {
-            if self.knows(id) {
-                continue;
+            self.learn_member(id, info.membership.address(id).unwrap_or_default());
+        }
+    }
+
+    /// Makes member `id` at `address` (as a configuration writes it)
+    /// reachable, unless it is known already or the address is empty or
+    /// does not resolve.
+    fn learn_member(&mut self, id: u64, address: &str) {
+        if self.knows(id) {
+            return;
+        }
+        let Ok(addr) = PeerAddr::parse(address) else { return };
+        let member = Member { id, addr };
+        match member.resolve() {
+            Ok(resolved) => {
+                self.transport.set_peer(id, same_family(resolved, self.v6));
+                tracing::debug!(target: "client", id, %resolved, "member learned from the leader");
+                self.members.push(member);
             }
-            let text = info.membership.address(id).unwrap_or_default();
-            let Ok(addr) = PeerAddr::parse(text) else { continue };
-            let member = Member { id, addr };
-            match member.resolve() {
-                Ok(resolved) => {
-                    self.transport.set_peer(id, same_family(resolved, self.v6));
-                    tracing::debug!(target: "client", id, %resolved, "member learned from the leader");
-                    self.members.push(member);
-                }
-                Err(e) => tracing::debug!(target: "client", id, error = %e, "member not reachable"),
-            }
+            Err(e) => tracing::debug!(target: "client", id, error = %e, "member not reachable"),
         }
     }
 
@@ -338,8 +344,13 @@ impl Client {
             tracing::debug!(target: "client", seq, to = target, "request");
             let _ = self.transport.send(target, &wire);
             let mut reply = self.await_reply(seq, (Instant::now() + ATTEMPT).min(deadline));
+            if let Some((_, Reply::NotLeader { leader_hint: Some(hint), leader_addr: Some(addr) })) = &reply {
+                // A leader added after the cluster file was written.
+                let (hint, addr) = (*hint, addr.clone());
+                self.learn_member(hint, &addr);
+            }
             let pause = match reply {
-                Some((from, Reply::NotLeader { leader_hint: Some(hint) }))
+                Some((from, Reply::NotLeader { leader_hint: Some(hint), .. }))
                     if hint != from && self.knows(hint) =>
                 {
                     target = hint;

@@ -80,7 +80,9 @@ pub enum Reply {
     /// Committed and applied; the state machine's reply.
     Applied(Vec<u8>),
     /// Ask someone else; the leader of the current term if known.
-    NotLeader { leader_hint: Option<u64> },
+    /// `leader_addr`: its address, when the configuration records one (a
+    /// member added later, which the client's cluster file may not name).
+    NotLeader { leader_hint: Option<u64>, leader_addr: Option<String> },
     /// Refused: the command is `bytes` long, entries may be `max`.
     TooLarge { bytes: u64, max: u64 },
     /// Refused for now: the leader holds as much uncommitted as it may,

@@ -148,8 +148,7 @@ impl Raft {
         let removed_self = !self.log.membership().is_voter(self.config.id);
         for peer in self.followers() {
             if removed_self || !self.log.membership().contains(peer) {
-                // Its last message from us carries the commit index.
-                self.send_heartbeat(peer);
+                self.tell_commit(peer, index);
             }
         }
         if removed_self {
@@ -157,5 +156,19 @@ impl Raft {
         } else {
             self.sync_progress();
         }
+    }
+
+    /// The last message to `peer` before it leaves our replication: the
+    /// commit index, with the entries up to the change at `index` if it
+    /// lacks them (a follower takes a commit index only as far as the
+    /// request vouches for), so that a removed member learns it was.
+    fn tell_commit(&mut self, peer: NodeId, index: u64) {
+        let Some(pr) = self.progress.get_mut(&peer) else { return };
+        if pr.match_index >= index {
+            return self.send_heartbeat(peer);
+        }
+        let from = pr.match_index + 1;
+        pr.probe_from(from);
+        self.send_append(peer, AppendKind::Probe);
     }
 }

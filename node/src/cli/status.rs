@@ -6,7 +6,7 @@
 //! adds each member's place in it (voter, learner, or removed: in the
 //! cluster file but no longer in the configuration) and how many entries
 //! it is behind the leader, and the members added after the cluster file
-//! was written; without a leader those are left out.
+//! was written; while no member knows a leader those are left out.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -31,11 +31,13 @@ pub(super) fn status(config: &Path, timeout: Duration, json: bool) -> ExitCode {
         Err(e) => return fail(1, e),
     };
     let mut answers = client.status();
-    // The status answers told the client who leads: ask it directly (and
-    // nobody while no member says it leads).
+    // The status answers told the client who leads, or whom they follow
+    // (maybe a member the file does not list; the redirect gives its
+    // address): ask it directly, and nobody while no member knows a leader.
     client.set_timeout(timeout.min(MEMBERS_WAIT));
-    let leads = |s: &Option<MemberStatus>| s.is_some_and(|s| s.role == Role::Leader);
-    let rows = match answers.iter().any(|(_, s)| leads(s)) {
+    let knows_leader =
+        |s: &Option<MemberStatus>| s.is_some_and(|s| s.role == Role::Leader || s.leader_id.is_some());
+    let rows = match answers.iter().any(|(_, s)| knows_leader(s)) {
         true => client.members().ok().map(|info| member_rows(&info, client.known_members())),
         false => None,
     };

@@ -31,7 +31,7 @@ impl Member {
         };
         let reply = match reply {
             Ok(reply) => reply,
-            Err(MembershipError::NotLeader { leader_hint }) => Reply::NotLeader { leader_hint },
+            Err(MembershipError::NotLeader { .. }) => self.redirect(),
             // Passing states: the client retries after a pause.
             Err(MembershipError::ChangePending { .. } | MembershipError::NoCommitInTerm) => Reply::Busy,
             Err(MembershipError::Transferring { .. }) => Reply::Busy,

@@ -267,7 +267,7 @@ impl Member {
                 self.requests.insert(index, term, client, seq);
                 return None;
             }
-            Err(raft::ProposeError::NotLeader { leader_hint }) => Reply::NotLeader { leader_hint },
+            Err(raft::ProposeError::NotLeader { .. }) => self.redirect(),
             Err(raft::ProposeError::TooLarge { bytes, max }) => {
                 Reply::TooLarge { bytes: bytes as u64, max: max as u64 }
             }
@@ -277,6 +277,14 @@ impl Member {
         };
         tracing::debug!(target: "client", client, seq, ?reply, "refused");
         Some(ClientReply { client, seq, reply })
+    }
+
+    /// "Not the leader": who leads, if we know, and its address when the
+    /// configuration records one.
+    pub fn redirect(&self) -> Reply {
+        let leader_hint = self.raft.leader_id();
+        let address = leader_hint.and_then(|l| self.raft.membership().address(l)).filter(|a| !a.is_empty());
+        Reply::NotLeader { leader_hint, leader_addr: address.map(str::to_owned) }
     }
 
     /// True while a turn is in progress: poll until [`Action::Idle`]
@@ -403,7 +411,7 @@ impl Member {
             self.snapshots.senders.clear();
         }
         let keep_term = (role == Role::Leader).then_some(term);
-        let abandoned = self.requests.abandon(leader, keep_term);
+        let abandoned = self.requests.abandon(&self.redirect(), keep_term);
         let abandoned =
             abandoned.into_iter().map(|(client, seq, reply)| ClientReply { client, seq, reply }).collect();
         Action::RoleChanged { change: RoleChange { role, term, leader }, abandoned }

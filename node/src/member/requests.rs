@@ -35,24 +35,20 @@ impl Requests {
 
     /// A snapshot through `index` replaced the log: the entries up to it
     /// will not be applied here, so their clients should ask again.
-    pub(crate) fn forget_through(&mut self, index: u64, leader_hint: Option<u64>) -> Vec<(u64, u64, Reply)> {
+    pub(crate) fn forget_through(&mut self, index: u64, redirect: &Reply) -> Vec<(u64, u64, Reply)> {
         let later = self.by_index.split_off(&(index + 1));
         let through = std::mem::replace(&mut self.by_index, later);
-        through.into_values().map(|w| (w.client, w.seq, Reply::NotLeader { leader_hint })).collect()
+        through.into_values().map(|w| (w.client, w.seq, redirect.clone())).collect()
     }
 
     /// Leadership or term changed: clients waiting on entries of other
     /// terms than `keep_term` (all, when we no longer lead) should ask
     /// elsewhere. Returns (client, seq, reply) for each.
-    pub(crate) fn abandon(
-        &mut self,
-        leader_hint: Option<u64>,
-        keep_term: Option<u64>,
-    ) -> Vec<(u64, u64, Reply)> {
+    pub(crate) fn abandon(&mut self, redirect: &Reply, keep_term: Option<u64>) -> Vec<(u64, u64, Reply)> {
         let all = std::mem::take(&mut self.by_index);
         let (keep, drop): (BTreeMap<_, _>, BTreeMap<_, _>) =
             all.into_iter().partition(|(_, w)| Some(w.term) == keep_term);
         self.by_index = keep;
-        drop.into_values().map(|w| (w.client, w.seq, Reply::NotLeader { leader_hint })).collect()
+        drop.into_values().map(|w| (w.client, w.seq, redirect.clone())).collect()
     }
 }

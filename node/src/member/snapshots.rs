@@ -164,8 +164,7 @@ impl Member {
         self.applied_index = meta.index;
         self.snapshots.since = (0, 0);
         tracing::info!(target: "replication", index = meta.index, term = meta.term, "snapshot installed");
-        let leader = self.raft.leader_id();
-        let forgotten = self.requests.forget_through(meta.index, leader);
+        let forgotten = self.requests.forget_through(meta.index, &self.redirect());
         Ok(forgotten.into_iter().map(|(client, seq, reply)| ClientReply { client, seq, reply }).collect())
     }
 

@@ -86,7 +86,7 @@ fn a_candidate_persists_its_vote_before_asking_for_votes() {
 fn a_follower_refuses_clients_and_names_no_leader_it_does_not_know() {
     let (mut m, _) = member(vec![1, 2, 3]);
     let refusal = m.on_request(net::CLIENT_ID_MIN, 1, b"x".to_vec()).unwrap();
-    assert_eq!(refusal.reply, Reply::NotLeader { leader_hint: None });
+    assert_eq!(refusal.reply, Reply::NotLeader { leader_hint: None, leader_addr: None });
     assert!(m.on_request(net::CLIENT_ID_MIN, 2, Vec::new()).is_none(), "an empty command is ignored");
 }
 
@@ -157,8 +157,11 @@ fn a_leader_that_steps_down_tells_its_waiting_clients_at_once() {
     });
     let (change, abandoned) = abandoned.expect("the role change is reported");
     assert_eq!((change.role, change.term, change.leader), (Role::Follower, term, Some(3)));
-    let told =
-        ClientReply { client: net::CLIENT_ID_MIN, seq: 9, reply: Reply::NotLeader { leader_hint: Some(3) } };
+    let told = ClientReply {
+        client: net::CLIENT_ID_MIN,
+        seq: 9,
+        reply: Reply::NotLeader { leader_hint: Some(3), leader_addr: None },
+    };
     assert_eq!(abandoned, &vec![told]);
 }
 

@@ -288,3 +288,18 @@ fn s4_a_joining_member_waits_to_be_added() {
     assert_eq!(net.node(4).role(), Role::Follower);
     assert_eq!(net.node(4).current_term(), 0);
 }
+
+/// A removed member whose acknowledgement was lost still learns that its
+/// removal committed: the leader's last message to it carries the entries
+/// up to the change with the commit index, not only a heartbeat at what it
+/// had acknowledged.
+#[test]
+fn s4_2_2_a_removed_member_learns_its_removal_committed() {
+    let mut net = cluster();
+    net.down.insert((3, 1)); // 3 hears everything, the leader hears nothing from it
+    let (index, _) = net.node(1).propose_membership(MembershipChange::Remove { id: 3 }).unwrap();
+    net.deliver_all();
+    assert!(net.node(1).commit_index() >= index);
+    assert!(!net.node(3).membership().contains(3));
+    assert!(net.node(3).commit_index() >= index, "3 was told the removal committed");
+}

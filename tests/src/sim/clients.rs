@@ -217,7 +217,7 @@ impl Sim {
                 let think = self.rng.random_range(THINK_US);
                 self.client_timer_in(c, think, false);
             }
-            Reply::NotLeader { leader_hint } => {
+            Reply::NotLeader { leader_hint, .. } => {
                 let servers = self.clients.servers;
                 let next =
                     leader_hint.and_then(|h| usize::try_from(h).ok()).filter(|&h| (1..=servers).contains(&h));
