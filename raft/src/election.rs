@@ -204,7 +204,8 @@ impl Raft {
         let next_index = self.log.last_index() + 1;
         self.uncommitted_bytes = self.log.data_bytes(self.commit_index + 1, next_index - 1);
         self.progress.clear();
-        self.sync_progress();
+        // From our last index + 1: the first probes carry the no-op.
+        self.track_members(next_index);
         if self.config.noop_on_election {
             let (index, term) = (next_index, self.current_term);
             self.log.push(crate::Entry::new(index, term, bytes::Bytes::new()));

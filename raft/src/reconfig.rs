@@ -113,8 +113,17 @@ impl Raft {
     /// member hears that its removal committed). New followers are probed
     /// from the end of the log.
     pub(crate) fn sync_progress(&mut self) {
+        let next_index = self.log.last_index() + 1;
+        for id in self.track_members(next_index) {
+            self.send_append(id, AppendKind::Probe);
+        }
+    }
+
+    /// Leader: adds a `Progress` (from `next_index`) for each member to
+    /// replicate to that has none, drops the others; returns the added.
+    pub(crate) fn track_members(&mut self, next_index: u64) -> Vec<NodeId> {
         if self.role != Role::Leader {
-            return;
+            return Vec::new();
         }
         let me = self.config.id;
         let latest = self.log.membership();
@@ -124,7 +133,7 @@ impl Raft {
             wanted.extend(c.members().filter(|&id| id != me));
         }
         self.progress.retain(|id, _| wanted.contains(id));
-        let (next_index, now) = (self.log.last_index() + 1, self.now);
+        let now = self.now;
         let mut added = Vec::new();
         for id in wanted {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.progress.entry(id) {
@@ -132,9 +141,7 @@ impl Raft {
                 added.push(id);
             }
         }
-        for id in added {
-            self.send_append(id, AppendKind::Probe);
-        }
+        added
     }
 
     /// Leader: the commit index moved. A committed change no longer needs

@@ -181,3 +181,17 @@ fn check_quorum_leader_with_a_majority_stays() {
     net.tick_all(300);
     assert_eq!(net.node(1).role(), Role::Leader);
 }
+
+/// §8's no-op leaves with the heartbeats sent on election: one round trip
+/// commits it (and every entry of earlier terms before it).
+#[test]
+fn s5_2_the_heartbeats_on_election_carry_the_no_op() {
+    let mut net = Net::with_config(3, |c| c.noop_on_election = true);
+    net.campaign(1);
+    let first = net.sent.iter().find(|m| m.from == 1 && matches!(m.body, Body::AppendEntries { .. }));
+    let Some(Message { body: Body::AppendEntries { entries, .. }, .. }) = first else {
+        panic!("no AppendEntries from the leader")
+    };
+    assert_eq!(entries.len(), 1, "the first probe carries the no-op");
+    assert!(entries[0].data.is_empty());
+}
