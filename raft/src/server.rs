@@ -165,8 +165,8 @@ impl Raft {
         rng: Box<dyn RngCore + Send>,
     ) -> Result<Raft, RestoreError> {
         config.validate()?;
-        let (snapshot, entries) =
-            check_persisted(persisted.snapshot, persisted.entries, persisted.hard_state)?;
+        let (hard_state, adopted) = adopt_snapshot_term(persisted.hard_state, persisted.snapshot);
+        let (snapshot, entries) = check_persisted(persisted.snapshot, persisted.entries, hard_state)?;
         let membership = match persisted.membership {
             Some(m) if !m.is_well_formed() => return Err(RestoreError::BadSnapshotMembership),
             Some(m) => m,
@@ -175,10 +175,10 @@ impl Raft {
         let mut raft = Raft {
             config,
             rng,
-            current_term: persisted.hard_state.current_term,
-            voted_for: persisted.hard_state.voted_for,
+            current_term: hard_state.current_term,
+            voted_for: hard_state.voted_for,
             log: RaftLog::restore(snapshot, membership, entries),
-            hard_state_changed: false,
+            hard_state_changed: adopted,
             // A snapshot holds committed entries only, and the service
             // restores its state machine from it.
             commit_index: snapshot.index,
@@ -517,6 +517,21 @@ impl Raft {
             | Body::TimeoutNow => {}
         }
     }
+}
+
+/// A snapshot received from a leader is made durable before the core hears
+/// of it (the driver streams it, then steps `InstallSnapshot`). A crash in
+/// between leaves a snapshot whose term the persisted hard state may not
+/// have reached yet: a member that joined and heard of the cluster only
+/// through the snapshot still holds term 0. The snapshot holds committed
+/// entries of its term, so that term exists; a member may always adopt a
+/// term it has seen, without a vote. Returns the hard state to use and
+/// whether it changed (to persist).
+fn adopt_snapshot_term(hard_state: HardState, snapshot: crate::SnapshotMeta) -> (HardState, bool) {
+    if snapshot.term > hard_state.current_term && snapshot.term <= crate::MAX_TERM {
+        return (HardState { current_term: snapshot.term, voted_for: None }, true);
+    }
+    (hard_state, false)
 }
 
 /// A pre-vote, or a pre-vote granted: its term is the one the pre-candidate

@@ -83,8 +83,9 @@ fn drive(sim: &mut Sim) -> Result<(), Failure> {
     let event = sim.event_number();
     if sim.clients_outstanding() > 0 {
         let what = format!(
-            "{} operations still outstanding {SETTLE_WITHIN:?} after the faults healed",
-            sim.clients_outstanding()
+            "{} operations still outstanding {SETTLE_WITHIN:?} after the faults healed\n{}",
+            sim.clients_outstanding(),
+            sim.describe()
         );
         return Err(Failure::Scenario { event, what });
     }

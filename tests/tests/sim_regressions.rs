@@ -52,3 +52,24 @@ fn figure8_unreliable_2c_seed_300000277_stale_candidates_depose_leaders() {
         assert!(run.result.is_ok(), "unreliable {unreliable}: {:?}", run.result);
     }
 }
+
+/// Membership churn seeds that failed before their fixes:
+/// - 9100288: a joining member snapshotted before it held any membership
+///   entry, with its own empty bootstrap configuration, and could not
+///   restart from it (a member now snapshots only where it knows the
+///   configuration);
+/// - 9100394: two removed members sent clients back and forth between
+///   them with stale leader hints (a member outside its configuration now
+///   names no leader);
+/// - 9100597: a joining member crashed after a received snapshot was
+///   durable but before its term was (the core now adopts the snapshot's
+///   term on restart);
+/// - 9101443: a stale-term chunk reached a joining member, whose empty
+///   configuration made the core's answer a malformed message.
+#[test]
+fn chaos_churn_seeds_joining_and_removed_members() {
+    for seed in [9_100_288, 9_100_394, 9_100_597, 9_101_443] {
+        let run = tests::chaos::run(seed, "churn", DiskProfile::TORN);
+        assert!(run.result.is_ok(), "churn seed {seed}: {:?}", run.result);
+    }
+}

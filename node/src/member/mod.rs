@@ -120,9 +120,9 @@ struct Snapshots {
     since: (u64, u64),
     /// Why the member cannot go on, once it cannot.
     failed: Option<String>,
-    /// The configuration read from the first chunk of the snapshot being
-    /// received (None: it holds none).
-    incoming_membership: Option<(raft::SnapshotMeta, Option<raft::Membership>)>,
+    /// The configurations read from the first chunks of the last few
+    /// snapshots being received.
+    incoming_memberships: Vec<(raft::SnapshotMeta, raft::Membership)>,
 }
 
 /// A role or term change seen at the end of a turn, for the driver's log.
@@ -201,7 +201,7 @@ impl Member {
             writing: None,
             since: (0, 0),
             failed: None,
-            incoming_membership: None,
+            incoming_memberships: Vec::new(),
         };
         let applied_index = raft.status().applied_index;
         let was_member = raft.is_member(raft.id());
@@ -280,9 +280,12 @@ impl Member {
     }
 
     /// "Not the leader": who leads, if we know, and its address when the
-    /// configuration records one.
+    /// configuration records one. A member outside its configuration (one
+    /// removed, or not added yet) names nobody: what it knows of the
+    /// leader may be long stale, and two removed members could send a
+    /// client back and forth between them.
     pub fn redirect(&self) -> Reply {
-        let leader_hint = self.raft.leader_id();
+        let leader_hint = self.raft.leader_id().filter(|_| self.raft.is_member(self.raft.id()));
         let address = leader_hint.and_then(|l| self.raft.membership().address(l)).filter(|a| !a.is_empty());
         Reply::NotLeader { leader_hint, leader_addr: address.map(str::to_owned) }
     }

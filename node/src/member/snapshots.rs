@@ -54,14 +54,24 @@ impl Member {
             // A deposed leader's: the core answers it with our term (§7
             // "Reply immediately if term < currentTerm"), which ends it.
             let me = self.raft.id();
-            // The core answers a stale term before it looks at the rest.
-            let membership = self.raft.membership().clone();
+            // The core answers a stale term before it looks at the rest; the
+            // configuration only has to pass the message checks (ours may
+            // be empty, on a member waiting to be added).
+            let membership = raft::Membership::bootstrap(&[from]);
             let body = Body::InstallSnapshot { snapshot: info.meta, membership };
             return self.raft.step(Message { from, to: me, term, body });
         }
         if offset == 0 {
             // The configuration leads the data, well inside the first chunk.
-            self.snapshots.incoming_membership = Some((info.meta, peek_membership(data)));
+            // Kept per snapshot: chunks of another leader's may come between.
+            if let Some(m) = peek_membership(data) {
+                let seen = &mut self.snapshots.incoming_memberships;
+                seen.retain(|(meta, _)| *meta != info.meta);
+                if seen.len() >= 4 {
+                    seen.remove(0);
+                }
+                seen.push((info.meta, m));
+            }
         }
         let commit_index = self.raft.commit_index();
         let store = &mut *self.snapshots.store;
@@ -69,14 +79,16 @@ impl Member {
             Received::Ack(ack) => self.snapshots.parts.push((from, ack)),
             Received::Complete { info, ack } => {
                 let me = self.raft.id();
-                let membership = match self.snapshots.incoming_membership.take() {
-                    Some((meta, Some(m))) if meta == info.meta => m,
-                    // Written before snapshots held their configuration:
-                    // the one in force here is the best there is.
-                    _ => self.raft.membership().clone(),
-                };
-                let body = Body::InstallSnapshot { snapshot: info.meta, membership };
-                self.raft.step(Message { from, to: me, term, body })?;
+                // The configuration from the snapshot's first chunk; for one
+                // the core already covers (acknowledged without receiving
+                // it), ours at its index will do.
+                let seen = self.snapshots.incoming_memberships.iter().find(|(meta, _)| *meta == info.meta);
+                let ours = || self.raft.membership_at(info.meta.index).or(Some(self.raft.membership()));
+                let membership = seen.map(|(_, m)| m).or_else(ours).filter(|m| m.is_well_formed()).cloned();
+                if let Some(membership) = membership {
+                    let body = Body::InstallSnapshot { snapshot: info.meta, membership };
+                    self.raft.step(Message { from, to: me, term, body })?;
+                }
                 self.snapshots.parts.push((from, ack));
             }
         }
@@ -181,7 +193,13 @@ impl Member {
             return;
         };
         let meta = SnapshotMeta { index, term };
-        let Some(membership) = self.raft.membership_at(index).cloned() else { return };
+        // A member that joined an existing cluster does not know the
+        // configuration in force before the first membership entry it
+        // holds (its own bootstrap one is empty): it snapshots only from
+        // there on, so that every snapshot holds a real configuration.
+        let Some(membership) = self.raft.membership_at(index).filter(|m| m.is_well_formed()).cloned() else {
+            return;
+        };
         let source = Box::new(WithMembership { membership, source: self.sm.snapshot() });
         self.snapshots.job = Some(SnapshotJob { meta, source });
         self.snapshots.writing = Some(meta);

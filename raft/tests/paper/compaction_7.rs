@@ -565,8 +565,12 @@ fn s7_restart_drops_a_replaced_suffix_and_refuses_impossible_snapshots() {
         restore(2, snap(3, 0), log_of(&[1; 5])),
         Some(RestoreError::SnapshotTerm { index: 3, term: 0 })
     );
+    // A snapshot newer than the persisted term lends its term (see
+    // `s7_a_snapshot_newer_than_the_persisted_term_lends_its_term`); an
+    // entry newer than it cannot have been persisted after its term.
+    assert_eq!(restore(2, snap(3, 3), vec![]), None);
     assert_eq!(
-        restore(2, snap(3, 3), vec![]),
+        restore(2, snap(3, 1), vec![entry(4, 3)]),
         Some(RestoreError::TermAhead { log_term: 3, current_term: 2 })
     );
     assert_eq!(restore(3, snap(3, 3), vec![entry(3, 3), entry(4, 2)]), Some(RestoreError::TermsDecrease(4)));
@@ -980,4 +984,16 @@ fn s7_a_follower_that_lost_its_log_is_sent_the_snapshot_again() {
     let s = net.node(3).status();
     assert_eq!((s.snapshot_index, s.commit_index, s.last_index), (8, 10, 10));
     assert_agree(&net);
+}
+
+/// A received snapshot is durable before the core hears of it; a crash in
+/// between can leave it newer than the persisted term (a member that heard
+/// of the cluster only through it still has term 0). The core adopts the
+/// snapshot's term, without a vote, and hands it out to persist.
+#[test]
+fn s7_a_snapshot_newer_than_the_persisted_term_lends_its_term() {
+    let disk = Persisted { snapshot: snap(10, 3), membership: Some(three()), ..Persisted::default() };
+    let mut r = Raft::new(crate::net::paper_config(1, vec![1, 2, 3]), disk, rng(1)).expect("restores");
+    assert_eq!(r.hard_state(), HardState { current_term: 3, voted_for: None });
+    assert_eq!(r.ready().hard_state, Some(HardState { current_term: 3, voted_for: None }));
 }

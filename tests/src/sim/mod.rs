@@ -354,15 +354,19 @@ impl Sim {
             let line = match &n.member {
                 Some(m) => {
                     let s = m.status();
+                    let c = m.raft().membership();
                     format!(
-                        "server {i}: {:?} term {} commit {} applied {} last {} snapshot {} connected {}\n",
+                        "server {i}: {:?} term {} commit {} applied {} last {} snapshot {} connected {} \
+                         voters {:?} learners {:?}\n",
                         s.role,
                         s.current_term,
                         s.commit_index,
                         s.applied_index,
                         s.last_index,
                         s.snapshot_index,
-                        self.network.is_connected(i)
+                        self.network.is_connected(i),
+                        c.voters.keys().collect::<Vec<_>>(),
+                        c.learners.keys().collect::<Vec<_>>(),
                     )
                 }
                 None => format!("server {i}: crashed\n"),
