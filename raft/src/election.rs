@@ -15,16 +15,29 @@ impl Raft {
         if self.election_elapsed < self.election_timeout {
             return;
         }
-        if !self.log.membership().is_voter(self.config.id) {
-            // A learner, a member being added or one removed: it never
-            // stands (§4.2.1, §4.2.3). The timer only keeps the lease
-            // arithmetic of `in_lease` right.
+        if !self.may_stand() {
+            // A learner, a member being added or one whose removal
+            // committed: it never stands (§4.2.1, §4.2.3). A whole timeout
+            // passed without a word from the leader, so it is out of lease
+            // (`in_lease` follows the leader, not this timer, which starts
+            // over only to come back here).
+            self.leader_id = None;
             self.reset_election_timer();
         } else if self.config.pre_vote {
             self.pre_campaign();
         } else {
             self.campaign(false);
         }
+    }
+
+    /// A voter of the configuration in force stands for election, and so
+    /// does a member that a change after the commit index removed (thesis
+    /// §4.2.2, Figure 4.6): until its removal commits the others may still
+    /// need it, for its log may be the only one that can win. It does not
+    /// count its own vote (`has_majority` counts the latest voters), and
+    /// once it leads it commits its removal and steps down.
+    fn may_stand(&self) -> bool {
+        self.log.is_voter_since(self.commit_index, self.config.id)
     }
 
     /// True when the voters in `votes` are a majority of the configuration
@@ -37,7 +50,7 @@ impl Raft {
     /// whether they would vote for us at the next term. Nothing changes
     /// but the role and the timer; a refusal or silence costs no term.
     fn pre_campaign(&mut self) {
-        let Some(term) = self.current_term.checked_add(1).filter(|&t| t <= crate::MAX_TERM) else {
+        let Some(term) = self.current_term.checked_add(1) else {
             self.reset_election_timer();
             return;
         };
@@ -92,9 +105,9 @@ impl Raft {
     /// self, reset the election timer, send RequestVote to all other servers.
     /// `leadership_transfer`: the leader asked for this election (§3.10).
     pub(crate) fn campaign(&mut self, leadership_transfer: bool) {
-        let Some(term) = self.current_term.checked_add(1).filter(|&t| t <= crate::MAX_TERM) else {
-            // Unreachable from the network (`step` refuses terms above
-            // MAX_TERM and restore refuses persisted ones); stay a follower
+        let Some(term) = self.current_term.checked_add(1) else {
+            // At `u64::MAX`, 2^32 elections above anything one message can
+            // push a member to (`validate::MAX_TERM`): stay a follower
             // rather than wrap the term.
             self.reset_election_timer();
             return;
@@ -206,7 +219,9 @@ impl Raft {
         self.progress.clear();
         // From our last index + 1: the first probes carry the no-op.
         self.track_members(next_index);
-        if self.config.noop_on_election {
+        // A leader outside its configuration (§4.2.2) is there only to
+        // commit its removal: the no-op commits it without a client.
+        if self.config.noop_on_election || !self.log.membership().is_voter(self.config.id) {
             let (index, term) = (next_index, self.current_term);
             self.log.push(crate::Entry::new(index, term, bytes::Bytes::new()));
         }

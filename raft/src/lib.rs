@@ -65,4 +65,4 @@ pub use ready::{Persisted, Ready, SnapshotInstall};
 pub use reconfig::MembershipError;
 pub use server::{CompactError, ProposeError, Raft, RestoreError, Role, Status, StepError};
 pub use transfer::TransferError;
-pub use validate::{MAX_INDEX, MAX_TERM};
+pub use validate::{MAX_INDEX, MAX_TERM, MAX_TERM_JUMP};

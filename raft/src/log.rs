@@ -80,6 +80,12 @@ impl RaftLog {
         (index >= self.snapshot.index).then(|| self.memberships.at(index))
     }
 
+    /// True when `id` votes in the configuration in force at `index` (at
+    /// or above the snapshot) or in any later one in the log.
+    pub(crate) fn is_voter_since(&self, index: u64, id: crate::NodeId) -> bool {
+        self.memberships.is_voter_since(index.max(self.snapshot.index), id)
+    }
+
     /// The snapshot the log starts after.
     pub fn snapshot(&self) -> SnapshotMeta {
         self.snapshot

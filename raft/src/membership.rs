@@ -196,6 +196,13 @@ impl MembershipLog {
         }
     }
 
+    /// True when `id` is a voter of the configuration in force at `index`
+    /// or of any later one.
+    pub(crate) fn is_voter_since(&self, index: u64, id: crate::NodeId) -> bool {
+        let later = self.changes.iter().filter(|&&(i, _)| i > index);
+        self.at(index).is_voter(id) || later.into_iter().any(|(_, m)| m.is_voter(id))
+    }
+
     /// Changes whenever [`MembershipLog::latest`] may have.
     pub(crate) fn generation(&self) -> u64 {
         self.generation

@@ -125,23 +125,29 @@ impl Progress {
         self.match_index = self.match_index.max(match_index);
         self.next_index = self.next_index.max(self.match_index + 1);
         match self.state {
-            ReplicationState::Probe => {
-                self.state = ReplicationState::Replicate;
-                self.probe_sent_at = None;
-                self.in_flight.clear();
-            }
+            // Streaming resumes right after what the follower holds (etcd's
+            // `BecomeReplicate`), not at the probe's index: the answer may
+            // be an old one (a lost probe, a delayed acknowledgement), and
+            // with nothing in flight the gap between them would never be
+            // sent, since heartbeats at `match_index` succeed.
+            ReplicationState::Probe => self.become_replicate(),
             ReplicationState::Replicate => {
                 self.in_flight.retain(|&(last, _)| last > self.match_index);
             }
             // Only an answer covering the snapshot ends the wait (the
             // follower installed it, or had it): replicate after it.
-            ReplicationState::Snapshot { index } if self.match_index >= index => {
-                self.state = ReplicationState::Replicate;
-                self.probe_sent_at = None;
-            }
+            ReplicationState::Snapshot { index } if self.match_index >= index => self.become_replicate(),
             ReplicationState::Snapshot { .. } => {}
         }
         advanced
+    }
+
+    /// Streams entries from right after `match_index`, nothing in flight.
+    fn become_replicate(&mut self) {
+        self.state = ReplicationState::Replicate;
+        self.next_index = self.match_index + 1;
+        self.probe_sent_at = None;
+        self.in_flight.clear();
     }
 
     /// A rejection of the AppendEntries with `prev_log_index ==

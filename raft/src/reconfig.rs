@@ -68,7 +68,10 @@ impl Raft {
         }
         let next = self.log.membership().apply(&change)?;
         let (index, term) = (self.log.last_index() + 1, self.current_term);
-        self.log.push(Entry::membership(index, term, &next));
+        let entry = Entry::membership(index, term, &next);
+        // Counted like a command's (`maybe_commit` frees it on commit).
+        self.uncommitted_bytes += entry.data.len();
+        self.log.push(entry);
         self.proposals_pending = true;
         self.sync_progress();
         // A change that leaves the leader alone commits on its own persist.

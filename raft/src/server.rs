@@ -75,8 +75,6 @@ pub enum RestoreError {
     TermZero(u64),
     #[error("persisted log has term {log_term}, newer than the persisted current term {current_term}")]
     TermAhead { log_term: u64, current_term: u64 },
-    #[error("persisted current term {0} is above the largest term {max}", max = crate::MAX_TERM)]
-    TermTooLarge(u64),
     #[error("persisted snapshot at index {index} has term {term}: index 0 is the empty prefix of term 0 and every entry has a term of at least 1")]
     SnapshotTerm { index: u64, term: u64 },
     #[error("persisted snapshot at index {0} is above the largest index {max}", max = crate::MAX_INDEX)]
@@ -95,6 +93,10 @@ pub enum CompactError {
     /// A snapshot may only cover entries the state machine was handed.
     #[error("cannot compact through index {index}: only {applied} is applied")]
     NotApplied { index: u64, applied: u64 },
+    /// A snapshot records the configuration in force at its index; a
+    /// member that joined knows none before the entry that added it.
+    #[error("cannot compact through index {index}: the configuration in force there is not known (this member joined after it)")]
+    UnknownConfiguration { index: u64 },
 }
 
 /// A read-only summary of a server, for status pages and test harnesses.
@@ -528,7 +530,7 @@ impl Raft {
 /// term it has seen, without a vote. Returns the hard state to use and
 /// whether it changed (to persist).
 fn adopt_snapshot_term(hard_state: HardState, snapshot: crate::SnapshotMeta) -> (HardState, bool) {
-    if snapshot.term > hard_state.current_term && snapshot.term <= crate::MAX_TERM {
+    if snapshot.term > hard_state.current_term {
         return (HardState { current_term: snapshot.term, voted_for: None }, true);
     }
     (hard_state, false)
@@ -580,9 +582,6 @@ fn check_persisted(
             return Err(RestoreError::TermsDecrease(e.index));
         }
         prev_term = e.term;
-    }
-    if hard_state.current_term > crate::MAX_TERM {
-        return Err(RestoreError::TermTooLarge(hard_state.current_term));
     }
     if prev_term > hard_state.current_term {
         return Err(RestoreError::TermAhead { log_term: prev_term, current_term: hard_state.current_term });

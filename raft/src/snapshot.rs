@@ -20,10 +20,18 @@ impl Raft {
     /// `index` (at most what [`crate::Ready::committed_entries`] handed
     /// out): the log drops every entry up to it. A leader sends this
     /// snapshot to followers that need what was dropped. Compacting at or
-    /// below the current snapshot does nothing.
+    /// below the current snapshot does nothing. Refused where the
+    /// configuration in force is not known (a member that joined, before
+    /// the entry that added it): the snapshot could not record it.
     pub fn compact(&mut self, index: u64) -> Result<(), CompactError> {
+        if index <= self.log.snapshot().index {
+            return Ok(());
+        }
         if index > self.last_applied {
             return Err(CompactError::NotApplied { index, applied: self.last_applied });
+        }
+        if !self.log.membership_at(index).is_some_and(Membership::is_well_formed) {
+            return Err(CompactError::UnknownConfiguration { index });
         }
         self.log.compact(index);
         Ok(())

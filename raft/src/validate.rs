@@ -13,15 +13,29 @@
 use crate::server::{Raft, Role, StepError};
 use crate::{AppendReply, Body, Entry, Message};
 
-/// The highest term a message may carry or a member may reach.
+/// Where terms stop being free for any message to set.
 ///
 /// A term that cannot be followed by another would stop the cluster for
-/// good: every campaign needs `current_term + 1`. This ceiling leaves 2^32
-/// more elections (over a century at one election a second) above any term
-/// a message can push a member to, so no message exhausts the term space.
-/// Without a cluster secret anyone who reaches a port can send a term; with
-/// one, only members can.
+/// good: every campaign needs `current_term + 1`. A message may push a
+/// member to at most [`MAX_TERM_JUMP`] above this ceiling, or above the
+/// member's own term once that is past it, while elections go on up to
+/// `u64::MAX`. So one message costs at most 2^16 of the 2^32 elections
+/// above the ceiling: no message, and no few of them, exhaust the term
+/// space. Without a cluster secret anyone who reaches a port can send a
+/// term; with one, only members can.
 pub const MAX_TERM: u64 = u64::MAX - (1 << 32);
+
+/// How far above [`MAX_TERM`], or above its own term past it, a message
+/// may raise a member's term: room for a cluster that held elections up
+/// there while the member was cut off. A fixed ceiling for messages would
+/// not do: the elections above it send terms above it.
+pub const MAX_TERM_JUMP: u64 = 1 << 16;
+
+/// True when a message of `term` may be taken by a member at
+/// `current_term` (see [`MAX_TERM`]).
+pub(crate) fn term_reachable(current_term: u64, term: u64) -> bool {
+    term <= current_term.max(MAX_TERM).saturating_add(MAX_TERM_JUMP)
+}
 
 /// The highest log index a message may make a member hold.
 ///
@@ -37,8 +51,8 @@ pub const MAX_INDEX: u64 = u64::MAX - (1 << 32);
 pub(crate) fn check_message(msg: &Message) -> Result<(), StepError> {
     // Every message carries its sender's current term, which is at least 1
     // once a member has campaigned or heard from one that did.
-    let checked = if msg.term == 0 || msg.term > MAX_TERM {
-        Err("term out of range")
+    let checked = if msg.term == 0 {
+        Err("term 0")
     } else {
         match &msg.body {
             Body::RequestVote { last_log_index, last_log_term, .. }
@@ -129,11 +143,15 @@ fn check_reply(reply: &AppendReply, term: u64) -> Result<(), &'static str> {
 }
 
 impl Raft {
-    /// Refuses a message of our term or a newer one that contradicts what
-    /// this member knows for sure. Runs before the term is adopted, so a
+    /// Refuses a message of our term or a newer one whose term no member
+    /// can have reached ([`term_reachable`]) or that contradicts what this
+    /// member knows for sure. Runs before the term is adopted, so a
     /// refused message changes nothing.
     pub(crate) fn check_against_state(&self, msg: &Message) -> Result<(), StepError> {
         let malformed = |reason| Err(StepError::Malformed { from: msg.from, reason });
+        if !term_reachable(self.current_term, msg.term) {
+            return malformed("term out of range");
+        }
         let leader_of_this_term = self.role == Role::Leader && msg.term == self.current_term;
         match &msg.body {
             Body::AppendEntries { .. } | Body::InstallSnapshot { .. } if leader_of_this_term => {

@@ -997,3 +997,27 @@ fn s7_a_snapshot_newer_than_the_persisted_term_lends_its_term() {
     assert_eq!(r.hard_state(), HardState { current_term: 3, voted_for: None });
     assert_eq!(r.ready().hard_state, Some(HardState { current_term: 3, voted_for: None }));
 }
+
+/// §7 with chapter 4: a snapshot records the configuration in force at its
+/// index, so a member may only compact where it knows it. A member that
+/// joined starts with no configuration at all; the entries before the one
+/// that added it carry none, and a snapshot through them would record the
+/// empty one, which its own restart and every follower refuse.
+#[test]
+fn s7_compact_refuses_an_index_whose_configuration_is_unknown() {
+    let config = raft::Config { voters: Vec::new(), ..crate::net::paper_config(4, Vec::new()) };
+    let mut r = Raft::new(config, Persisted::default(), rng(4)).unwrap();
+    let mut added = three();
+    added.learners.insert(4, "n4".into());
+    let entries = vec![entry(1, 1), entry(2, 1), Entry::membership(3, 1, &added), entry(4, 1)];
+    let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 4 };
+    r.step(Message { from: 1, to: 4, term: 1, body }).unwrap();
+    let ready = r.ready();
+    assert_eq!(ready.committed_entries.len(), 4);
+    r.advance();
+    assert_eq!(r.compact(2), Err(CompactError::UnknownConfiguration { index: 2 }));
+    assert_eq!(r.log().snapshot(), SnapshotMeta::default(), "nothing compacted");
+    assert_eq!(r.compact(3), Ok(()));
+    assert_eq!(r.membership_at(3), Some(&added));
+    assert_eq!(r.compact(4), Ok(()));
+}

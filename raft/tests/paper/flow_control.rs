@@ -210,3 +210,52 @@ fn an_oversized_entry_in_flight_does_not_delay_heartbeats() {
         assert_eq!(empty_to_2, heartbeats, "{size}-byte entry in flight");
     }
 }
+
+/// §5.3 with etcd's `BecomeReplicate`: an old acknowledgement that takes a
+/// probing follower to Replicate makes the leader resume right after it,
+/// not at the probe's index. Learner 4's acknowledgement of entry 4 is
+/// held back; 4 is removed and added again (a fresh probe at 7, lost),
+/// then the old acknowledgement arrives. Nothing is in flight, so unless
+/// the leader resends from 5, heartbeats at 4 succeed for ever and the
+/// learner never gets entries 5 and 6.
+#[test]
+fn s5_3_a_stale_acknowledgement_while_probing_never_strands_a_follower() {
+    use raft::MembershipChange;
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.node(1).propose(b"a".to_vec()).unwrap();
+    net.deliver_all();
+    net.join(4);
+    let learner = MembershipChange::AddLearner { id: 4, address: "n4".into() };
+    net.node(1).propose_membership(learner.clone()).unwrap();
+    net.deliver_all();
+    net.node(1).propose(b"b".to_vec()).unwrap();
+    net.deliver_all();
+    assert_eq!(net.node(4).log().last_index(), 3);
+    // Entry 4 reaches the learner; its acknowledgement is held back.
+    net.node(1).propose(b"c".to_vec()).unwrap();
+    net.flush();
+    let to_learner: Vec<_> = net.queue.iter().filter(|m| m.to == 4).cloned().collect();
+    net.queue.retain(|m| m.to != 4);
+    for m in to_learner {
+        net.node(4).step(m).unwrap();
+    }
+    let ready = net.node(4).ready();
+    net.node(4).advance();
+    let held: Vec<_> = ready.messages.into_iter().filter(|m| m.to == 1).collect();
+    assert_eq!(held.len(), 1);
+    net.cut.insert(4);
+    net.deliver_all();
+    net.node(1).propose_membership(MembershipChange::Remove { id: 4 }).unwrap();
+    net.deliver_all();
+    net.node(1).propose_membership(learner).unwrap();
+    net.deliver_all();
+    assert_eq!(net.node(1).commit_index(), 6);
+    for m in held {
+        net.node(1).step(m).unwrap();
+    }
+    net.cut.clear();
+    net.tick_all(100);
+    assert_eq!(net.node(4).log().last_index(), 6, "the learner got what it lacked");
+    assert_eq!(net.node(4).commit_index(), 6);
+}

@@ -25,7 +25,7 @@ fn refused_without_change(net: &mut Net, msg: Message) {
 #[test]
 fn request_vote_of_the_largest_term_is_refused_and_elections_go_on() {
     let mut net = Net::new(3);
-    for term in [u64::MAX, MAX_TERM + 1] {
+    for term in [u64::MAX, MAX_TERM + raft::MAX_TERM_JUMP + 1] {
         let body = Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
         refused_without_change(&mut net, Message { from: 2, to: 1, term, body });
     }
@@ -114,4 +114,53 @@ fn term_zero_and_contradictory_positions_are_refused() {
     for msg in [vote(0, 0, 0), vote(1, 5, 0), vote(1, 0, 1), vote(1, 3, 2)] {
         refused_without_change(&mut net, msg);
     }
+}
+
+/// No single message ends elections: a pre-vote refusal at exactly
+/// `MAX_TERM` (or any message of that term) is adopted and spreads to
+/// every member, and they still elect a leader, above `MAX_TERM`, and
+/// commit. It used to leave every member at a term none could campaign
+/// above.
+#[test]
+fn a_message_at_max_term_does_not_end_elections() {
+    let mut net = Net::with_config(3, |c| c.pre_vote = true);
+    net.campaign(1);
+    let refusal =
+        Message { from: 2, to: 3, term: MAX_TERM, body: Body::PreVoteReply { vote_granted: false } };
+    net.node(3).step(refusal).unwrap();
+    assert_eq!(net.node(3).current_term(), MAX_TERM);
+    let mut leader = None;
+    for _ in 0..2000 {
+        net.tick_all(1);
+        if let [l] = net.leaders()[..] {
+            if net.node(l).current_term() > MAX_TERM {
+                leader = Some(l);
+                break;
+            }
+        }
+    }
+    let leader = leader.expect("a leader above MAX_TERM");
+    let (index, _) = net.node(leader).propose(b"x".to_vec()).unwrap();
+    net.deliver_all();
+    assert_eq!(net.node(leader).commit_index(), index);
+}
+
+/// Above `MAX_TERM` terms rise by elections, and a member follows a
+/// cluster that moved on while it was away (within `MAX_TERM_JUMP` of its
+/// term, or of `MAX_TERM` from below); a message that would take it
+/// further is refused.
+#[test]
+fn above_max_term_a_message_may_raise_the_term_only_so_far() {
+    let mut net = Net::new(3);
+    let body = || Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
+    net.node(1).step(Message { from: 2, to: 1, term: MAX_TERM, body: body() }).unwrap();
+    let term = MAX_TERM + raft::MAX_TERM_JUMP;
+    net.node(1).step(Message { from: 2, to: 1, term, body: body() }).unwrap();
+    assert_eq!(net.node(1).current_term(), term);
+    refused_without_change(
+        &mut net,
+        Message { from: 2, to: 1, term: term + raft::MAX_TERM_JUMP + 1, body: body() },
+    );
+    let too_far = MAX_TERM + raft::MAX_TERM_JUMP + 1;
+    refused_without_change(&mut net, Message { from: 3, to: 2, term: too_far, body: body() });
 }

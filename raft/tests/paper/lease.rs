@@ -77,3 +77,38 @@ fn without_check_quorum_there_is_no_lease() {
     net.node(2).step(Message { from: 3, to: 2, term: 5, body }).unwrap();
     assert_eq!(net.node(2).current_term(), 5);
 }
+
+/// The lease follows the leader, not the election timer: a member that
+/// never stands (a learner here) resets its timer each time it fires, but
+/// once a whole election timeout has passed without a word from its leader
+/// it is out of lease for good, and answers a higher-term candidate at
+/// every tick after that; it used to drop them for most of each cycle.
+#[test]
+fn the_lease_ends_with_the_leaders_silence_even_at_a_member_that_never_stands() {
+    use raft::MembershipChange;
+    let mut net = Net::new(3);
+    net.campaign(1);
+    net.node(1).propose(b"a".to_vec()).unwrap();
+    net.deliver_all();
+    net.join(4);
+    let learner = MembershipChange::AddLearner { id: 4, address: "n4".into() };
+    net.node(1).propose_membership(learner).unwrap();
+    net.deliver_all();
+    assert_eq!(net.node(4).leader_id(), Some(1));
+    net.cut.insert(1);
+    let max = net.node(4).ticks_until_due() as u32 + 60;
+    for _ in 0..max {
+        net.node(4).tick();
+    }
+    let (last_log_index, last_log_term) = (net.node(4).log().last_index(), net.node(4).log().last_term());
+    for tick in 0..200 {
+        net.node(4).tick();
+        let term = net.node(4).current_term() + 1;
+        let body = Body::PreVote { last_log_index, last_log_term };
+        net.node(4).step(Message { from: 2, to: 4, term, body }).unwrap();
+        let answered =
+            net.node(4).ready().messages.iter().any(|m| matches!(m.body, Body::PreVoteReply { .. }));
+        net.node(4).advance();
+        assert!(answered, "tick {tick}: the learner dropped a pre-vote long after its leader fell silent");
+    }
+}

@@ -303,3 +303,65 @@ fn s4_2_2_a_removed_member_learns_its_removal_committed() {
     assert!(!net.node(3).membership().contains(3));
     assert!(net.node(3).commit_index() >= index, "3 was told the removal committed");
 }
+
+/// Ticks every member (delivering as it goes) until exactly one leader
+/// other than those in `except` leads; panics after `limit` ticks.
+fn await_leader_except(net: &mut Net, except: &[u64], limit: u32) -> u64 {
+    for _ in 0..limit {
+        net.tick_all(1);
+        if let [leader] = net.leaders()[..] {
+            if !except.contains(&leader) {
+                return leader;
+            }
+        }
+    }
+    let states: Vec<_> = net.nodes.values().map(|r| r.status()).collect();
+    panic!("no leader outside {except:?} within {limit} ticks: {states:?}");
+}
+
+/// §4.2.2 (Figure 4.6): a member holding its own removal, which is not
+/// committed yet, may still be needed, so it still stands for election
+/// (without counting its own vote). Voters {1, 2}; leader 1 appends its
+/// removal, 2 never receives it and 1 steps down. 2 cannot win (1's log is
+/// longer), so only 1 can: it leads just long enough to commit its
+/// removal, then 2 takes over.
+#[test]
+fn s4_2_2_a_member_holding_its_uncommitted_removal_still_stands() {
+    for pre_vote in [false, true] {
+        let mut net = Net::with_config(2, |c| c.pre_vote = pre_vote);
+        net.campaign(1);
+        commit_one(&mut net, 1);
+        net.down.insert((1, 2));
+        let (index, _) = net.node(1).propose_membership(MembershipChange::Remove { id: 1 }).unwrap();
+        net.tick_all(200);
+        assert_ne!(net.node(1).role(), Role::Leader, "CheckQuorum deposed 1 (pre_vote {pre_vote})");
+        net.down.clear();
+        let leader = await_leader_except(&mut net, &[1], 2000);
+        assert_eq!(leader, 2, "pre_vote {pre_vote}");
+        assert!(net.node(2).commit_index() >= index, "the removal committed (pre_vote {pre_vote})");
+        assert_eq!(voters(&mut net, 2), vec![2]);
+    }
+}
+
+/// The same with a member that is not the leader: voters {1, 2, 3, 4},
+/// only 4 receives its own removal, then leader 1 dies. 2 and 3 need 4's
+/// vote and 4 refuses it (its log is longer), so 4 must stand.
+#[test]
+fn s4_2_2_a_follower_holding_its_uncommitted_removal_still_stands() {
+    for pre_vote in [false, true] {
+        let mut net = Net::with_config(4, |c| c.pre_vote = pre_vote);
+        net.campaign(1);
+        commit_one(&mut net, 1);
+        net.down.insert((1, 2));
+        net.down.insert((1, 3));
+        let (index, _) = net.node(1).propose_membership(MembershipChange::Remove { id: 4 }).unwrap();
+        net.deliver_all();
+        assert_eq!(net.node(4).log().last_index(), index, "only 4 holds the removal");
+        net.cut.insert(1);
+        net.down.clear();
+        let leader = await_leader_except(&mut net, &[1, 4], 3000);
+        assert!(net.node(leader).commit_index() >= index, "the removal committed (pre_vote {pre_vote})");
+        assert_eq!(voters(&mut net, leader), vec![1, 2, 3]);
+        assert_ne!(net.node(4).role(), Role::Leader);
+    }
+}

@@ -108,3 +108,27 @@ fn entry_of_exactly_max_entry_bytes_is_admitted_and_one_byte_more_is_not() {
     assert_eq!(net.node(1).propose(vec![1; 2 * MAX]), Ok((1, 1)), "over the budget, but alone");
     assert_eq!(net.node(1).propose(vec![2; 1]), busy(2 * MAX));
 }
+
+/// Every entry kind counts the same way on append, commit and election: a
+/// membership entry's bytes count while it is uncommitted, so its commit
+/// frees only what it added. It used to be freed without being counted,
+/// which let the budget admit more than its limit after every change.
+#[test]
+fn membership_entries_count_against_the_budget_like_commands() {
+    let mut net = Net::with_config(3, |c| c.max_uncommitted_bytes = MAX);
+    net.campaign(1);
+    net.node(1).propose(vec![1; 10]).unwrap();
+    net.deliver_all();
+    net.join(4);
+    let change = raft::MembershipChange::AddLearner { id: 4, address: "n4".into() };
+    let (index, _) = net.node(1).propose_membership(change).unwrap();
+    let bytes = net.node(1).log().entry(index).unwrap().data.len();
+    assert_eq!(net.node(1).propose(vec![2; MAX]), busy(bytes), "the change's bytes count");
+    net.flush();
+    // A command of 60 bytes waits to be sent while the change commits.
+    net.node(1).propose(vec![3; 60]).unwrap();
+    round_trip_without_a_leader_ready(&mut net);
+    assert_eq!(net.node(1).commit_index(), index);
+    assert_eq!(net.node(1).propose(vec![4; 41]), busy(60), "the commit freed the change's bytes only");
+    assert!(net.node(1).propose(vec![4; 40]).is_ok());
+}
