@@ -44,8 +44,13 @@ pub const SNAPSHOT_ENTRIES: u64 = 100;
 pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
     let wall = Instant::now();
     let profile = Nemesis::by_name(nemesis).unwrap_or(Nemesis::NONE);
-    // Membership churn needs servers to add: 7, 3 of them the bootstrap voters.
-    let (servers, voters) = if profile.churn { (7, 3) } else { (SERVERS, SERVERS) };
+    // Membership changes need servers to add: 7, 3 of them the bootstrap
+    // voters; the selfremove operator starts from 2 voters of 5.
+    let (servers, voters) = match profile {
+        Nemesis { churn: true, .. } | Nemesis { relearn: true, .. } => (7, 3),
+        Nemesis { self_remove: true, .. } => (SERVERS, 2),
+        _ => (SERVERS, SERVERS),
+    };
     let options = SimOptions {
         servers,
         seed,
@@ -57,7 +62,8 @@ pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
         voters,
     };
     let mut sim = Sim::with_options(options);
-    sim.stop_clients_at(FAULTS_FOR);
+    // The relearn operator goes on against an idle cluster for a while.
+    sim.stop_clients_at(if profile.relearn { FAULTS_FOR / 2 } else { FAULTS_FOR });
     let result = drive(&mut sim);
     let operations = sim.client_history().len();
     let crash_points = sim.crash_points_hit().to_vec();
@@ -92,7 +98,27 @@ fn drive(sim: &mut Sim) -> Result<(), Failure> {
     linearizability::check(&sim.client_history()).map_err(|v| Failure::Invariant {
         event,
         what: format!("history not linearizable on key {:?}: {:?}", v.key, v.operations),
-    })
+    })?;
+    converge(sim)
+}
+
+/// Once healed and idle, the cluster converges within [`SETTLE_WITHIN`]:
+/// a leader, and every member of its configuration (learners included)
+/// holding its committed log. A member that is never sent what it lacks
+/// fails here, though every client was answered.
+fn converge(sim: &mut Sim) -> Result<(), Failure> {
+    let deadline = sim.now() + SETTLE_WITHIN;
+    loop {
+        let Err(why) = sim.converged() else { return Ok(()) };
+        if sim.now() >= deadline {
+            let what = format!(
+                "not converged {SETTLE_WITHIN:?} after the clients finished: {why}\n{}",
+                sim.describe()
+            );
+            return Err(Failure::Scenario { event: sim.event_number(), what });
+        }
+        sim.sleep(Duration::from_millis(100))?;
+    }
 }
 
 /// The command that replays a run.

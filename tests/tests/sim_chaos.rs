@@ -93,3 +93,42 @@ fn chaos_churn() {
     }
     assert!(most >= 5, "the voters never grew past {most}");
 }
+
+/// Seeds of the removal operators in `cargo test`: their runs are short
+/// (about a hundred a second each), and their faults rare per run.
+const OPERATOR_SEEDS: u64 = 200;
+
+/// Runs `nemesis` (an operator's) over the seeds; returns the seeds run
+/// and the changes the leaders took.
+fn run_operator(nemesis: &'static str) -> (u64, u64) {
+    let (mut seeds, mut taken) = (0, 0);
+    for seed in seeds_from_env(OPERATOR_SEEDS) {
+        let run = chaos::run(seed, nemesis, DiskProfile::TORN);
+        if let Err(e) = &run.result {
+            panic!("{nemesis} seed {seed}: {e}\nreplay: {}", chaos::replay_command(&run));
+        }
+        assert!(run.operations > 0, "{nemesis} seed {seed}: no operation completed");
+        seeds += 1;
+        taken += run.churn.accepted;
+    }
+    (seeds, taken)
+}
+
+/// The leader removes itself and is cut off at once (alone or with one
+/// other server), with 1 to 4 voters: the member holding its own
+/// uncommitted removal must still stand when only it can win, and the
+/// cluster converges once healed.
+#[test]
+fn chaos_selfremove() {
+    let (seeds, taken) = run_operator("selfremove");
+    assert!(taken >= 5 * seeds, "{taken} changes taken in {seeds} runs");
+}
+
+/// Learners removed and added again under loss and held-back messages,
+/// part of it on an idle cluster: every member of the final
+/// configuration converges, learners included.
+#[test]
+fn chaos_relearn() {
+    let (seeds, taken) = run_operator("relearn");
+    assert!(taken >= 10 * seeds, "{taken} changes taken in {seeds} runs");
+}

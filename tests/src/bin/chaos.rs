@@ -29,7 +29,7 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// One nemesis profile (none, crash, partition, oneway, holdback,
-    /// slowdisk, forge, all); default: every one.
+    /// slowdisk, forge, all, churn, selfremove, relearn); default: every one.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Nemesis::NAMES))]
     nemesis: Option<String>,
     /// Disk profile: instant, ssd or torn.

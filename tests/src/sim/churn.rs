@@ -35,6 +35,8 @@ pub struct Churn {
     pub accepted: u64,
     /// The fewest and most voters a leader's configuration had at a step.
     pub voters_seen: (usize, usize),
+    /// The member the `relearn` operator removed last.
+    pub(super) recently_removed: Option<u64>,
 }
 
 impl Sim {
@@ -47,15 +49,21 @@ impl Sim {
             self.churn.voters_seen = (if low == 0 { n } else { low.min(n) }, high.max(n));
         }
         let Some(request) = self.pick_request(leader) else { return };
+        self.operator_asks(leader, request);
+    }
+
+    /// Sends the operator's `request` to server `leader`; true when it was
+    /// taken (a change is answered when it commits, a transfer at once).
+    pub(super) fn operator_asks(&mut self, leader: usize, request: AdminRequest) -> bool {
         self.churn.seq += 1;
         self.churn.requests += 1;
         let (seq, node) = (self.churn.seq, &mut self.nodes[leader]);
-        let Some(member) = node.member.as_mut() else { return };
+        let Some(member) = node.member.as_mut() else { return false };
         let answer = member.on_admin(OPERATOR, seq, request);
-        // A change is answered when it commits; a transfer at once.
         let taken = answer.is_none_or(|a| a.reply == node::proto::Reply::Applied(Vec::new()));
         self.churn.accepted += u64::from(taken);
         node.dirty = true;
+        taken
     }
 
     /// What the operator did so far.
@@ -64,7 +72,7 @@ impl Sim {
     }
 
     /// The running leader of the highest term.
-    fn current_leader(&self) -> Option<usize> {
+    pub(super) fn current_leader(&self) -> Option<usize> {
         (0..self.nodes.len())
             .filter_map(|i| Some((i, self.nodes[i].member.as_ref()?.raft())))
             .filter(|(_, r)| r.role() == Role::Leader)

@@ -24,6 +24,7 @@ mod nemesis;
 mod network;
 mod node;
 mod queue;
+mod removals;
 mod snapshots;
 
 use std::sync::{Arc, Mutex};
@@ -343,6 +344,23 @@ impl Sim {
     /// The crash points at which a server was crashed so far.
     pub fn crash_points_hit(&self) -> &[CrashPoint] {
         &self.points_hit
+    }
+
+    /// Whether the cluster has converged: one leader leads, and every
+    /// member of its configuration is running and has applied the
+    /// leader's log through its commit index (the invariants check that
+    /// what it applied is the leader's). `Err` says who has not.
+    pub fn converged(&self) -> Result<(), String> {
+        let leader = self.current_leader().ok_or("no leader")?;
+        let raft = self.nodes[leader].member.as_ref().ok_or("no leader")?.raft();
+        let commit = raft.commit_index();
+        for id in raft.membership().members() {
+            let member = self.nodes.get(driver::server_of(id)).and_then(|n| n.member.as_ref());
+            if member.is_none_or(|m| m.applied_index() < commit) {
+                return Err(format!("member {id} has not applied the leader's log through {commit}"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -21,6 +21,9 @@
 //! - churn: membership changes and leadership transfers every 50–300 ms
 //!   (`churn.rs`), with every other fault above: the run has 7 servers, 3
 //!   of them the bootstrap voters, and the voters go between 3 and 7.
+//! - selfremove, relearn: operators that remove the leader while it is cut
+//!   off, and remove and re-add learners on a lossy network
+//!   (`removals.rs`).
 //!
 //! Faults stop at [`Sim::heal`]; the run then checks that every client
 //! operation completes.
@@ -42,6 +45,8 @@ pub struct Nemesis {
     pub slow_disk: bool,
     pub forge: bool,
     pub churn: bool,
+    pub self_remove: bool,
+    pub relearn: bool,
 }
 
 impl Nemesis {
@@ -53,6 +58,8 @@ impl Nemesis {
         slow_disk: false,
         forge: false,
         churn: false,
+        self_remove: false,
+        relearn: false,
     };
     pub const ALL: Nemesis = Nemesis {
         crash: true,
@@ -62,11 +69,24 @@ impl Nemesis {
         slow_disk: true,
         forge: true,
         churn: false,
+        self_remove: false,
+        relearn: false,
     };
 
     /// Profile names, for the command line and the tests.
-    pub const NAMES: [&'static str; 9] =
-        ["none", "crash", "partition", "oneway", "holdback", "slowdisk", "forge", "all", "churn"];
+    pub const NAMES: [&'static str; 11] = [
+        "none",
+        "crash",
+        "partition",
+        "oneway",
+        "holdback",
+        "slowdisk",
+        "forge",
+        "all",
+        "churn",
+        "selfremove",
+        "relearn",
+    ];
 
     pub fn by_name(name: &str) -> Option<Nemesis> {
         let n = Nemesis::NONE;
@@ -80,6 +100,8 @@ impl Nemesis {
             "forge" => Nemesis { forge: true, ..n },
             "all" => Nemesis::ALL,
             "churn" => Nemesis { churn: true, ..Nemesis::ALL },
+            "selfremove" => Nemesis { self_remove: true, ..n },
+            "relearn" => Nemesis { relearn: true, hold_back: true, ..n },
             _ => return None,
         })
     }
@@ -96,6 +118,8 @@ impl Nemesis {
                 slow_disk: acc.slow_disk || n.slow_disk,
                 forge: acc.forge || n.forge,
                 churn: acc.churn || n.churn,
+                self_remove: acc.self_remove || n.self_remove,
+                relearn: acc.relearn || n.relearn,
             })
         })
     }
@@ -122,6 +146,11 @@ pub enum Fault {
     SlowDiskNext,
     /// The next membership change or leadership transfer.
     ChurnNext,
+    /// The next step of the `selfremove` and `relearn` operators.
+    SelfRemoveNext,
+    RelearnNext,
+    /// The end of a `selfremove` cut.
+    Rejoin,
 }
 
 impl Sim {
@@ -133,6 +162,8 @@ impl Sim {
             (n.one_way, Fault::OneWayNext),
             (n.slow_disk, Fault::SlowDiskNext),
             (n.churn, Fault::ChurnNext),
+            (n.self_remove, Fault::SelfRemoveNext),
+            (n.relearn, Fault::RelearnNext),
         ];
         for (on, fault) in first {
             if on {
@@ -141,6 +172,9 @@ impl Sim {
         }
         if n.hold_back {
             self.network.hold_back_per_mille = 20;
+        }
+        if n.relearn {
+            self.network.unreliable = true;
         }
     }
 
@@ -153,6 +187,9 @@ impl Sim {
     /// Stops every fault: crashed servers restart, the network heals, disks
     /// are fast again. Faults already scheduled do nothing.
     pub fn heal(&mut self) {
+        if self.nemesis.relearn {
+            self.network.unreliable = false;
+        }
         self.nemesis = Nemesis::NONE;
         self.network.hold_back_per_mille = 0;
         self.network.set_groups(None);
@@ -193,6 +230,9 @@ impl Sim {
                 self.churn_next();
                 self.nemesis_in(50_000..300_000, Fault::ChurnNext);
             }
+            Fault::SelfRemoveNext if n.self_remove => self.self_remove_next(),
+            Fault::RelearnNext if n.relearn => self.relearn_next(),
+            Fault::Rejoin => self.network.set_groups(None),
             _ => {} // healed since
         }
     }
@@ -259,7 +299,10 @@ impl Sim {
             (Body::AppendEntries { entries, .. }, 2) if !entries.is_empty() => {
                 entries[0].index = entries[0].index.wrapping_add(1 + self.rng.random_range(0..u64::MAX / 2));
             }
-            _ => forged.term = raft::MAX_TERM + 1 + self.rng.random_range(0..u64::from(u32::MAX)),
+            _ => {
+                let past = raft::MAX_TERM + raft::MAX_TERM_JUMP + 1;
+                forged.term = past + self.rng.random_range(0..u64::from(u32::MAX) - raft::MAX_TERM_JUMP);
+            }
         }
         let to = Addr::Server(super::driver::server_of(forged.to));
         let is_request = forged.is_request();
