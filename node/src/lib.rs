@@ -3,9 +3,10 @@
 //! transport, a key-value state machine with client sessions, and the
 //! client that finds the leader. Members snapshot their state machine and
 //! drop the log behind it, and stream snapshots to followers that need
-//! them (`member::snapshot`, `snapshots`; docs/snapshots.md).
-//!
-//! What it does not: membership changes.
+//! them (`member::snapshot`, `snapshots`; docs/snapshots.md). Operators
+//! change the membership one server at a time (`member/admin.rs`); a
+//! member whose removal committed stops, and says so again if restarted
+//! (`removed.rs`).
 //!
 //! ```no_run
 //! use node::config::ClusterConfig;
@@ -37,6 +38,7 @@ pub mod kv;
 pub mod limits;
 pub mod member;
 pub mod proto;
+pub mod removed;
 pub mod server;
 pub mod snapshots;
 pub mod storage;

@@ -5,8 +5,8 @@
 //! dead one removed, leadership handed over twice with `node
 //! transfer-leader` (to the new member, which the clients' cluster file
 //! does not name, and back), and a live member removed, which stops by
-//! itself with exit 0. Every acknowledged write must read back and the
-//! members must agree.
+//! itself with exit 0 (and again at once when restarted). Every
+//! acknowledged write must read back and the members must agree.
 //!
 //! Printed, not asserted: the time from `node add` until the learner is
 //! promotable and caught up, each transfer's time, and the longest gap
@@ -138,6 +138,14 @@ fn replace_a_dead_member_remove_it_and_transfer_leadership_under_writes() {
     assert!(exit.success(), "removed member exited with {exit}");
     let log = std::fs::read_to_string(cluster.log_path(new_id)).unwrap();
     assert!(log.contains(&format!("node {id}: removed from the cluster")), "log: {log}");
+    // Started again by mistake, it stops at once with the same line: it
+    // recorded its removal (the commit index it learned is not persisted).
+    cluster.spawn_joining(new_id, new_addr).unwrap();
+    let exit = cluster.wait_exit(new_id, Duration::from_secs(10)).expect("the removed member stops again");
+    assert!(exit.success(), "restarted removed member exited with {exit}");
+    let log = std::fs::read_to_string(cluster.log_path(new_id)).unwrap();
+    let said = format!("node {id}: removed from the cluster");
+    assert_eq!(log.matches(&said).count(), 2, "log: {log}");
     assert_eq!(cluster.cli().members().unwrap().with_role("voter"), [1, 2]);
 
     let acks = acks.lock().unwrap();

@@ -1,5 +1,5 @@
 //! `node run --id N`: one member, until SIGTERM or Ctrl-C, or until it is
-//! removed from the cluster (exit 0). `--join --addr HOST:PORT` starts a
+//! removed from the cluster (exit 0, and at once on a restart after that). `--join --addr HOST:PORT` starts a
 //! member that is not in the cluster file, to be added with `node add`.
 
 use std::path::{Path, PathBuf};
@@ -43,6 +43,11 @@ pub(super) fn run(
         // or cluster: the operator's mistake, not a failure.
         Err(e @ (StartError::Config(_) | StartError::Storage(StorageError::WrongMember(_)))) => {
             return fail(2, e)
+        }
+        // Removed before, and stopped then: say it again, not a failure.
+        Err(e @ StartError::Removed { .. }) => {
+            eprintln!("node {id}: {e}");
+            return ExitCode::SUCCESS;
         }
         Err(e) => return fail(1, e),
     };

@@ -204,7 +204,7 @@ impl Member {
             incoming_memberships: Vec::new(),
         };
         let applied_index = raft.status().applied_index;
-        let was_member = raft.is_member(raft.id());
+        let was_member = storage_names(&raft, raft.id());
         Member {
             raft,
             sm,
@@ -424,3 +424,14 @@ impl Member {
 mod snapshots;
 #[cfg(test)]
 mod tests;
+
+/// True when a configuration the core restored names `id`: the one at its
+/// snapshot (the bootstrap one without a snapshot) or one in its log. A
+/// member restarted after its removal reached it is then known to have
+/// been a member, not one still waiting to be added.
+fn storage_names(raft: &Raft, id: raft::NodeId) -> bool {
+    let log = raft.log();
+    let at_snapshot = log.membership_at(log.snapshot().index).is_some_and(|m| m.contains(id));
+    let entries = log.slice(log.first_index(), log.last_index()).iter();
+    at_snapshot || entries.filter_map(raft::Entry::as_membership).any(|m| m.contains(id))
+}

@@ -235,3 +235,27 @@ fn a_member_removed_by_a_committed_change_says_so() {
     drain(&mut m);
     assert_eq!(m.removed(), Some(1));
 }
+
+/// A member restarted with its removal in its log (the commit index is not
+/// persisted) knows it was a member from the configurations it restored,
+/// and says it was removed once it hears that the removal committed; it
+/// used to take itself for a member still waiting to be added.
+#[test]
+fn a_member_restarted_with_its_removal_in_its_log_says_so_once_it_commits() {
+    let removal = raft::Membership::bootstrap(&[2]);
+    let persisted = raft::Persisted {
+        hard_state: raft::HardState { current_term: 1, voted_for: None },
+        entries: vec![raft::Entry::membership(1, 1, &removal)],
+        ..raft::Persisted::default()
+    };
+    let config = raft::Config { pre_vote: false, ..raft::Config::lab(1, vec![1, 2]) };
+    let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    let mut m = Member::new(Raft::new(config, persisted, rng).unwrap(), Box::new(Recorder::default()));
+    assert!(!m.raft().is_member(1));
+    assert_eq!(m.removed(), None, "not known to be committed yet");
+    let body =
+        raft::Body::AppendEntries { prev_log_index: 1, prev_log_term: 1, entries: vec![], leader_commit: 1 };
+    m.step(2, raft::Message { from: 2, to: 1, term: 1, body }).unwrap();
+    drain(&mut m);
+    assert_eq!(m.removed(), Some(1));
+}

@@ -307,10 +307,11 @@ impl EventLoop {
                     return Err(FatalError::Snapshot(why));
                 }
                 Action::Idle => {
-                    return match self.shared.member().removed() {
-                        Some(index) => Err(FatalError::Removed { index }),
-                        None => Ok(()),
-                    };
+                    let Some(index) = self.shared.member().removed() else { return Ok(()) };
+                    if let Err(e) = crate::removed::record(self.storage.dir(), index) {
+                        tracing::warn!(target: "election", error = %e, "cannot record the removal");
+                    }
+                    return Err(FatalError::Removed { index });
                 }
             }
         }

@@ -57,6 +57,12 @@ pub enum StartError {
     Storage(#[from] StorageError),
     #[error("raft: {0}")]
     Raft(#[from] raft::RestoreError),
+    /// A record in the data directory says this member was removed: not a
+    /// failure, the operator's earlier request (`crate::removed`).
+    #[error("removed from the cluster (by the configuration at index {index}); stopping")]
+    Removed { index: u64 },
+    #[error("removal record: {0}")]
+    RemovalRecord(#[from] crate::removed::RecordError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: net::BindError },
     #[error("cannot start the event loop thread: {0}")]
@@ -149,6 +155,9 @@ impl Server {
         let identity = wal::Identity { cluster_id: options.config.cluster_id, member_id: options.id };
         let log = options.config.log;
         let opened = Storage::open(&options.data_dir, identity, log.segment_bytes)?;
+        if let Some(index) = crate::removed::recorded(&options.data_dir)? {
+            return Err(StartError::Removed { index });
+        }
         let (mut sm, mut persisted) = (sm, opened.persisted);
         let (snapshot, membership) = restore(&mut *sm, opened.snapshot)?;
         persisted.membership = membership;
