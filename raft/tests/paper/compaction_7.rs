@@ -668,11 +668,17 @@ mod random {
     //! below a member's snapshot after it, no hole between a snapshot and
     //! the entries after it on any member or disk. At the end, healed, the
     //! members converge.
+    //!
+    //! With `changes`, two more servers start outside the configuration
+    //! and the leader is asked for random membership changes (learners
+    //! added, promoted and removed, voters added and removed, itself
+    //! included) and leadership transfers; at the end the members of the
+    //! leader's configuration converge.
 
     use std::collections::BTreeMap;
 
     use proptest::prelude::*;
-    use raft::{Entry, Message, NodeId, Persisted, Role};
+    use raft::{CompactError, Entry, MembershipChange, Message, NodeId, Persisted, Role};
 
     use crate::net::Net;
 
@@ -699,6 +705,9 @@ mod random {
         /// driver reports it), or the transfer fails.
         Stream(bool),
         Compact(u8),
+        /// A membership change (kind, member) or a leadership transfer at
+        /// the leader of the highest term.
+        Change(u8, u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -720,8 +729,16 @@ mod random {
         ]
     }
 
+    fn op_with_changes() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            12 => op(),
+            1 => (any::<u8>(), any::<u8>()).prop_map(|(kind, k)| Op::Change(kind, k)),
+        ]
+    }
+
     struct Run {
         net: Net,
+        /// Servers, those outside the configuration at the start included.
         n: u64,
         turn: usize,
         proposals: u32,
@@ -825,8 +842,12 @@ mod random {
                 Op::Compact(k) => {
                     let id = member(k);
                     let applied = net.node(id).status().applied_index;
-                    net.compact(id, applied).expect("compaction at the applied index");
+                    match net.compact(id, applied) {
+                        Ok(()) | Err(CompactError::UnknownConfiguration { .. }) => {}
+                        Err(e) => panic!("member {id}: {e}"),
+                    }
                 }
+                Op::Change(kind, k) => change(net, kind, member(k)),
             }
             while net.queue.len() > 400 {
                 net.queue.pop_front();
@@ -920,7 +941,8 @@ mod random {
                         let _ = net.node(leader).propose(self.proposals.to_be_bytes().to_vec());
                         continue;
                     }
-                    let done = net.nodes.values().all(|m| {
+                    let members: Vec<NodeId> = r.membership().members().collect();
+                    let done = members.iter().map(|id| &net.nodes[id]).all(|m| {
                         let s = m.status();
                         s.current_term == term
                             && s.commit_index == last
@@ -935,6 +957,26 @@ mod random {
             let states: Vec<_> = net.nodes.values().map(|r| r.status()).collect();
             Err(TestCaseError::fail(format!("no convergence: {states:?}")))
         }
+    }
+
+    /// Asks the leader of the highest term for a change of kind `kind`
+    /// about member `id` (refusals are part of the test), or a transfer.
+    fn change(net: &mut Net, kind: u8, id: NodeId) {
+        let leader = net.leaders().into_iter().max_by_key(|&l| net.nodes[&l].current_term());
+        let Some(leader) = leader else { return };
+        let address = format!("n{id}");
+        let change = match kind % 5 {
+            0 => MembershipChange::AddLearner { id, address },
+            1 => MembershipChange::AddVoter { id, address },
+            2 => MembershipChange::Promote { id },
+            3 => MembershipChange::Remove { id },
+            _ => {
+                let _ = net.node(leader).transfer_leadership(id);
+                return net.flush();
+            }
+        };
+        let _ = net.node(leader).propose_membership(change);
+        net.flush();
     }
 
     proptest! {
@@ -954,6 +996,33 @@ mod random {
             net.compact_every = Some(every);
             net.hold_snapshots = hold_snapshots;
             let mut run = Run { net, n, turn, proposals: 0, delayed: Vec::new(), chosen: BTreeMap::new(), leaders: BTreeMap::new() };
+            for op in &ops {
+                run.apply(op);
+                run.check()?;
+            }
+            run.converge()?;
+        }
+
+        /// The same with membership changes and leadership transfers (see
+        /// the module doc), with or without PreVote.
+        #[test]
+        fn s4_random_cluster_with_membership_changes_keeps_safety_and_converges(
+            five in any::<bool>(),
+            pre_vote in any::<bool>(),
+            every in 2u64..=6,
+            turn in 1usize..=4,
+            hold_snapshots in any::<bool>(),
+            ops in prop::collection::vec(op_with_changes(), 1..300),
+        ) {
+            let n = if five { 5 } else { 3 };
+            let mut net = Net::build(n, |_| Persisted::default(), |c| c.pre_vote = pre_vote);
+            for id in n + 1..=n + 2 {
+                net.join(id);
+            }
+            net.check_disk = true;
+            net.compact_every = Some(every);
+            net.hold_snapshots = hold_snapshots;
+            let mut run = Run { net, n: n + 2, turn, proposals: 0, delayed: Vec::new(), chosen: BTreeMap::new(), leaders: BTreeMap::new() };
             for op in &ops {
                 run.apply(op);
                 run.check()?;
