@@ -959,6 +959,28 @@ mod random {
         }
     }
 
+    /// Runs `ops` on `net` (every member of it, whether in the
+    /// configuration or not), checking after each, then converges.
+    fn play(
+        mut net: Net,
+        every: u64,
+        turn: usize,
+        hold_snapshots: bool,
+        ops: &[Op],
+    ) -> Result<(), TestCaseError> {
+        net.check_disk = true;
+        net.compact_every = Some(every);
+        net.hold_snapshots = hold_snapshots;
+        let n = net.nodes.len() as u64;
+        let (delayed, chosen, leaders) = (Vec::new(), BTreeMap::new(), BTreeMap::new());
+        let mut run = Run { net, n, turn, proposals: 0, delayed, chosen, leaders };
+        for op in ops {
+            run.apply(op);
+            run.check()?;
+        }
+        run.converge()
+    }
+
     /// Asks the leader of the highest term for a change of kind `kind`
     /// about member `id` (refusals are part of the test), or a transfer.
     fn change(net: &mut Net, kind: u8, id: NodeId) {
@@ -991,16 +1013,7 @@ mod random {
             ops in prop::collection::vec(op(), 1..300),
         ) {
             let n = if five { 5 } else { 3 };
-            let mut net = Net::build(n, |_| Persisted::default(), |_| {});
-            net.check_disk = true;
-            net.compact_every = Some(every);
-            net.hold_snapshots = hold_snapshots;
-            let mut run = Run { net, n, turn, proposals: 0, delayed: Vec::new(), chosen: BTreeMap::new(), leaders: BTreeMap::new() };
-            for op in &ops {
-                run.apply(op);
-                run.check()?;
-            }
-            run.converge()?;
+            play(Net::build(n, |_| Persisted::default(), |_| {}), every, turn, hold_snapshots, &ops)?;
         }
 
         /// The same with membership changes and leadership transfers (see
@@ -1019,15 +1032,7 @@ mod random {
             for id in n + 1..=n + 2 {
                 net.join(id);
             }
-            net.check_disk = true;
-            net.compact_every = Some(every);
-            net.hold_snapshots = hold_snapshots;
-            let mut run = Run { net, n: n + 2, turn, proposals: 0, delayed: Vec::new(), chosen: BTreeMap::new(), leaders: BTreeMap::new() };
-            for op in &ops {
-                run.apply(op);
-                run.check()?;
-            }
-            run.converge()?;
+            play(net, every, turn, hold_snapshots, &ops)?;
         }
     }
 }

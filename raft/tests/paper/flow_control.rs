@@ -221,14 +221,8 @@ fn an_oversized_entry_in_flight_does_not_delay_heartbeats() {
 #[test]
 fn s5_3_a_stale_acknowledgement_while_probing_never_strands_a_follower() {
     use raft::MembershipChange;
-    let mut net = Net::new(3);
-    net.campaign(1);
-    net.node(1).propose(b"a".to_vec()).unwrap();
-    net.deliver_all();
-    net.join(4);
+    let mut net = Net::with_learner(4);
     let learner = MembershipChange::AddLearner { id: 4, address: "n4".into() };
-    net.node(1).propose_membership(learner.clone()).unwrap();
-    net.deliver_all();
     net.node(1).propose(b"b".to_vec()).unwrap();
     net.deliver_all();
     assert_eq!(net.node(4).log().last_index(), 3);

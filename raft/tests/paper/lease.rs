@@ -85,15 +85,7 @@ fn without_check_quorum_there_is_no_lease() {
 /// every tick after that; it used to drop them for most of each cycle.
 #[test]
 fn the_lease_ends_with_the_leaders_silence_even_at_a_member_that_never_stands() {
-    use raft::MembershipChange;
-    let mut net = Net::new(3);
-    net.campaign(1);
-    net.node(1).propose(b"a".to_vec()).unwrap();
-    net.deliver_all();
-    net.join(4);
-    let learner = MembershipChange::AddLearner { id: 4, address: "n4".into() };
-    net.node(1).propose_membership(learner).unwrap();
-    net.deliver_all();
+    let mut net = Net::with_learner(4);
     assert_eq!(net.node(4).leader_id(), Some(1));
     net.cut.insert(1);
     let max = net.node(4).ticks_until_due() as u32 + 60;

@@ -195,6 +195,20 @@ impl Net {
         self.nodes.get_mut(&id).expect("member exists")
     }
 
+    /// Members 1..=3 with leader 1, which has committed entry 1 and then
+    /// added member `id` as a learner (entry 2), which holds the log.
+    pub fn with_learner(id: NodeId) -> Net {
+        let mut net = Net::new(3);
+        net.campaign(1);
+        net.node(1).propose(b"a".to_vec()).expect("leader");
+        net.deliver_all();
+        net.join(id);
+        let learner = raft::MembershipChange::AddLearner { id, address: format!("n{id}") };
+        net.node(1).propose_membership(learner).expect("change accepted");
+        net.deliver_all();
+        net
+    }
+
     /// Drains every member's Ready: instant persist, queue messages, apply.
     pub fn flush(&mut self) {
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();

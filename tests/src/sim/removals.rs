@@ -28,15 +28,20 @@ use super::nemesis::Fault;
 use super::Sim;
 
 impl Sim {
+    /// The running leader of the highest term, its configuration, and the
+    /// servers outside it.
+    fn leaders_view(&self) -> Option<(usize, raft::Membership, Vec<u64>)> {
+        let leader = self.current_leader()?;
+        let m = self.nodes[leader].member.as_ref()?.raft().membership().clone();
+        let outsiders = (1..=self.nodes.len() as u64).filter(|&o| !m.contains(o)).collect();
+        Some((leader, m, outsiders))
+    }
+
     /// One selfremove step (see the module doc), then the next.
     pub(super) fn self_remove_next(&mut self) {
         self.nemesis_in(150_000..500_000, Fault::SelfRemoveNext);
-        let Some(leader) = self.current_leader() else { return };
-        let Some(m) = self.nodes[leader].member.as_ref().map(|m| m.raft().membership().clone()) else {
-            return;
-        };
+        let Some((leader, m, outsiders)) = self.leaders_view() else { return };
         let id = leader as u64 + 1;
-        let outsiders: Vec<u64> = (1..=self.nodes.len() as u64).filter(|&o| !m.contains(o)).collect();
         let voters = m.voters.len();
         if voters >= 2 && (voters > 2 || self.rng.random_bool(0.7)) {
             if self.operator_asks(leader, AdminRequest::Change(MembershipChange::Remove { id })) {
@@ -65,13 +70,9 @@ impl Sim {
     /// One relearn step (see the module doc), then the next.
     pub(super) fn relearn_next(&mut self) {
         self.nemesis_in(50_000..300_000, Fault::RelearnNext);
-        let Some(leader) = self.current_leader() else { return };
-        let Some(m) = self.nodes[leader].member.as_ref().map(|m| m.raft().membership().clone()) else {
-            return;
-        };
+        let Some((leader, m, outsiders)) = self.leaders_view() else { return };
         let me = leader as u64 + 1;
         let learners: Vec<u64> = m.learners.keys().copied().collect();
-        let outsiders: Vec<u64> = (1..=self.nodes.len() as u64).filter(|&o| !m.contains(o)).collect();
         let pick = |rng: &mut rand_chacha::ChaCha8Rng, ids: &[u64]| ids[rng.random_range(0..ids.len())];
         let change = match self.rng.random_range(0..10) {
             0..=3 if !learners.is_empty() => MembershipChange::Remove { id: pick(&mut self.rng, &learners) },
