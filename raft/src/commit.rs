@@ -13,11 +13,12 @@ impl Raft {
     /// durable. Followers hear of a new commit index in the next `ready`.
     pub(crate) fn maybe_commit(&mut self) {
         let me = self.config.id;
+        let Some(leader) = self.leader() else { return };
         let membership = self.log.membership();
         let mut matched: Vec<u64> = (membership.voters.keys())
             .map(|&v| match v == me {
                 true => self.log.stable_index(),
-                false => self.progress.get(&v).map_or(0, |p| p.match_index),
+                false => leader.progress.get(&v).map_or(0, |p| p.match_index),
             })
             .collect();
         if matched.is_empty() {
@@ -27,9 +28,11 @@ impl Raft {
         let n = matched[membership.quorum() - 1];
         if n > self.commit_index && self.log.term(n) == Some(self.current_term) {
             let committed = self.log.data_bytes(self.commit_index + 1, n);
-            self.uncommitted_bytes = self.uncommitted_bytes.saturating_sub(committed);
+            if let Some(leader) = self.leader_mut() {
+                leader.uncommitted_bytes = leader.uncommitted_bytes.saturating_sub(committed);
+                leader.commit_to_announce = true;
+            }
             self.commit_index = n;
-            self.commit_to_announce = true;
             self.on_commit_advanced();
         }
     }

@@ -2,6 +2,7 @@
 //! "RequestVote RPC" and the rules for followers and candidates.
 
 use crate::replication::AppendKind;
+use crate::role::{Leader, RoleState};
 use crate::server::{Raft, Role};
 use crate::{Body, NodeId};
 
@@ -43,7 +44,7 @@ impl Raft {
     /// True when the voters in `votes` are a majority of the configuration
     /// in force.
     fn has_majority(&self) -> bool {
-        self.log.membership().has_quorum(&self.votes)
+        self.state.votes().is_some_and(|votes| self.log.membership().has_quorum(votes))
     }
 
     /// PreVote (thesis §9.6): before raising its term, ask the others
@@ -54,10 +55,8 @@ impl Raft {
             self.reset_election_timer();
             return;
         };
-        self.role = Role::PreCandidate;
+        self.state = RoleState::pre_candidate(self.config.id);
         self.leader_id = None;
-        self.votes.clear();
-        self.votes.insert(self.config.id);
         self.reset_election_timer();
         if self.has_majority() {
             return self.campaign(false);
@@ -92,10 +91,11 @@ impl Raft {
     /// starts the real election.
     pub(crate) fn handle_pre_vote_reply(&mut self, from: NodeId, term: u64, vote_granted: bool) {
         let ours = self.current_term.checked_add(1) == Some(term);
-        if self.role != Role::PreCandidate || !vote_granted || !ours {
+        let RoleState::PreCandidate { votes } = &mut self.state else { return };
+        if !vote_granted || !ours {
             return;
         }
-        self.votes.insert(from);
+        votes.insert(from);
         if self.has_majority() {
             self.campaign(false);
         }
@@ -112,13 +112,11 @@ impl Raft {
             self.reset_election_timer();
             return;
         };
-        self.role = Role::Candidate;
+        self.state = RoleState::candidate(self.config.id);
         self.current_term = term;
         self.voted_for = Some(self.config.id);
         self.hard_state_changed = true;
         self.leader_id = None;
-        self.votes.clear();
-        self.votes.insert(self.config.id);
         self.reset_election_timer();
         if self.has_majority() {
             self.become_leader();
@@ -153,10 +151,11 @@ impl Raft {
     /// Candidates: "If votes received from majority of servers: become
     /// leader." Replies from older terms never get here (`step` drops them).
     pub(crate) fn handle_vote_reply(&mut self, from: NodeId, vote_granted: bool) {
-        if self.role != Role::Candidate || !vote_granted {
+        let RoleState::Candidate { votes } = &mut self.state else { return };
+        if !vote_granted {
             return;
         }
-        self.votes.insert(from);
+        votes.insert(from);
         if self.has_majority() {
             self.become_leader();
         }
@@ -173,7 +172,7 @@ impl Raft {
         if !self.config.check_quorum {
             return false;
         }
-        match self.role {
+        match self.role() {
             Role::Leader => true,
             Role::PreCandidate | Role::Candidate => false,
             Role::Follower => {
@@ -187,16 +186,18 @@ impl Raft {
     /// steps down. It cannot commit anything, so it stops pretending to
     /// lead: clients go elsewhere and its heartbeats stop.
     pub(crate) fn tick_check_quorum(&mut self) {
+        let (period, me) = (self.config.election_timeout_max_ticks, self.config.id);
         if !self.config.check_quorum {
             return;
         }
-        self.quorum_check_elapsed += 1;
-        if self.quorum_check_elapsed < self.config.election_timeout_max_ticks {
+        let Some(leader) = self.leader_mut() else { return };
+        leader.quorum_check_elapsed += 1;
+        if leader.quorum_check_elapsed < period {
             return;
         }
-        self.quorum_check_elapsed = 0;
-        let mut active = vec![self.config.id];
-        for (&id, pr) in self.progress.iter_mut() {
+        leader.quorum_check_elapsed = 0;
+        let mut active = vec![me];
+        for (&id, pr) in leader.progress.iter_mut() {
             if std::mem::take(&mut pr.recent_active) {
                 active.push(id);
             }
@@ -210,13 +211,10 @@ impl Raft {
     /// (heartbeat) to each server", at once, so that no follower times out
     /// and the followers' logs are probed right away.
     fn become_leader(&mut self) {
-        self.role = Role::Leader;
-        self.leader_id = Some(self.config.id);
-        self.votes.clear();
-        self.quorum_check_elapsed = 0;
         let next_index = self.log.last_index() + 1;
-        self.uncommitted_bytes = self.log.data_bytes(self.commit_index + 1, next_index - 1);
-        self.progress.clear();
+        let inherited = self.log.data_bytes(self.commit_index + 1, next_index - 1);
+        self.state = RoleState::Leader(Leader::new(inherited));
+        self.leader_id = Some(self.config.id);
         // From our last index + 1: the first probes carry the no-op.
         self.track_members(next_index);
         // A leader outside its configuration (§4.2.2) is there only to

@@ -24,7 +24,8 @@
 //! and candidates), `replication.rs` (AppendEntries), `commit.rs` (the
 //! leader's commit rule), `progress.rs` (nextIndex / matchIndex),
 //! `log.rs` (the log), `message.rs` (the RPCs), `server.rs` (rules for all
-//! servers, the driver interface).
+//! servers, the driver interface), `role.rs` (what only one role has: the
+//! votes of a candidate, the leader's progress, budget and transfer).
 //!
 //! ```
 //! use rand_chacha::rand_core::SeedableRng;
@@ -52,6 +53,7 @@ mod progress;
 mod ready;
 mod reconfig;
 mod replication;
+mod role;
 mod server;
 mod snapshot;
 mod transfer;

@@ -25,7 +25,7 @@
 
 use crate::progress::Progress;
 use crate::replication::AppendKind;
-use crate::server::{Raft, Role};
+use crate::server::Raft;
 use crate::{Entry, Membership, MembershipChange, NodeId};
 
 /// A membership change the leader refused; nothing was appended.
@@ -69,10 +69,12 @@ impl Raft {
         let next = self.log.membership().apply(&change)?;
         let (index, term) = (self.log.last_index() + 1, self.current_term);
         let entry = Entry::membership(index, term, &next);
-        // Counted like a command's (`maybe_commit` frees it on commit).
-        self.uncommitted_bytes += entry.data.len();
+        if let Some(leader) = self.leader_mut() {
+            // Counted like a command's (`maybe_commit` frees it on commit).
+            leader.uncommitted_bytes += entry.data.len();
+            leader.proposals_pending = true;
+        }
         self.log.push(entry);
-        self.proposals_pending = true;
         self.sync_progress();
         // A change that leaves the leader alone commits on its own persist.
         Ok((index, term))
@@ -85,10 +87,10 @@ impl Raft {
     }
 
     fn check_can_change(&self) -> Result<(), MembershipError> {
-        if self.role != Role::Leader {
+        let Some(leader) = self.leader() else {
             return Err(MembershipError::NotLeader { leader_hint: self.leader_id });
-        }
-        if let Some(t) = &self.transfer {
+        };
+        if let Some(t) = &leader.transfer {
             return Err(MembershipError::Transferring { target: t.target });
         }
         let pending = self.log.membership_index();
@@ -102,7 +104,7 @@ impl Raft {
     }
 
     fn check_caught_up(&self, id: NodeId) -> Result<(), MembershipError> {
-        let Some(pr) = self.progress.get(&id) else { return Ok(()) }; // `apply` names the error
+        let Some(pr) = self.progress(id) else { return Ok(()) }; // `apply` names the error
         let last_index = self.log.last_index();
         let max_lag = self.config.max_promotion_lag;
         if last_index.saturating_sub(pr.match_index) > max_lag {
@@ -125,9 +127,6 @@ impl Raft {
     /// Leader: adds a `Progress` (from `next_index`) for each member to
     /// replicate to that has none, drops the others; returns the added.
     pub(crate) fn track_members(&mut self, next_index: u64) -> Vec<NodeId> {
-        if self.role != Role::Leader {
-            return Vec::new();
-        }
         let me = self.config.id;
         let latest = self.log.membership();
         let committed = self.log.membership_at(self.commit_index.max(self.log.snapshot().index));
@@ -135,11 +134,12 @@ impl Raft {
         if let Some(c) = committed {
             wanted.extend(c.members().filter(|&id| id != me));
         }
-        self.progress.retain(|id, _| wanted.contains(id));
         let now = self.now;
+        let Some(leader) = self.leader_mut() else { return Vec::new() };
+        leader.progress.retain(|id, _| wanted.contains(id));
         let mut added = Vec::new();
         for id in wanted {
-            if let std::collections::btree_map::Entry::Vacant(slot) = self.progress.entry(id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = leader.progress.entry(id) {
                 slot.insert(Progress::new(next_index, now));
                 added.push(id);
             }
@@ -173,7 +173,7 @@ impl Raft {
     /// lacks them (a follower takes a commit index only as far as the
     /// request vouches for), so that a removed member learns it was.
     fn tell_commit(&mut self, peer: NodeId, index: u64) {
-        let Some(pr) = self.progress.get_mut(&peer) else { return };
+        let Some(pr) = self.progress_mut(peer) else { return };
         if pr.match_index >= index {
             return self.send_heartbeat(peer);
         }

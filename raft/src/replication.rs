@@ -2,7 +2,7 @@
 //! side, and the leader's sending, heartbeats, resends and fast backoff.
 
 use crate::progress::ReplicationState;
-use crate::server::{Raft, Role};
+use crate::server::Raft;
 use crate::{AppendReply, Body, Entry, NodeId};
 
 /// What `send_append` may send.
@@ -94,18 +94,15 @@ impl Raft {
 
     /// Leader, on an AppendEntries reply of the current term.
     pub(crate) fn handle_append_reply(&mut self, from: NodeId, reply: AppendReply) {
-        if self.role != Role::Leader {
-            return;
-        }
-        if let Some(pr) = self.progress.get_mut(&from) {
-            pr.recent_active = true;
-        }
+        let Some(pr) = self.progress_mut(from) else { return };
+        pr.recent_active = true;
         match reply {
             AppendReply::Success { match_index } => {
-                let Some(pr) = self.progress.get_mut(&from) else { return };
                 if pr.on_success(match_index) {
                     // It may now apply up to the commit index it lacked.
-                    self.commit_to_announce = true;
+                    if let Some(leader) = self.leader_mut() {
+                        leader.commit_to_announce = true;
+                    }
                     self.maybe_commit();
                 }
                 self.send_append(from, AppendKind::Entries);
@@ -130,7 +127,7 @@ impl Raft {
         conflict_index: u64,
     ) {
         let leader_last_of_term = conflict_term.and_then(|t| self.log.last_index_of_term(t));
-        let Some(pr) = self.progress.get_mut(&from) else { return };
+        let Some(pr) = self.progress_mut(from) else { return };
         if conflict_term.is_none() && conflict_index <= pr.match_index && pr.pending_snapshot().is_none() {
             // The follower says its log ends before what it acknowledged.
             // Once, that is a rejection from before it had those entries,
@@ -165,7 +162,7 @@ impl Raft {
         let now = self.now;
         let peers = self.followers();
         for peer in peers {
-            let Some(pr) = self.progress.get_mut(&peer) else { continue };
+            let Some(pr) = self.progress_mut(peer) else { continue };
             if pr.is_overdue(now, interval, resend) {
                 let kind = if pr.probe_is_out() { AppendKind::EmptyProbe } else { AppendKind::Probe };
                 // Lost entries in Replicate are sent again from what the
@@ -191,7 +188,7 @@ impl Raft {
     /// with entries in flight and carries `leader_commit` safely. In `Probe`
     /// it is the next probe.
     pub(crate) fn send_heartbeat(&mut self, to: NodeId) {
-        let Some(pr) = self.progress.get(&to) else { return };
+        let Some(pr) = self.progress(to) else { return };
         if pr.state == ReplicationState::Probe {
             self.send_append(to, AppendKind::Probe);
             return;
@@ -210,8 +207,9 @@ impl Raft {
         };
         let leader_commit = self.commit_index;
         self.send(to, body);
-        if let Some(pr) = self.progress.get_mut(&to) {
-            pr.last_sent_at = self.now;
+        let now = self.now;
+        if let Some(pr) = self.progress_mut(to) {
+            pr.last_sent_at = now;
             pr.commit_sent = leader_commit;
         }
     }
@@ -224,7 +222,7 @@ impl Raft {
     pub(crate) fn announce_commit(&mut self) {
         let peers = self.followers();
         for peer in peers {
-            let Some(pr) = self.progress.get(&peer) else { continue };
+            let Some(pr) = self.progress(peer) else { continue };
             let useful = pr.commit_sent < self.commit_index.min(pr.match_index);
             if useful && pr.state == ReplicationState::Replicate {
                 self.send_heartbeat(peer);
@@ -243,7 +241,7 @@ impl Raft {
     /// Sends `to` an AppendEntries at its `next_index` (entries bounded by
     /// the byte budget), unless flow control pauses it.
     pub(crate) fn send_append(&mut self, to: NodeId, kind: AppendKind) {
-        let Some(pr) = self.progress.get(&to) else { return };
+        let Some(pr) = self.progress(to) else { return };
         if pr.is_paused(self.config.max_inflight_appends) {
             return;
         }
@@ -265,8 +263,9 @@ impl Raft {
         let oversized = entry_bytes > self.config.max_append_bytes;
         let leader_commit = self.commit_index;
         self.send(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
-        if let Some(pr) = self.progress.get_mut(&to) {
-            pr.on_sent(last_index, carried_entries, oversized, leader_commit, self.now);
+        let now = self.now;
+        if let Some(pr) = self.progress_mut(to) {
+            pr.on_sent(last_index, carried_entries, oversized, leader_commit, now);
         }
     }
 }

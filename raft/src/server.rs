@@ -5,12 +5,13 @@
 //! and candidates, RequestVote), `replication.rs` (AppendEntries, both
 //! sides), `commit.rs` (the leader's commit rule and apply).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rand::{Rng, RngCore};
 
 use crate::log::RaftLog;
 use crate::progress::Progress;
+use crate::role::{Leader, RoleState};
 use crate::{Body, Config, ConfigError, HardState, Message, NodeId, Persisted, Ready, SnapshotInstall};
 
 /// The role of a server (§5.1).
@@ -127,33 +128,18 @@ pub struct Raft {
     pub(crate) commit_index: u64,
     /// Last index handed out in `Ready::committed_entries`.
     pub(crate) last_applied: u64,
-    pub(crate) role: Role,
+    /// The role, with what only that role has (`role.rs`).
+    pub(crate) state: RoleState,
     pub(crate) leader_id: Option<NodeId>,
     /// Ticks since the election timer was last reset (§5.2).
     pub(crate) election_elapsed: u32,
     pub(crate) election_timeout: u32,
     /// Ticks since start: the leader's clock for heartbeats and resends.
     pub(crate) now: u64,
-    /// Leader: ticks since the last CheckQuorum round.
-    pub(crate) quorum_check_elapsed: u32,
-    /// Candidate: who granted us their vote this term.
-    pub(crate) votes: BTreeSet<NodeId>,
-    /// Leader: Figure 2 "Volatile state on leaders", per follower.
-    pub(crate) progress: BTreeMap<NodeId, Progress>,
-    /// Leader: data bytes of the entries past `commit_index`
-    /// (`Config::max_uncommitted_bytes`).
-    pub(crate) uncommitted_bytes: usize,
-    /// Leader: proposals since the last `ready` still to be sent.
-    pub(crate) proposals_pending: bool,
-    /// Leader: the commit index, or a follower's match index, advanced
-    /// since the last `ready`: some follower may be able to apply more.
-    pub(crate) commit_to_announce: bool,
     /// A snapshot installed since the last `ready`, to hand out.
     pub(crate) pending_install: Option<SnapshotInstall>,
     /// The log's membership generation last handed out in a `Ready`.
     pub(crate) membership_announced: u64,
-    /// Leader: a leadership transfer under way (§3.10).
-    pub(crate) transfer: Option<crate::transfer::Transfer>,
     pub(crate) messages: Vec<Message>,
 }
 
@@ -185,20 +171,13 @@ impl Raft {
             // restores its state machine from it.
             commit_index: snapshot.index,
             last_applied: snapshot.index,
-            role: Role::Follower,
+            state: RoleState::Follower,
             leader_id: None,
             election_elapsed: 0,
             election_timeout: 0,
             now: 0,
-            quorum_check_elapsed: 0,
-            votes: BTreeSet::new(),
-            progress: BTreeMap::new(),
-            uncommitted_bytes: 0,
-            proposals_pending: false,
-            commit_to_announce: false,
             pending_install: None,
             membership_announced: 0,
-            transfer: None,
             messages: Vec::new(),
         };
         raft.reset_election_timer();
@@ -208,7 +187,7 @@ impl Raft {
     /// One step of the logical clock.
     pub fn tick(&mut self) {
         self.now += 1;
-        match self.role {
+        match self.role() {
             Role::Leader => {
                 self.tick_heartbeats();
                 self.tick_check_quorum();
@@ -224,7 +203,7 @@ impl Raft {
     /// tick, provided it makes up the ticks that elapsed before it handles
     /// the next input. Any input can change the answer: ask again after it.
     pub fn ticks_until_due(&self) -> u64 {
-        let due = match self.role {
+        let due = match self.role() {
             Role::Follower | Role::PreCandidate | Role::Candidate => {
                 u64::from(self.election_timeout.saturating_sub(self.election_elapsed))
             }
@@ -237,11 +216,12 @@ impl Raft {
         let interval = u64::from(self.config.heartbeat_interval_ticks);
         let resend = u64::from(self.config.resend_ticks);
         let mut due = u64::MAX;
+        let Some(leader) = self.leader() else { return due };
         if self.config.check_quorum {
             let period = self.config.election_timeout_max_ticks;
-            due = u64::from(period.saturating_sub(self.quorum_check_elapsed));
+            due = u64::from(period.saturating_sub(leader.quorum_check_elapsed));
         }
-        for pr in self.progress.values() {
+        for pr in leader.progress.values() {
             due = due.min(pr.next_due(interval, resend).saturating_sub(self.now));
         }
         due
@@ -316,31 +296,29 @@ impl Raft {
     /// `max_entry_bytes`, or the uncommitted budget is spent.
     pub fn propose(&mut self, data: impl Into<bytes::Bytes>) -> Result<(u64, u64), ProposeError> {
         let data = data.into();
-        if self.role != Role::Leader {
-            return Err(ProposeError::NotLeader { leader_hint: self.leader_id });
-        }
-        if let Some(t) = &self.transfer {
+        let (max_entry, max_uncommitted) = (self.config.max_entry_bytes, self.config.max_uncommitted_bytes);
+        let leader_hint = self.leader_id;
+        let Some(leader) = self.leader_mut() else { return Err(ProposeError::NotLeader { leader_hint }) };
+        if let Some(t) = &leader.transfer {
             return Err(ProposeError::Transferring { target: t.target });
         }
-        let max = self.config.max_entry_bytes;
-        if data.len() > max {
-            return Err(ProposeError::TooLarge { bytes: data.len(), max });
+        if data.len() > max_entry {
+            return Err(ProposeError::TooLarge { bytes: data.len(), max: max_entry });
         }
-        let max = self.config.max_uncommitted_bytes;
-        if self.uncommitted_bytes > 0 && self.uncommitted_bytes.saturating_add(data.len()) > max {
-            return Err(ProposeError::Busy { uncommitted_bytes: self.uncommitted_bytes, max });
+        let uncommitted_bytes = leader.uncommitted_bytes;
+        if uncommitted_bytes > 0 && uncommitted_bytes.saturating_add(data.len()) > max_uncommitted {
+            return Err(ProposeError::Busy { uncommitted_bytes, max: max_uncommitted });
         }
-        self.uncommitted_bytes += data.len();
+        leader.uncommitted_bytes += data.len();
+        leader.proposals_pending = true;
         let (index, term) = (self.log.last_index() + 1, self.current_term);
         self.log.push(crate::Entry::new(index, term, data));
-        self.proposals_pending = true;
         Ok((index, term))
     }
 
     /// True when `ready` would return something to do.
     pub fn has_ready(&self) -> bool {
-        self.proposals_pending
-            || self.commit_to_announce
+        self.leader().is_some_and(|l| l.proposals_pending || l.commit_to_announce)
             || self.hard_state_changed
             || self.pending_install.is_some()
             || self.membership_announced != self.log.membership_generation()
@@ -351,10 +329,10 @@ impl Raft {
 
     /// Takes what the driver must do now; see [`Ready`] for the order.
     pub fn ready(&mut self) -> Ready {
-        if std::mem::take(&mut self.proposals_pending) && self.role == Role::Leader {
+        if self.leader_mut().is_some_and(|l| std::mem::take(&mut l.proposals_pending)) {
             self.send_new_entries();
         }
-        if std::mem::take(&mut self.commit_to_announce) && self.role == Role::Leader {
+        if self.leader_mut().is_some_and(|l| std::mem::take(&mut l.commit_to_announce)) {
             self.announce_commit();
         }
         let hard_state = std::mem::take(&mut self.hard_state_changed).then(|| self.hard_state());
@@ -377,15 +355,13 @@ impl Raft {
     /// leader counts its own log toward a quorum only from here on.
     pub fn advance(&mut self) {
         self.log.mark_stable();
-        if self.role == Role::Leader {
-            self.maybe_commit();
-        }
+        self.maybe_commit();
     }
 
     pub fn status(&self) -> Status {
         Status {
             id: self.config.id,
-            role: self.role,
+            role: self.role(),
             current_term: self.current_term,
             voted_for: self.voted_for,
             leader_id: self.leader_id,
@@ -401,7 +377,31 @@ impl Raft {
     }
 
     pub fn role(&self) -> Role {
-        self.role
+        self.state.role()
+    }
+
+    /// The leader's own state, while this member leads.
+    pub(crate) fn leader(&self) -> Option<&Leader> {
+        match &self.state {
+            RoleState::Leader(leader) => Some(leader),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn leader_mut(&mut self) -> Option<&mut Leader> {
+        match &mut self.state {
+            RoleState::Leader(leader) => Some(leader),
+            _ => None,
+        }
+    }
+
+    /// Leader: what it knows of follower `id`.
+    pub(crate) fn progress(&self, id: NodeId) -> Option<&Progress> {
+        self.leader()?.progress.get(&id)
+    }
+
+    pub(crate) fn progress_mut(&mut self, id: NodeId) -> Option<&mut Progress> {
+        self.leader_mut()?.progress.get_mut(&id)
     }
 
     pub fn current_term(&self) -> u64 {
@@ -444,13 +444,14 @@ impl Raft {
 
     /// Leader: every follower it replicates to, learners included.
     pub(crate) fn followers(&self) -> Vec<NodeId> {
-        self.progress.keys().copied().collect()
+        self.leader().map_or_else(Vec::new, |l| l.progress.keys().copied().collect())
     }
 
     /// Leader: what each follower holds (its match index), for status
     /// pages: how far a learner has caught up, how far behind a voter is.
     pub fn follower_match(&self) -> BTreeMap<NodeId, u64> {
-        self.progress.iter().map(|(&id, pr)| (id, pr.match_index)).collect()
+        let progress = self.leader().map(|l| &l.progress).into_iter().flatten();
+        progress.map(|(&id, pr)| (id, pr.match_index)).collect()
     }
 
     pub(crate) fn send(&mut self, to: NodeId, body: Body) {
@@ -470,18 +471,12 @@ impl Raft {
             self.voted_for = None;
             self.hard_state_changed = true;
         }
-        if self.role == Role::Leader {
+        if self.leader().is_some() {
             // A leader runs no election timer; start a fresh one.
             self.reset_election_timer();
         }
-        self.role = Role::Follower;
+        self.state = RoleState::Follower;
         self.leader_id = leader;
-        self.votes.clear();
-        self.progress.clear();
-        self.uncommitted_bytes = 0;
-        self.proposals_pending = false;
-        self.commit_to_announce = false;
-        self.transfer = None;
     }
 
     /// §5.2: a new randomized timeout. Called only when granting a vote,

@@ -12,7 +12,7 @@
 
 use crate::progress::ReplicationState;
 use crate::replication::AppendKind;
-use crate::server::{CompactError, Raft, Role};
+use crate::server::{CompactError, Raft};
 use crate::{AppendReply, Body, Membership, NodeId, SnapshotInstall, SnapshotMeta};
 
 impl Raft {
@@ -44,10 +44,7 @@ impl Raft {
     /// (the follower's answer may have been lost), from where it was
     /// otherwise, which sends the snapshot again if it is still needed.
     pub fn report_snapshot(&mut self, peer: NodeId, delivered: bool) {
-        if self.role != Role::Leader {
-            return;
-        }
-        let Some(pr) = self.progress.get_mut(&peer) else { return };
+        let Some(pr) = self.progress_mut(peer) else { return };
         let Some(pending) = pr.pending_snapshot() else { return };
         let next = if delivered { pending + 1 } else { pr.match_index + 1 };
         pr.probe_from(next);
@@ -60,7 +57,7 @@ impl Raft {
         let snapshot = self.log.snapshot();
         let Some(membership) = self.log.membership_at(snapshot.index).cloned() else { return };
         let now = self.now;
-        let Some(pr) = self.progress.get_mut(&to) else { return };
+        let Some(pr) = self.progress_mut(to) else { return };
         pr.become_snapshot(snapshot.index, now);
         self.send(to, Body::InstallSnapshot { snapshot, membership });
     }

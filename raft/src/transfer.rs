@@ -41,17 +41,17 @@ impl Raft {
     /// transfer to this member itself succeeds at once; a new transfer
     /// replaces one under way.
     pub fn transfer_leadership(&mut self, target: NodeId) -> Result<(), TransferError> {
-        if self.role != Role::Leader {
-            return Err(TransferError::NotLeader { leader_hint: self.leader_id });
-        }
-        if target == self.config.id {
-            self.transfer = None;
+        let (me, leader_hint) = (self.config.id, self.leader_id);
+        let is_voter = self.log.membership().is_voter(target);
+        let Some(leader) = self.leader_mut() else { return Err(TransferError::NotLeader { leader_hint }) };
+        if target == me {
+            leader.transfer = None;
             return Ok(());
         }
-        if !self.log.membership().is_voter(target) {
+        if !is_voter {
             return Err(TransferError::NotAVoter(target));
         }
-        self.transfer = Some(Transfer { target, elapsed: 0 });
+        leader.transfer = Some(Transfer { target, elapsed: 0 });
         self.maybe_send_timeout_now(target);
         Ok(())
     }
@@ -59,23 +59,25 @@ impl Raft {
     /// The member leadership is being handed to, while a transfer is under
     /// way.
     pub fn transfer_target(&self) -> Option<NodeId> {
-        self.transfer.map(|t| t.target)
+        self.leader()?.transfer.map(|t| t.target)
     }
 
     /// Leader, every tick: a transfer that has not finished within an
     /// election timeout is given up.
     pub(crate) fn tick_transfer(&mut self) {
-        let Some(t) = &mut self.transfer else { return };
+        let limit = self.config.election_timeout_max_ticks;
+        let Some(leader) = self.leader_mut() else { return };
+        let Some(t) = &mut leader.transfer else { return };
         t.elapsed += 1;
-        if t.elapsed >= self.config.election_timeout_max_ticks {
-            self.transfer = None;
+        if t.elapsed >= limit {
+            leader.transfer = None;
         }
     }
 
     /// Leader: the target holds our whole log; tell it to campaign.
     pub(crate) fn maybe_send_timeout_now(&mut self, peer: NodeId) {
-        let Some(t) = self.transfer else { return };
-        let caught_up = self.progress.get(&peer).is_some_and(|pr| pr.match_index == self.log.last_index());
+        let Some(t) = self.leader().and_then(|l| l.transfer) else { return };
+        let caught_up = self.progress(peer).is_some_and(|pr| pr.match_index == self.log.last_index());
         if t.target == peer && caught_up {
             self.send(peer, Body::TimeoutNow);
         }
@@ -84,7 +86,7 @@ impl Raft {
     /// Follower: our leader asked us to take over. Only a voter does, and
     /// only for the leader of our term (`step` dropped older ones).
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId) {
-        let from_leader = self.role == Role::Follower && self.leader_id == Some(from);
+        let from_leader = self.role() == Role::Follower && self.leader_id == Some(from);
         if from_leader && self.log.membership().is_voter(self.config.id) {
             self.campaign(true);
         }

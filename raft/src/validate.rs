@@ -152,7 +152,7 @@ impl Raft {
         if !term_reachable(self.current_term, msg.term) {
             return malformed("term out of range");
         }
-        let leader_of_this_term = self.role == Role::Leader && msg.term == self.current_term;
+        let leader_of_this_term = self.role() == Role::Leader && msg.term == self.current_term;
         match &msg.body {
             Body::AppendEntries { .. } | Body::InstallSnapshot { .. } if leader_of_this_term => {
                 // Two leaders in one term cannot happen (§5.2 Election Safety).

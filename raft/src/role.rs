@@ -1,0 +1,89 @@
+//! What each role has that the others do not (§5.1; Figure 2's "Volatile
+//! state on leaders"). Becoming a role builds its state fresh, so nothing
+//! is cleared by hand on a change of role, and a handler that needs a
+//! role's state gets it by pattern ([`crate::Raft::leader_mut`] and
+//! friends) rather than by a role check and a field that may be stale.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::progress::Progress;
+use crate::server::Role;
+use crate::transfer::Transfer;
+use crate::NodeId;
+
+/// The role of a server and the state only that role has.
+pub(crate) enum RoleState {
+    Follower,
+    /// Asking for pre-votes (thesis §9.6): who said they would vote for
+    /// us at the next term, ourselves included.
+    PreCandidate {
+        votes: BTreeSet<NodeId>,
+    },
+    /// Who granted us their vote this term, ourselves included.
+    Candidate {
+        votes: BTreeSet<NodeId>,
+    },
+    Leader(Leader),
+}
+
+/// What only a leader has.
+pub(crate) struct Leader {
+    /// Figure 2 "Volatile state on leaders", per follower (learners and
+    /// members a change is removing included).
+    pub progress: BTreeMap<NodeId, Progress>,
+    /// Ticks since the last CheckQuorum round.
+    pub quorum_check_elapsed: u32,
+    /// Data bytes of the entries past the commit index
+    /// (`Config::max_uncommitted_bytes`).
+    pub uncommitted_bytes: usize,
+    /// Proposals since the last `ready`, still to be sent.
+    pub proposals_pending: bool,
+    /// The commit index, or a follower's match index, advanced since the
+    /// last `ready`: some follower may be able to apply more.
+    pub commit_to_announce: bool,
+    /// A leadership transfer under way (§3.10).
+    pub transfer: Option<Transfer>,
+}
+
+impl RoleState {
+    /// A pre-candidate or candidate that has only its own vote.
+    pub fn pre_candidate(me: NodeId) -> RoleState {
+        RoleState::PreCandidate { votes: BTreeSet::from([me]) }
+    }
+
+    pub fn candidate(me: NodeId) -> RoleState {
+        RoleState::Candidate { votes: BTreeSet::from([me]) }
+    }
+
+    pub fn role(&self) -> Role {
+        match self {
+            RoleState::Follower => Role::Follower,
+            RoleState::PreCandidate { .. } => Role::PreCandidate,
+            RoleState::Candidate { .. } => Role::Candidate,
+            RoleState::Leader(_) => Role::Leader,
+        }
+    }
+
+    /// The votes gathered so far, while asking for (pre-)votes.
+    pub fn votes(&self) -> Option<&BTreeSet<NodeId>> {
+        match self {
+            RoleState::PreCandidate { votes } | RoleState::Candidate { votes } => Some(votes),
+            RoleState::Follower | RoleState::Leader(_) => None,
+        }
+    }
+}
+
+impl Leader {
+    /// A new leader: no follower tracked yet, `uncommitted_bytes` of
+    /// entries it inherited past the commit index.
+    pub fn new(uncommitted_bytes: usize) -> Leader {
+        Leader {
+            progress: BTreeMap::new(),
+            quorum_check_elapsed: 0,
+            uncommitted_bytes,
+            proposals_pending: false,
+            commit_to_announce: false,
+            transfer: None,
+        }
+    }
+}
