@@ -232,6 +232,15 @@ impl Member {
         self.applied_index
     }
 
+    /// Bytes of the log the core holds (each entry's data with its
+    /// framing) and its hard state: the lab's "persisted Raft state", the
+    /// snapshot not included.
+    pub fn raft_state_bytes(&self) -> usize {
+        let log = self.raft.log();
+        let entries = log.slice(log.first_index(), log.last_index());
+        16 + entries.iter().map(|e| e.data.len() + raft::ENTRY_OVERHEAD_BYTES).sum::<usize>()
+    }
+
     pub fn tick(&mut self) {
         self.raft.tick();
         let mut out = transfer::SendOutcome::default();

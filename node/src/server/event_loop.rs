@@ -30,7 +30,7 @@ use super::resolver::Resolver;
 use super::{Command, FatalError, Shared};
 use crate::addr::PeerAddr;
 use crate::member::snapshot::{SnapshotInfo, SnapshotJob, SnapshotPart};
-use crate::member::{Action, ClientReply};
+use crate::member::{Action, ClientReply, Member};
 use crate::proto::{MemberStatus, Wire};
 use crate::storage::Storage;
 
@@ -47,6 +47,9 @@ enum Event {
 }
 
 pub(super) struct EventLoop {
+    /// The member's logic, owned here: inputs reach it only between turns.
+    member: Member,
+    /// What the handle reads: the status after each turn, the counters.
     shared: Arc<Shared>,
     storage: Storage,
     transport: net::Transport<Wire>,
@@ -69,6 +72,7 @@ pub(super) struct EventLoop {
 
 impl EventLoop {
     pub(super) fn new(
+        member: Member,
         shared: Arc<Shared>,
         storage: Storage,
         (transport, resolver, bootstrap): (net::Transport<Wire>, Resolver, BTreeMap<u64, PeerAddr>),
@@ -77,6 +81,7 @@ impl EventLoop {
     ) -> EventLoop {
         let now = Instant::now();
         EventLoop {
+            member,
             shared,
             storage,
             transport,
@@ -96,9 +101,11 @@ impl EventLoop {
         let id = self.transport.endpoint().id();
         // The configuration in force may not be the cluster file's (a log
         // or a snapshot says otherwise): reach its members from the start.
-        let membership = self.shared.member().raft().membership().clone();
+        let membership = self.member.raft().membership().clone();
         self.reach(&membership);
         let result = self.turns().await;
+        let bytes = self.member.raft_state_bytes();
+        self.shared.publish(|p| p.raft_state_bytes = bytes);
         match &result {
             Err(e @ FatalError::Removed { .. }) => tracing::warn!(target: "election", id, "{e}"),
             Err(e) => tracing::error!(target: "wal", id, error = %e, "stopping: the log cannot be written"),
@@ -122,6 +129,8 @@ impl EventLoop {
                 }
             }
             self.drain_turns()?;
+            let status = self.member.status();
+            self.shared.publish(|p| p.status = status);
             self.plan_ticks();
         }
     }
@@ -138,11 +147,8 @@ impl EventLoop {
         if n == 0 {
             return;
         }
-        {
-            let mut member = self.shared.member();
-            for _ in 0..n {
-                member.tick();
-            }
+        for _ in 0..n {
+            self.member.tick();
         }
         self.planned_ticks -= n;
         self.last_tick = if elapsed > n { now } else { self.last_tick + self.tick * n as u32 };
@@ -155,7 +161,7 @@ impl EventLoop {
 
     /// Sets the timer to the next tick at which the core can act.
     fn plan_ticks(&mut self) {
-        let due = self.shared.member().raft().ticks_until_due();
+        let due = self.member.raft().ticks_until_due();
         self.planned_ticks = due;
         self.next_tick = self.last_tick + self.tick * u32::try_from(due).unwrap_or(u32::MAX);
     }
@@ -205,7 +211,7 @@ impl EventLoop {
     /// Our snapshot is durable (or failed): the core drops its log through
     /// it, then the WAL its segments.
     fn on_snapshot_written(&mut self, outcome: Result<SnapshotInfo, String>) -> Result<(), FatalError> {
-        let compact_through = self.shared.member().snapshot_written(outcome);
+        let compact_through = self.member.snapshot_written(outcome);
         if let Some(index) = compact_through {
             let removed = self.storage.compact(index)?;
             tracing::debug!(target: "wal", index, removed, "log compacted behind a snapshot");
@@ -224,13 +230,20 @@ impl EventLoop {
             let _ = report.send_blocking(Command::SnapshotWritten(outcome));
         });
         if let Err(e) = spawned {
-            let _ = self.shared.member().snapshot_written(Err(format!("cannot start the writer: {e}")));
+            let _ = self.member.snapshot_written(Err(format!("cannot start the writer: {e}")));
         }
     }
 
     fn on_command(&mut self, command: Command) -> bool {
         match command {
-            Command::Wake => self.shared.wake_queued.store(false, Ordering::Release),
+            Command::Propose { data, placed } => {
+                let _ = placed.try_send(self.member.propose(data));
+            }
+            Command::RaftStateBytes { bytes } => {
+                let now = self.member.raft_state_bytes();
+                self.shared.publish(|p| p.raft_state_bytes = now);
+                let _ = bytes.try_send(now);
+            }
             Command::SetBlocked { peer, blocked, done } => {
                 self.transport.endpoint_mut().set_blocked(peer, blocked);
                 let _ = done.try_send(());
@@ -253,29 +266,29 @@ impl EventLoop {
         self.resolver.heard(from, Instant::now());
         match wire {
             Wire::Raft(msg) => {
-                if let Err(e) = self.shared.member().step(from, msg) {
+                if let Err(e) = self.member.step(from, msg) {
                     tracing::debug!(target: "net", from, error = %e, "message refused");
                 }
             }
             Wire::Request { seq, command } => {
-                let refusal = self.shared.member().on_request(from, seq, command);
+                let refusal = self.member.on_request(from, seq, command);
                 if let Some(reply) = refusal {
                     self.reply(reply);
                 }
             }
             Wire::Admin { seq, request } => {
-                let answer = self.shared.member().on_admin(from, seq, request);
+                let answer = self.member.on_admin(from, seq, request);
                 if let Some(reply) = answer {
                     self.reply(reply);
                 }
             }
             Wire::Snapshot(part) => {
-                if let Err(e) = self.shared.member().step_snapshot(from, part) {
+                if let Err(e) = self.member.step_snapshot(from, part) {
                     tracing::debug!(target: "net", from, error = %e, "snapshot part refused");
                 }
             }
             Wire::StatusQuery { seq } => {
-                let mut status = MemberStatus::from(self.shared.status());
+                let mut status = MemberStatus::from(self.member.status());
                 status.net = self.transport.endpoint().counters().into();
                 self.send(from, &Wire::StatusReply { seq, status });
             }
@@ -286,7 +299,7 @@ impl EventLoop {
     /// Persist, send, apply, in the member's order, until it is idle.
     fn drain_turns(&mut self) -> Result<(), FatalError> {
         loop {
-            let action = self.shared.member().poll();
+            let action = self.member.poll();
             match action {
                 Action::Persist(writes) => {
                     self.storage.persist(&writes)?;
@@ -307,7 +320,7 @@ impl EventLoop {
                     return Err(FatalError::Snapshot(why));
                 }
                 Action::Idle => {
-                    let Some(index) = self.shared.member().removed() else { return Ok(()) };
+                    let Some(index) = self.member.removed() else { return Ok(()) };
                     if let Err(e) = crate::removed::record(self.storage.dir(), index) {
                         tracing::warn!(target: "election", error = %e, "cannot record the removal");
                     }
@@ -325,10 +338,8 @@ impl EventLoop {
         let me = self.transport.endpoint().id();
         // The members a change removed stay reachable until it commits: the
         // leader still tells them the commit index, so that they stop.
-        let committed = {
-            let member = self.shared.member();
-            member.raft().membership_at(member.raft().commit_index()).cloned()
-        };
+        let raft = self.member.raft();
+        let committed = raft.membership_at(raft.commit_index()).cloned();
         let mut names = BTreeMap::new();
         for m in std::iter::once(membership).chain(committed.as_ref()) {
             self.names_of(m, me, &mut names);

@@ -2,20 +2,20 @@
 //! by an event loop on its own thread (smol's reactor), and a [`Server`]
 //! handle to it.
 //!
-//! The handle shares the member's logic ([`crate::member::Member`]: core,
-//! state machine, waiting clients) with the loop behind a mutex, so
-//! [`Server::propose`] and [`Server::status`] answer at once (the lab's
-//! `Start()` and `GetState()`); the loop is woken to send what was
-//! proposed. Everything else (blocking peers, faults, stopping) goes to the
-//! loop as a command. `event_loop.rs` holds the loop.
+//! The loop owns the member's logic ([`crate::member::Member`]: core,
+//! state machine, waiting clients) and hands it inputs only between turns.
+//! The handle sends it commands ([`Server::propose`], the lab's `Start()`,
+//! waits for the loop's answer; blocking peers, faults, stopping) and reads
+//! the status the loop publishes after each turn ([`Server::status`], the
+//! lab's `GetState()`). `event_loop.rs` holds the loop.
 
 mod event_loop;
 pub mod resolver;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -94,32 +94,54 @@ pub struct ServerStats {
     pub messages: u64,
 }
 
-/// State the handle and the loop share.
+/// What the loop publishes for the handle, and its counters.
 struct Shared {
-    member: Mutex<Member>,
+    published: Mutex<Published>,
     rpcs: AtomicU64,
     rpc_bytes: AtomicU64,
     messages: AtomicU64,
-    /// A wake-up is queued; proposals need not queue another.
-    wake_queued: AtomicBool,
+}
+
+/// The member as of the end of the loop's last turn.
+#[derive(Debug, Clone, Copy)]
+struct Published {
+    status: raft::Status,
+    /// As of the last time it was asked for, or of the loop's end.
+    raft_state_bytes: usize,
 }
 
 impl Shared {
-    fn member(&self) -> MutexGuard<'_, Member> {
-        // A panic while holding the lock ends the loop anyway; the core's
-        // state is still the last consistent one for status queries.
-        self.member.lock().unwrap_or_else(|e| e.into_inner())
+    fn new(member: &Member) -> Shared {
+        let published = Published { status: member.status(), raft_state_bytes: member.raft_state_bytes() };
+        Shared {
+            published: Mutex::new(published),
+            rpcs: AtomicU64::new(0),
+            rpc_bytes: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+        }
     }
 
-    fn status(&self) -> raft::Status {
-        self.member().status()
+    fn published(&self) -> Published {
+        // Plain data: a panic elsewhere cannot leave it half written.
+        *self.published.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish(&self, update: impl FnOnce(&mut Published)) {
+        update(&mut self.published.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }
 
 /// What the handle asks of the loop.
 enum Command {
-    /// Proposals were made: run a turn.
-    Wake,
+    /// The lab's `Start()`: the index and term the command will commit at,
+    /// if this member leads.
+    Propose {
+        data: Vec<u8>,
+        placed: Sender<Option<(u64, u64)>>,
+    },
+    RaftStateBytes {
+        bytes: Sender<usize>,
+    },
     SetBlocked {
         peer: u64,
         blocked: bool,
@@ -174,18 +196,13 @@ impl Server {
         let storage = opened.storage;
         let transport = net::Transport::bind(net_config)
             .map_err(|source| StartError::Bind { addr: display_addr(&name, addr), source })?;
-        let shared = Arc::new(Shared {
-            member: Mutex::new(member),
-            rpcs: AtomicU64::new(0),
-            rpc_bytes: AtomicU64::new(0),
-            messages: AtomicU64::new(0),
-            wake_queued: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(&member));
         let (commands, inbox) = smol::channel::unbounded();
         let tick = Duration::from_millis(options.config.timing.tick_ms);
         let resolver = resolver::for_member(&options.config, options.id, &peers, commands.clone());
         let bootstrap = options.config.nodes.iter().map(|m| (m.id, m.addr.clone())).collect();
         let event_loop = event_loop::EventLoop::new(
+            member,
             shared.clone(),
             storage,
             (transport, resolver, bootstrap),
@@ -206,27 +223,30 @@ impl Server {
 
     /// Role, term, commit, last and applied index (applied by the state
     /// machine, not only handed out by Raft).
+    /// As of the end of the loop's last turn.
     pub fn status(&self) -> raft::Status {
-        self.shared.status()
+        self.shared.published().status
     }
 
     /// Bytes of the log the core holds (each entry's data with its
     /// framing) and its hard state: the lab's "persisted Raft state", the
-    /// snapshot not included.
+    /// snapshot not included. Asked of the loop; once it has ended, as of
+    /// its end.
     pub fn raft_state_bytes(&self) -> usize {
-        let member = self.shared.member();
-        let log = member.raft().log();
-        let entries = log.slice(log.first_index(), log.last_index());
-        16 + entries.iter().map(|e| e.data.len() + raft::ENTRY_OVERHEAD_BYTES).sum::<usize>()
+        let (bytes, wait) = smol::channel::bounded(1);
+        let asked = self.commands.send_blocking(Command::RaftStateBytes { bytes }).is_ok();
+        match asked.then(|| wait.recv_blocking().ok()).flatten() {
+            Some(bytes) => bytes,
+            None => self.shared.published().raft_state_bytes,
+        }
     }
 
     /// Raw Raft propose (the lab's Start()): Some((index, term)) if leader.
+    /// The loop takes it between two turns and sends it with the next.
     pub fn propose(&self, data: Vec<u8>) -> Option<(u64, u64)> {
-        let placed = self.shared.member().propose(data)?;
-        if !self.shared.wake_queued.swap(true, Ordering::AcqRel) {
-            let _ = self.commands.try_send(Command::Wake);
-        }
-        Some(placed)
+        let (placed, wait) = smol::channel::bounded(1);
+        self.commands.send_blocking(Command::Propose { data, placed }).ok()?;
+        wait.recv_blocking().ok().flatten()
     }
 
     /// Cuts this member off from `peer` in both directions (transport
