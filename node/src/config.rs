@@ -101,10 +101,53 @@ pub struct Timing {
     pub election_max_ticks: u32,
 }
 
+impl Timing {
+    /// The node's default: 50 ms heartbeats, elections after 300–600 ms of
+    /// silence (a LAN).
+    pub const NODE: Timing =
+        Timing { tick_ms: 10, heartbeat_ticks: 5, election_min_ticks: 30, election_max_ticks: 60 };
+
+    /// The tests' fast timing: 30 ms heartbeats, elections after 150–300 ms.
+    pub const FAST_TEST: Timing =
+        Timing { tick_ms: 10, heartbeat_ticks: 3, election_min_ticks: 15, election_max_ticks: 30 };
+
+    /// The lab's: the core's lab ticks ([`raft::Config::lab`]: heartbeats
+    /// every 10, elections after 30–60) of 10 ms.
+    pub fn lab() -> Timing {
+        let c = raft::Config::lab(1, vec![1]);
+        Timing {
+            tick_ms: 10,
+            heartbeat_ticks: c.heartbeat_interval_ticks,
+            election_min_ticks: c.election_timeout_min_ticks,
+            election_max_ticks: c.election_timeout_max_ticks,
+        }
+    }
+
+    /// The longest election timeout, in time.
+    pub fn election_timeout_max(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.tick_ms * u64::from(self.election_max_ticks))
+    }
+
+    /// The shortest election timeout, in time.
+    pub fn election_timeout_min(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.tick_ms * u64::from(self.election_min_ticks))
+    }
+
+    /// The core's configuration of member `id` with this timing (the rest
+    /// as [`raft::Config::lab`] has it).
+    pub fn core_config(&self, id: u64, voters: Vec<u64>) -> raft::Config {
+        raft::Config {
+            election_timeout_min_ticks: self.election_min_ticks,
+            election_timeout_max_ticks: self.election_max_ticks,
+            heartbeat_interval_ticks: self.heartbeat_ticks,
+            ..raft::Config::lab(id, voters)
+        }
+    }
+}
+
 impl Default for Timing {
-    /// 50 ms heartbeats, elections after 300–600 ms of silence: a LAN.
     fn default() -> Self {
-        Timing { tick_ms: 10, heartbeat_ticks: 5, election_min_ticks: 30, election_max_ticks: 60 }
+        Timing::NODE
     }
 }
 
@@ -323,24 +366,25 @@ fn trim_newline(mut s: Vec<u8>) -> Vec<u8> {
     s
 }
 
+/// The core checks the timing rules (`raft::Config::validate`); here they
+/// are said with the file's names.
 fn check_timing(t: &Timing) -> Result<(), ConfigError> {
+    use raft::ConfigError as E;
     let fail = |m: String| Err(ConfigError::Timing(m));
-    if t.tick_ms == 0 || t.heartbeat_ticks == 0 {
-        return fail("tick_ms and heartbeat_ticks must be at least 1".into());
+    if t.tick_ms == 0 {
+        return fail("tick_ms must be at least 1".into());
     }
-    if t.election_min_ticks >= t.election_max_ticks {
-        return fail(format!(
-            "election_min_ticks ({}) must be below election_max_ticks ({})",
-            t.election_min_ticks, t.election_max_ticks
-        ));
+    match t.core_config(1, vec![1]).validate() {
+        Ok(()) => Ok(()),
+        Err(E::EmptyElectionRange { min, max }) => {
+            fail(format!("election_min_ticks ({min}) must be below election_max_ticks ({max})"))
+        }
+        Err(E::HeartbeatTooSlow { heartbeat, election_min }) => {
+            fail(format!("heartbeat_ticks ({heartbeat}) must be below election_min_ticks ({election_min})"))
+        }
+        Err(E::Zero("heartbeat_interval_ticks")) => fail("heartbeat_ticks must be at least 1".into()),
+        Err(e) => fail(e.to_string()),
     }
-    if t.heartbeat_ticks >= t.election_min_ticks {
-        return fail(format!(
-            "heartbeat_ticks ({}) must be below election_min_ticks ({})",
-            t.heartbeat_ticks, t.election_min_ticks
-        ));
-    }
-    Ok(())
 }
 
 fn check_limits(l: &Limits) -> Result<(), ConfigError> {

@@ -18,9 +18,9 @@ use crate::proto::Wire;
 /// `net::Config::max_message_bytes` of every member and client.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
-/// What a leader may hold uncommitted, by default
-/// (`raft::Config::max_uncommitted_bytes`; cluster.toml may change it).
-pub const DEFAULT_MAX_UNCOMMITTED_BYTES: usize = 64 << 20;
+/// What a leader may hold uncommitted, by default (the core's; cluster.toml
+/// may change it).
+pub const DEFAULT_MAX_UNCOMMITTED_BYTES: usize = raft::DEFAULT_MAX_UNCOMMITTED_BYTES;
 
 /// The encoded size of an AppendEntries without entries, every integer at
 /// its widest varint and the entry count at 5 bytes.

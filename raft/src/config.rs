@@ -9,6 +9,10 @@ use crate::NodeId;
 /// number of entries, empty ones included.
 pub const ENTRY_OVERHEAD_BYTES: usize = 30;
 
+/// What a leader may hold uncommitted unless configured otherwise
+/// ([`Config::max_uncommitted_bytes`]).
+pub const DEFAULT_MAX_UNCOMMITTED_BYTES: usize = 64 << 20;
+
 /// Configuration of one Raft member. Time is counted in ticks, one per call
 /// of [`crate::Raft::tick`]; the application decides how long a tick is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +107,7 @@ impl Config {
             noop_on_election: false,
             max_append_bytes: 64 * 1024,
             max_entry_bytes: 1 << 20,
-            max_uncommitted_bytes: 64 << 20,
+            max_uncommitted_bytes: DEFAULT_MAX_UNCOMMITTED_BYTES,
             max_inflight_appends: 4,
             check_quorum: true,
             pre_vote: true,

@@ -59,7 +59,7 @@ mod snapshot;
 mod transfer;
 mod validate;
 
-pub use config::{Config, ConfigError, ENTRY_OVERHEAD_BYTES};
+pub use config::{Config, ConfigError, DEFAULT_MAX_UNCOMMITTED_BYTES, ENTRY_OVERHEAD_BYTES};
 pub use log::{Installed, RaftLog};
 pub use membership::{Membership, MembershipChange, MAX_ADDRESS_BYTES, MAX_MEMBERS};
 pub use message::{AppendReply, Body, Entry, EntryKind, HardState, Message, NodeId, SnapshotMeta};

@@ -120,7 +120,7 @@ fn netns_returning_member_does_not_disrupt_the_leader() {
     let ids = [1, 2, 3];
     let Some(lab) = NetnsLab::create_or_skip("netns_prevote", &ids) else { return };
     let spec = lab.cluster_spec();
-    let election_timeout = Duration::from_millis(spec.tick_ms * u64::from(spec.election_max_ticks));
+    let election_timeout = spec.timing.election_timeout_max();
     let mut cluster = ProcCluster::start(spec).unwrap();
     let leader = cluster.wait_leader(TIMEOUT).unwrap();
     let writer = Writer::start(cluster.cli().clone(), "v");

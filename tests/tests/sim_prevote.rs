@@ -9,8 +9,10 @@ use tests::harness::Backend;
 use tests::runner::seeds_from_env;
 use tests::sim::Sim;
 
-/// `Config::lab`'s largest election timeout: 60 ticks of 10 ms.
-const ELECTION_TIMEOUT: Duration = Duration::from_millis(600);
+/// The lab's largest election timeout (the simulator runs its timing).
+fn election_timeout() -> Duration {
+    node::config::Timing::lab().election_timeout_max()
+}
 
 fn leaders(sim: &Sim) -> Vec<(usize, u64)> {
     (0..sim.servers()).filter_map(|i| sim.state(i).filter(|s| s.1).map(|s| (i, s.0))).collect()
@@ -30,10 +32,10 @@ fn returning_member(seed: u64, unreliable: bool) {
     sim.set_unreliable(unreliable);
     let follower = (leader + 1) % 3;
     sim.disconnect(follower);
-    sim.sleep(ELECTION_TIMEOUT * 10).unwrap();
+    sim.sleep(election_timeout() * 10).unwrap();
     assert_eq!(sim.state(follower).map(|s| s.0), Some(term), "seed {seed}: the cut-off member's term moved");
     sim.connect(follower);
-    sim.sleep(ELECTION_TIMEOUT * 5).unwrap();
+    sim.sleep(election_timeout() * 5).unwrap();
     assert_eq!(leaders(&sim), vec![(leader, term)], "seed {seed} (unreliable {unreliable}): an election ran");
     for i in 0..3 {
         assert_eq!(sim.state(i).map(|s| s.0), Some(term), "seed {seed}: server {i}'s term moved");

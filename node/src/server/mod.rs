@@ -345,19 +345,14 @@ fn restore(
 
 fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
     let t = options.config.timing;
+    let voters = if options.join.is_some() { Vec::new() } else { options.config.ids() };
     raft::Config {
-        election_timeout_min_ticks: t.election_min_ticks,
-        election_timeout_max_ticks: t.election_max_ticks,
-        heartbeat_interval_ticks: t.heartbeat_ticks,
-        resend_ticks: resend_ticks(options.config.timing, net.message_deadline_us),
+        resend_ticks: resend_ticks(t, net.message_deadline_us),
         noop_on_election: options.noop_on_election,
         check_quorum: true,
         max_entry_bytes: options.config.limits.max_entry_bytes,
         max_uncommitted_bytes: options.config.limits.max_uncommitted_bytes,
-        ..raft::Config::lab(
-            options.id,
-            if options.join.is_some() { Vec::new() } else { options.config.ids() },
-        )
+        ..t.core_config(options.id, voters)
     }
 }
 

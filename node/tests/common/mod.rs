@@ -18,7 +18,7 @@ pub fn local_config(n: u64, dir: &Path) -> ClusterConfig {
     ClusterConfig {
         cluster_id: 77,
         secret: Some(b"test secret".to_vec()),
-        timing: Timing { tick_ms: 5, heartbeat_ticks: 4, election_min_ticks: 20, election_max_ticks: 40 },
+        timing: Timing::FAST_TEST,
         limits: Default::default(),
         log: Default::default(),
         insecure: false,

@@ -334,10 +334,8 @@ fn failover(
         cluster.spawn(old)?;
     }
     let timing = &config.timing;
-    let (min_ms, max_ms) = (
-        timing.tick_ms * u64::from(timing.election_min_ticks),
-        timing.tick_ms * u64::from(timing.election_max_ticks),
-    );
+    let (min_ms, max_ms) =
+        (timing.election_timeout_min().as_millis(), timing.election_timeout_max().as_millis());
     let vs = format!("election timeout {min_ms}–{max_ms} ms");
     rows.push([format!("failover: new leader ({kills} kill -9)"), lat(&elected), vs.clone()]);
     rows.push([format!("failover: next write acked ({kills} kill -9)"), lat(&writable), vs]);

@@ -304,7 +304,7 @@ impl<'a> KillSoak<'a> {
     fn start(args: &'a KillArgs) -> Result<KillSoak<'a>, BoxError> {
         let seed = args.seed.unwrap_or_else(seed_from_clock);
         let spec = kill_spec(args)?;
-        let election_min = Duration::from_millis(spec.tick_ms * u64::from(spec.election_min_ticks));
+        let election_min = spec.timing.election_timeout_min();
         let mut cluster = ProcCluster::start(spec)?;
         let config = ClusterConfig::load(cluster.config_path())?;
         say(format!(
@@ -426,8 +426,8 @@ impl<'a> KillSoak<'a> {
         say(format!(
             "  failover (kill -> next acknowledged write)  {}  (election timeout {}–{} ms)",
             quantiles(&self.failovers.all, "  "),
-            timing.tick_ms * u64::from(timing.election_min_ticks),
-            timing.tick_ms * u64::from(timing.election_max_ticks),
+            timing.election_timeout_min().as_millis(),
+            timing.election_timeout_max().as_millis(),
         ));
         let f = &self.failovers;
         for (name, h) in [("restarted at once", &f.at_once), ("restarted after a pause", &f.paused)] {
@@ -446,9 +446,7 @@ fn seed_from_clock() -> u64 {
 fn kill_spec(args: &KillArgs) -> Result<ClusterSpec, BoxError> {
     let mut spec = ClusterSpec::loopback_outside_ephemeral(args.members)?;
     if args.node_timing {
-        let t = node::config::Timing::default();
-        (spec.tick_ms, spec.heartbeat_ticks) = (t.tick_ms, t.heartbeat_ticks);
-        (spec.election_min_ticks, spec.election_max_ticks) = (t.election_min_ticks, t.election_max_ticks);
+        spec.timing = node::config::Timing::NODE;
     }
     Ok(spec)
 }

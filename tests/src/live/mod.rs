@@ -57,11 +57,6 @@ use member::{Counts, Member, Shared};
 pub use ports::free_addrs;
 pub use run::{failure_report, process_cpu_time, run_once, run_test, seed_from_env};
 
-/// The lab's timing: 10 ms ticks, heartbeats every 100 ms, elections
-/// after 300–600 ms of silence.
-pub const LAB_TIMING: Timing =
-    Timing { tick_ms: 10, heartbeat_ticks: 10, election_min_ticks: 30, election_max_ticks: 60 };
-
 /// labrpc's unreliable network: 10% loss, requests delayed 0–26 ms.
 const UNRELIABLE_DROP: f64 = 0.1;
 const UNRELIABLE_DELAY_US: (u64, u64) = (0, 26_000);
@@ -147,7 +142,7 @@ impl Live {
         ClusterConfig {
             cluster_id: self.cluster_id,
             secret: None,
-            timing: LAB_TIMING,
+            timing: Timing::lab(),
             limits: Default::default(),
             log: node::config::LogSettings {
                 snapshot_entries: self.snapshot_entries.unwrap_or(u64::MAX),

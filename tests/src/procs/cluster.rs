@@ -22,10 +22,7 @@ pub struct ClusterSpec {
     pub cluster_id: u64,
     pub members: Vec<(u64, SocketAddr)>,
     pub secret: Option<String>,
-    pub tick_ms: u64,
-    pub heartbeat_ticks: u32,
-    pub election_min_ticks: u32,
-    pub election_max_ticks: u32,
+    pub timing: node::config::Timing,
     /// Words before `node run` per member (e.g. `ip netns exec NS`).
     pub run_prefix: BTreeMap<u64, Vec<String>>,
     /// Words before every client command.
@@ -39,11 +36,7 @@ impl ClusterSpec {
     /// The node's own default timing (cluster.toml without `[timing]`)
     /// instead of the tests' faster one.
     pub fn with_default_timing(mut self) -> ClusterSpec {
-        let timing = node::config::Timing::default();
-        self.tick_ms = timing.tick_ms;
-        self.heartbeat_ticks = timing.heartbeat_ticks;
-        self.election_min_ticks = timing.election_min_ticks;
-        self.election_max_ticks = timing.election_max_ticks;
+        self.timing = node::config::Timing::NODE;
         self
     }
 
@@ -98,16 +91,13 @@ impl ClusterSpec {
         Ok(ClusterSpec::with_members(members))
     }
 
-    /// Default timing (10 ms ticks, 150–300 ms elections) for `members`.
+    /// The tests' fast timing (`Timing::FAST_TEST`) for `members`.
     pub fn with_members(members: Vec<(u64, SocketAddr)>) -> ClusterSpec {
         ClusterSpec {
             cluster_id: u64::from(std::process::id()) << 16 | 0x7e57,
             members,
             secret: None,
-            tick_ms: 10,
-            heartbeat_ticks: 3,
-            election_min_ticks: 15,
-            election_max_ticks: 30,
+            timing: node::config::Timing::FAST_TEST,
             run_prefix: BTreeMap::new(),
             client_prefix: Vec::new(),
             extra_toml: String::new(),
@@ -122,7 +112,10 @@ impl ClusterSpec {
         let _ = write!(
             text,
             "\n[timing]\ntick_ms = {}\nheartbeat_ticks = {}\nelection_min_ticks = {}\nelection_max_ticks = {}\n",
-            self.tick_ms, self.heartbeat_ticks, self.election_min_ticks, self.election_max_ticks
+            self.timing.tick_ms,
+            self.timing.heartbeat_ticks,
+            self.timing.election_min_ticks,
+            self.timing.election_max_ticks
         );
         let _ = writeln!(text, "{}", self.extra_toml);
         for (id, addr) in &self.members {

@@ -45,8 +45,10 @@ pub use disk::{Disk, DiskProfile};
 pub use nemesis::Nemesis;
 pub use node::CrashPoint;
 
-/// One tick of every server's clock, in µs (`Config::lab` expects 10 ms).
-const TICK_US: u64 = 10_000;
+/// One tick of every server's clock, in µs: the lab's (`Timing::lab`).
+fn tick_us() -> u64 {
+    ::node::config::Timing::lab().tick_ms * 1000
+}
 
 /// The simulated cluster. All randomness comes from `seed`.
 pub struct Sim {
@@ -207,7 +209,7 @@ impl Sim {
         node.incarnation += 1;
         let incarnation = node.incarnation;
         self.invariants.on_restart(i);
-        let phase = self.rng.random_range(1..=TICK_US);
+        let phase = self.rng.random_range(1..=tick_us());
         self.queue.push(self.now_us + phase, queue::Event::Tick { server: i, incarnation });
     }
 

@@ -130,7 +130,7 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     if !args.test_timing {
         spec = spec.with_default_timing();
     }
-    let election_ms = spec.tick_ms * u64::from(spec.election_min_ticks);
+    let election_ms = spec.timing.election_timeout_min().as_millis() as u64;
     let joiners = spec.members.split_off(3);
     let cluster = ProcCluster::start(spec)?;
     let cli_path = cluster.root().join("clients.toml");
