@@ -22,7 +22,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use node::kv::{KvCommand, KvReply, KvStore, Op, DEFAULT_MAX_SESSIONS};
-use node::server::StateMachine;
+use node::member::StateMachine;
 
 const KEYS: u64 = 100_000;
 const VALUE_BYTES: usize = 100;

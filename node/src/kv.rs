@@ -28,7 +28,7 @@
 //! forgotten, and a retry from that client after so long would apply again.
 //!
 //! Snapshots ([`KvStore::snapshot_view`], [`KvView::write_to`],
-//! [`KvStore::restore_from`], `kv/snapshot.rs`): the maps are persistent
+//! [`KvStore::restore_from`], `kv/snapshot_format.rs`): the maps are persistent
 //! ones ([`imbl`]), whose clone is O(1) and shares every node with the
 //! original until either side changes it. So the event loop takes a view
 //! of the whole state in nanoseconds, where a clone of `std` maps of
@@ -40,7 +40,7 @@
 //! clone would. [`KvStore::digest`] hashes the snapshot's encoding, for
 //! replicas to compare their states.
 
-mod snapshot;
+mod snapshot_format;
 #[cfg(test)]
 mod tests;
 
@@ -48,9 +48,11 @@ use bytes::Bytes;
 use imbl::{HashMap, OrdMap};
 use serde::{Deserialize, Serialize};
 
-use crate::server::StateMachine;
+use crate::member::StateMachine;
 
-pub use snapshot::{KvSnapshotError, KvView, SnapshotPart, MAX_KEY_BYTES, MAX_VALUE_BYTES, SNAPSHOT_VERSION};
+pub use snapshot_format::{
+    KvSnapshotError, KvView, SnapshotSection, MAX_KEY_BYTES, MAX_VALUE_BYTES, SNAPSHOT_VERSION,
+};
 
 /// Sessions kept by default.
 pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
@@ -231,7 +233,7 @@ impl StateMachine for KvStore {
 
     /// O(1): the maps are persistent, so the view shares them and later
     /// applies copy only the paths they change.
-    fn snapshot(&self) -> Box<dyn crate::member::snapshot::SnapshotSource> {
+    fn snapshot(&self) -> Box<dyn crate::member::snapshot_store::SnapshotSource> {
         Box::new(self.snapshot_view())
     }
 
@@ -241,7 +243,7 @@ impl StateMachine for KvStore {
     }
 }
 
-impl crate::member::snapshot::SnapshotSource for KvView {
+impl crate::member::snapshot_store::SnapshotSource for KvView {
     fn write_to(self: Box<Self>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         KvView::write_to(&self, out).map(drop)
     }

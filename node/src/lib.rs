@@ -3,7 +3,7 @@
 //! transport, a key-value state machine with client sessions, and the
 //! client that finds the leader. Members snapshot their state machine and
 //! drop the log behind it, and stream snapshots to followers that need
-//! them (`member::snapshot`, `snapshots`; docs/snapshots.md). Operators
+//! them (`member::snapshot_store`, `snapshots`; docs/snapshots.md). Operators
 //! change the membership one server at a time (`member/admin.rs`); a
 //! member whose removal committed stops, and says so again if restarted
 //! (`removed.rs`).
@@ -40,5 +40,5 @@ pub mod member;
 pub mod proto;
 pub mod removed;
 pub mod server;
-pub mod snapshots;
+pub mod snapshot_files;
 pub mod storage;

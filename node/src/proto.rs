@@ -34,8 +34,8 @@ pub enum Wire {
         seq: u64,
         status: MemberStatus,
     },
-    /// Member to member: a snapshot streaming (`member::snapshot`).
-    Snapshot(crate::member::snapshot::SnapshotPart),
+    /// Member to member: a snapshot streaming (`member::snapshot_store`).
+    Snapshot(crate::member::snapshot_store::SnapshotPart),
     /// Operator to any member: a membership query or change, or a
     /// leadership transfer; answered with a [`Wire::Reply`] (redirects and
     /// "busy" as for requests).

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::snapshot::{Encoder, Header, SessionRecord, MAGIC, MAX_RECORD_BYTES};
+use super::snapshot_format::{Encoder, Header, SessionRecord, MAGIC, MAX_RECORD_BYTES};
 use super::*;
 
 fn put(client_id: u64, seq: u64, key: &str, value: &str) -> KvCommand {
@@ -371,7 +371,7 @@ fn lengths_above_the_bounds_are_refused_before_reading() {
     let mut bytes = MAGIC.to_vec();
     bytes.extend([0xff, 0xff, 0xff, 0xff, 0x0f]);
     match restore(&bytes, 1) {
-        Err(KvSnapshotError::RecordTooLong { part: SnapshotPart::Header, len, max }) => {
+        Err(KvSnapshotError::RecordTooLong { part: SnapshotSection::Header, len, max }) => {
             assert_eq!((len, max), (u64::from(u32::MAX), MAX_RECORD_BYTES));
         }
         other => panic!("{other:?}"),
@@ -382,7 +382,10 @@ fn lengths_above_the_bounds_are_refused_before_reading() {
     assert!(matches!(restore(&bytes, 1), Err(KvSnapshotError::RecordTooLong { len: u64::MAX, .. })));
     let mut bytes = MAGIC.to_vec();
     bytes.extend([0xff; 10]);
-    assert!(matches!(restore(&bytes, 1), Err(KvSnapshotError::Malformed { part: SnapshotPart::Header, .. })));
+    assert!(matches!(
+        restore(&bytes, 1),
+        Err(KvSnapshotError::Malformed { part: SnapshotSection::Header, .. })
+    ));
 
     let long = "k".repeat(MAX_KEY_BYTES + 1);
     let bytes = craft(|e| {
@@ -390,7 +393,7 @@ fn lengths_above_the_bounds_are_refused_before_reading() {
         e.record(&(long.as_str(), Bytes::new()))
     });
     match restore(&bytes, 1) {
-        Err(KvSnapshotError::KeyTooLong { part: SnapshotPart::Entry(0), len, .. }) => {
+        Err(KvSnapshotError::KeyTooLong { part: SnapshotSection::Entry(0), len, .. }) => {
             assert_eq!(len, MAX_KEY_BYTES + 1)
         }
         other => panic!("{other:?}"),
@@ -403,7 +406,7 @@ fn lengths_above_the_bounds_are_refused_before_reading() {
     });
     assert!(matches!(
         restore(&bytes, 1),
-        Err(KvSnapshotError::ValueTooLong { part: SnapshotPart::Entry(1), .. })
+        Err(KvSnapshotError::ValueTooLong { part: SnapshotSection::Entry(1), .. })
     ));
 }
 
@@ -424,7 +427,7 @@ fn duplicate_and_unordered_records_are_refused() {
         e.record(&("a", Bytes::from_static(b"again")))
     });
     match restore(&duplicate_key, 1) {
-        Err(err @ KvSnapshotError::DuplicateKey { part: SnapshotPart::Entry(1), .. }) => {
+        Err(err @ KvSnapshotError::DuplicateKey { part: SnapshotSection::Entry(1), .. }) => {
             assert_eq!(err.to_string(), "key/value record 1 repeats the key \"a\"");
         }
         other => panic!("{other:?}"),
@@ -436,7 +439,7 @@ fn duplicate_and_unordered_records_are_refused() {
     });
     assert!(matches!(
         restore(&unordered, 1),
-        Err(KvSnapshotError::KeyOutOfOrder { part: SnapshotPart::Entry(1), .. })
+        Err(KvSnapshotError::KeyOutOfOrder { part: SnapshotSection::Entry(1), .. })
     ));
     let duplicate_session = craft(|e| {
         e.record(&header(0, 3))?;
@@ -447,7 +450,7 @@ fn duplicate_and_unordered_records_are_refused() {
     // Refused even when the first of the two would have been evicted.
     assert!(matches!(
         restore(&duplicate_session, 1),
-        Err(KvSnapshotError::DuplicateSession { part: SnapshotPart::Session(2), client_id: 1 })
+        Err(KvSnapshotError::DuplicateSession { part: SnapshotSection::Session(2), client_id: 1 })
     ));
     let unordered = craft(|e| {
         e.record(&header(0, 2))?;
@@ -457,7 +460,7 @@ fn duplicate_and_unordered_records_are_refused() {
     assert!(matches!(
         restore(&unordered, 10),
         Err(KvSnapshotError::SessionOutOfOrder {
-            part: SnapshotPart::Session(1),
+            part: SnapshotSection::Session(1),
             last_index: 5,
             previous: 5
         })
@@ -471,13 +474,13 @@ fn malformed_records_are_named() {
         e.record(&(Bytes::from_static(&[0xff, 0xfe]), Bytes::new()))
     });
     let err = restore(&not_utf8, 1).unwrap_err();
-    assert!(matches!(err, KvSnapshotError::Malformed { part: SnapshotPart::Entry(0), .. }), "{err:?}");
+    assert!(matches!(err, KvSnapshotError::Malformed { part: SnapshotSection::Entry(0), .. }), "{err:?}");
     let left_over = craft(|e| {
         e.record(&header(0, 1))?;
         e.record(&(1u64, 1u64, 1u64, &KvReply::Done, 9u8))
     });
     match restore(&left_over, 1) {
-        Err(KvSnapshotError::Malformed { part: SnapshotPart::Session(0), reason }) => {
+        Err(KvSnapshotError::Malformed { part: SnapshotSection::Session(0), reason }) => {
             assert!(reason.contains("left over"), "{reason}")
         }
         other => panic!("{other:?}"),
@@ -519,7 +522,7 @@ fn read_errors_are_passed_on() {
         }
     }
     match KvStore::restore_from(&mut Failing, 1) {
-        Err(err @ KvSnapshotError::Io { part: SnapshotPart::Magic, .. }) => {
+        Err(err @ KvSnapshotError::Io { part: SnapshotSection::Magic, .. }) => {
             assert_eq!(err.to_string(), "reading the magic bytes: disk on fire");
         }
         other => panic!("{other:?}"),

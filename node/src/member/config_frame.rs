@@ -18,7 +18,7 @@ use std::io::{self, Read, Write};
 
 use raft::Membership;
 
-use super::snapshot::SnapshotSource;
+use super::snapshot_store::SnapshotSource;
 
 const MAGIC: &[u8; 8] = b"RAFTCONF";
 /// Far above any configuration (`raft::MAX_MEMBERS` members with

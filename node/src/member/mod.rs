@@ -37,14 +37,14 @@
 mod admin;
 pub mod config_frame;
 mod requests;
-pub mod snapshot;
+pub mod snapshot_store;
 mod transfer;
 
 use raft::{Message, Raft, Role};
 
 use crate::proto::Reply;
 use requests::Requests;
-use snapshot::{SnapshotJob, SnapshotPart, SnapshotPolicy, SnapshotSource, SnapshotStore};
+use snapshot_store::{SnapshotJob, SnapshotPart, SnapshotPolicy, SnapshotSource, SnapshotStore};
 use transfer::Senders;
 
 /// What the log's committed entries are applied to.
@@ -178,7 +178,7 @@ enum Phase {
 impl Member {
     /// A member that never takes a snapshot and holds none.
     pub fn new(raft: Raft, sm: Box<dyn StateMachine>) -> Member {
-        Member::with_snapshots(raft, sm, Box::new(snapshot::NoSnapshots), SnapshotPolicy::NEVER)
+        Member::with_snapshots(raft, sm, Box::new(snapshot_store::NoSnapshots), SnapshotPolicy::NEVER)
     }
 
     /// A member whose snapshots live in `store`, taken by `policy`. `sm`
@@ -430,7 +430,7 @@ impl Member {
     }
 }
 
-mod snapshots;
+mod snapshot_flows;
 #[cfg(test)]
 mod tests;
 

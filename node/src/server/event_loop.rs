@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use super::resolver::Resolver;
 use super::{Command, FatalError, Shared};
 use crate::addr::PeerAddr;
-use crate::member::snapshot::{SnapshotInfo, SnapshotJob, SnapshotPart};
+use crate::member::snapshot_store::{SnapshotInfo, SnapshotJob, SnapshotPart};
 use crate::member::{Action, ClientReply, Member};
 use crate::proto::{MemberStatus, Wire};
 use crate::storage::Storage;
@@ -437,9 +437,9 @@ fn write_snapshot_file(
     identity: wal::Identity,
     job: SnapshotJob,
 ) -> Result<SnapshotInfo, String> {
-    let meta = crate::snapshots::to_wal_meta(job.meta);
+    let meta = crate::snapshot_files::to_wal_meta(job.meta);
     let mut writer = wal::snapshot::SnapshotWriter::create(dir, identity, meta).map_err(|e| e.to_string())?;
     job.source.write_to(&mut writer).map_err(|e| format!("writing snapshot {}: {e}", meta.index))?;
     let info = writer.finish().map_err(|e| e.to_string())?;
-    Ok(crate::snapshots::info_of(&info))
+    Ok(crate::snapshot_files::info_of(&info))
 }

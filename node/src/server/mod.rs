@@ -23,7 +23,7 @@ use rand_chacha::rand_core::SeedableRng;
 use smol::channel::{Receiver, Sender};
 
 use crate::config::{ClusterConfig, ConfigError};
-use crate::member::snapshot::SnapshotPolicy;
+use crate::member::snapshot_store::SnapshotPolicy;
 use crate::member::Member;
 use crate::storage::{Storage, StorageError};
 
@@ -152,7 +152,7 @@ enum Command {
         done: Sender<()>,
     },
     /// The writer thread finished a snapshot.
-    SnapshotWritten(Result<crate::member::snapshot::SnapshotInfo, String>),
+    SnapshotWritten(Result<crate::member::snapshot_store::SnapshotInfo, String>),
     /// A resolver thread resolved a silent peer's name (`resolver.rs`).
     Resolved {
         peer: u64,
@@ -183,7 +183,7 @@ impl Server {
         let (mut sm, mut persisted) = (sm, opened.persisted);
         let (snapshot, membership) = restore(&mut *sm, opened.snapshot)?;
         persisted.membership = membership;
-        let store = crate::snapshots::FileSnapshots::new(&options.data_dir, identity, snapshot);
+        let store = crate::snapshot_files::FileSnapshots::new(&options.data_dir, identity, snapshot);
         let rng = Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(random_u64()));
         let peers = resolver::resolve_members(&options.config, options.id, addr);
         let mut net_config = net_config(&options.config, options.id, peers.clone());

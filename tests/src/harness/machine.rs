@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use node::member::snapshot::SnapshotSource;
+use node::member::snapshot_store::SnapshotSource;
 use node::member::StateMachine;
 
 use super::ApplyChecker;

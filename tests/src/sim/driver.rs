@@ -3,7 +3,7 @@
 //! simulated disk and the turn resumes when its sync completes, and a
 //! crash point can stop the member between any two steps.
 
-use node::member::snapshot::{SnapshotJob, SnapshotPart};
+use node::member::snapshot_store::{SnapshotJob, SnapshotPart};
 use node::member::{Action, ClientReply};
 use raft::Message;
 

@@ -201,8 +201,8 @@ impl Sim {
         };
         let store = Box::new(snapshots::SimStore(self.nodes[i].disk.files.clone()));
         let policy = match self.snapshot_entries {
-            Some(entries) => ::node::member::snapshot::SnapshotPolicy { entries, bytes: u64::MAX },
-            None => ::node::member::snapshot::SnapshotPolicy::NEVER,
+            Some(entries) => ::node::member::snapshot_store::SnapshotPolicy { entries, bytes: u64::MAX },
+            None => ::node::member::snapshot_store::SnapshotPolicy::NEVER,
         };
         let node = &mut self.nodes[i];
         node.member = Some(::node::member::Member::with_snapshots(raft, sm, store, policy));

@@ -26,7 +26,7 @@ pub enum Packet {
     /// Server to client.
     Reply(ClientReply),
     /// Server to server: a snapshot chunk or its acknowledgement.
-    Snapshot(node::member::snapshot::SnapshotPart),
+    Snapshot(node::member::snapshot_store::SnapshotPart),
 }
 
 /// Something that happens at an instant of virtual time.

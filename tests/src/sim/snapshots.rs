@@ -13,7 +13,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use node::member::snapshot::{SnapshotData, SnapshotInfo, SnapshotStore};
+use node::member::snapshot_store::{SnapshotData, SnapshotInfo, SnapshotStore};
 use raft::SnapshotMeta;
 
 /// One complete snapshot.

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use raft::{NodeId, SnapshotMeta};
 
-use super::snapshot::{SnapshotData, SnapshotInfo, SnapshotPart, SnapshotStore};
+use super::snapshot_store::{SnapshotData, SnapshotInfo, SnapshotPart, SnapshotStore};
 
 /// Data bytes per chunk: well under the transport's 1 MiB message limit.
 pub const CHUNK_BYTES: usize = 256 * 1024;

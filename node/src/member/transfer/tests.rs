@@ -7,7 +7,7 @@ use bytes::Bytes;
 use raft::SnapshotMeta;
 
 use super::*;
-use crate::member::snapshot::{SnapshotData, SnapshotInfo, SnapshotPart, SnapshotStore};
+use crate::member::snapshot_store::{SnapshotData, SnapshotInfo, SnapshotPart, SnapshotStore};
 
 const FOLLOWER: u64 = 2;
 const TERM: u64 = 3;

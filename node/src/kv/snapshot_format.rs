@@ -180,7 +180,7 @@ impl KvStore {
     /// length is within bounds), the order of keys and sessions, and the
     /// digest in the trailer. Never panics.
     ///
-    /// [`KvStore::apply`]: crate::server::StateMachine::apply
+    /// [`KvStore::apply`]: crate::member::StateMachine::apply
     pub fn restore_from(input: &mut dyn Read, max_sessions: usize) -> Result<KvStore, KvSnapshotError> {
         Decoder::new(input).read_store(max_sessions)
     }
@@ -364,7 +364,7 @@ fn finish(hasher: Sha256) -> u64 {
 /// Where in a snapshot a [`KvSnapshotError`] was found. Records are counted
 /// from 0 within their section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotPart {
+pub enum SnapshotSection {
     Magic,
     Header,
     Entry(u64),
@@ -372,14 +372,14 @@ pub enum SnapshotPart {
     Trailer,
 }
 
-impl fmt::Display for SnapshotPart {
+impl fmt::Display for SnapshotSection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SnapshotPart::Magic => write!(f, "the magic bytes"),
-            SnapshotPart::Header => write!(f, "the header record"),
-            SnapshotPart::Entry(n) => write!(f, "key/value record {n}"),
-            SnapshotPart::Session(n) => write!(f, "session record {n}"),
-            SnapshotPart::Trailer => write!(f, "the trailer record"),
+            SnapshotSection::Magic => write!(f, "the magic bytes"),
+            SnapshotSection::Header => write!(f, "the header record"),
+            SnapshotSection::Entry(n) => write!(f, "key/value record {n}"),
+            SnapshotSection::Session(n) => write!(f, "session record {n}"),
+            SnapshotSection::Trailer => write!(f, "the trailer record"),
         }
     }
 }
@@ -394,23 +394,23 @@ pub enum KvSnapshotError {
     )]
     UnsupportedVersion { found: u32 },
     #[error("the snapshot is truncated: the stream ends within {part}")]
-    Truncated { part: SnapshotPart },
+    Truncated { part: SnapshotSection },
     #[error("{part} is malformed: {reason}")]
-    Malformed { part: SnapshotPart, reason: String },
+    Malformed { part: SnapshotSection, reason: String },
     #[error("{part} claims {len} bytes, above the bound of {max}")]
-    RecordTooLong { part: SnapshotPart, len: u64, max: usize },
+    RecordTooLong { part: SnapshotSection, len: u64, max: usize },
     #[error("{part} holds a key of {len} bytes, above the bound of {max}")]
-    KeyTooLong { part: SnapshotPart, len: usize, max: usize },
+    KeyTooLong { part: SnapshotSection, len: usize, max: usize },
     #[error("{part} holds a value of {len} bytes, above the bound of {max}")]
-    ValueTooLong { part: SnapshotPart, len: usize, max: usize },
+    ValueTooLong { part: SnapshotSection, len: usize, max: usize },
     #[error("{part} repeats the key {}", short(.key))]
-    DuplicateKey { part: SnapshotPart, key: String },
+    DuplicateKey { part: SnapshotSection, key: String },
     #[error("{part}: the key {} is out of order (keys are in ascending order)", short(.key))]
-    KeyOutOfOrder { part: SnapshotPart, key: String },
+    KeyOutOfOrder { part: SnapshotSection, key: String },
     #[error("{part} repeats the session of client {client_id}")]
-    DuplicateSession { part: SnapshotPart, client_id: u64 },
+    DuplicateSession { part: SnapshotSection, client_id: u64 },
     #[error("{part}: last index {last_index} is not above the previous session's {previous}")]
-    SessionOutOfOrder { part: SnapshotPart, last_index: u64, previous: u64 },
+    SessionOutOfOrder { part: SnapshotSection, last_index: u64, previous: u64 },
     #[error("the stream goes on after the snapshot's trailer")]
     TrailingBytes,
     #[error(
@@ -419,7 +419,7 @@ pub enum KvSnapshotError {
     DigestMismatch { expected: u64, actual: u64 },
     #[error("reading {part}: {source}")]
     Io {
-        part: SnapshotPart,
+        part: SnapshotSection,
         #[source]
         source: io::Error,
     },
@@ -454,12 +454,12 @@ impl<'a> Decoder<'a> {
 
     fn read_store(mut self, max_sessions: usize) -> Result<KvStore, KvSnapshotError> {
         let mut magic = [0u8; MAGIC.len()];
-        self.input.read_exact(&mut magic).map_err(|e| io_error(SnapshotPart::Magic, e))?;
+        self.input.read_exact(&mut magic).map_err(|e| io_error(SnapshotSection::Magic, e))?;
         if magic != MAGIC {
             return Err(KvSnapshotError::BadMagic);
         }
 
-        let part = SnapshotPart::Header;
+        let part = SnapshotSection::Header;
         self.read_record(part, true)?;
         // The version first, so that a later version's header (which may
         // differ past it) is still told apart from garbage.
@@ -471,7 +471,7 @@ impl<'a> Decoder<'a> {
 
         let mut store = KvStore::with_max_sessions(max_sessions);
         for n in 0..header.entries {
-            let part = SnapshotPart::Entry(n);
+            let part = SnapshotSection::Entry(n);
             self.read_record(part, true)?;
             let EntryRecord { key, value } = decode_whole(part, &self.buf)?;
             if key.len() > MAX_KEY_BYTES {
@@ -497,7 +497,7 @@ impl<'a> Decoder<'a> {
         let mut previous: Option<u64> = None;
         let mut seen = std::collections::HashSet::new();
         for n in 0..header.sessions {
-            let part = SnapshotPart::Session(n);
+            let part = SnapshotSection::Session(n);
             self.read_record(part, true)?;
             let record: SessionRecordRef<'_> = decode_whole(part, &self.buf)?;
             let len = record.reply.value_len();
@@ -522,7 +522,7 @@ impl<'a> Decoder<'a> {
         }
 
         let actual = finish(self.hasher.clone());
-        let part = SnapshotPart::Trailer;
+        let part = SnapshotSection::Trailer;
         self.read_record(part, false)?;
         let expected: u64 = decode_whole(part, &self.buf)?;
         if expected != actual {
@@ -541,7 +541,7 @@ impl<'a> Decoder<'a> {
 
     /// Reads one record's body into `buf`, hashing it (prefix included)
     /// when `hashed`.
-    fn read_record(&mut self, part: SnapshotPart, hashed: bool) -> Result<(), KvSnapshotError> {
+    fn read_record(&mut self, part: SnapshotSection, hashed: bool) -> Result<(), KvSnapshotError> {
         let mut prefix = [0u8; 10];
         let mut len: u64 = 0;
         let mut n = 0;
@@ -584,7 +584,7 @@ impl<'a> Decoder<'a> {
 }
 
 /// Decodes `T` from the whole of `buf`.
-fn decode_whole<'b, T: Deserialize<'b>>(part: SnapshotPart, buf: &'b [u8]) -> Result<T, KvSnapshotError> {
+fn decode_whole<'b, T: Deserialize<'b>>(part: SnapshotSection, buf: &'b [u8]) -> Result<T, KvSnapshotError> {
     let (value, rest) = postcard::take_from_bytes::<T>(buf).map_err(|e| malformed(part, e))?;
     if !rest.is_empty() {
         let reason = format!("{} bytes left over after the record's content", rest.len());
@@ -593,11 +593,11 @@ fn decode_whole<'b, T: Deserialize<'b>>(part: SnapshotPart, buf: &'b [u8]) -> Re
     Ok(value)
 }
 
-fn malformed(part: SnapshotPart, e: postcard::Error) -> KvSnapshotError {
+fn malformed(part: SnapshotSection, e: postcard::Error) -> KvSnapshotError {
     KvSnapshotError::Malformed { part, reason: e.to_string() }
 }
 
-fn io_error(part: SnapshotPart, e: io::Error) -> KvSnapshotError {
+fn io_error(part: SnapshotSection, e: io::Error) -> KvSnapshotError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
         KvSnapshotError::Truncated { part }
     } else {

@@ -4,7 +4,7 @@
 //!
 //! The Raft core only knows a snapshot's position ([`raft::SnapshotMeta`]).
 //! The data lives behind a [`SnapshotStore`]: files in the data directory
-//! for `node` (`crate::snapshots`), memory with a disk model in the
+//! for `node` (`crate::snapshot_files`), memory with a disk model in the
 //! simulator. Three flows use it:
 //!
 //! - **Taking one.** After an apply that makes the log long enough

@@ -1,11 +1,11 @@
 //! The member's snapshot work: taking its own, streaming the current one to
 //! followers that need it, receiving one, restoring the state machine. See
-//! `snapshot.rs` for the flows and `transfer.rs` for the chunk protocol.
+//! `snapshot_store.rs` for the flows and `transfer/` for the chunk protocol.
 
 use raft::{Body, Message, SnapshotMeta};
 
 use super::config_frame::{peek_membership, read_with_membership, WithMembership};
-use super::snapshot::{DataReader, SnapshotInfo, SnapshotJob, SnapshotPart};
+use super::snapshot_store::{DataReader, SnapshotInfo, SnapshotJob, SnapshotPart};
 use super::transfer::{Received, SendOutcome};
 use super::{ClientReply, Member};
 

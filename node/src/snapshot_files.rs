@@ -18,7 +18,7 @@ use std::sync::Arc;
 use wal::snapshot::{SnapshotReader, SnapshotWriter};
 use wal::Identity;
 
-use crate::member::snapshot::{SnapshotData, SnapshotInfo, SnapshotStore};
+use crate::member::snapshot_store::{SnapshotData, SnapshotInfo, SnapshotStore};
 
 /// Snapshot files of one member.
 pub struct FileSnapshots {
