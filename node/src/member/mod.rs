@@ -118,8 +118,6 @@ struct Snapshots {
     writing: Option<raft::SnapshotMeta>,
     /// Entries and data bytes applied since the last snapshot.
     since: (u64, u64),
-    /// Why the member cannot go on, once it cannot.
-    failed: Option<String>,
     /// The configurations read from the first chunks of the last few
     /// snapshots being received.
     incoming_memberships: Vec<(raft::SnapshotMeta, raft::Membership)>,
@@ -156,7 +154,7 @@ pub enum Action {
     WriteSnapshot(SnapshotJob),
     /// The member cannot go on (a snapshot it must install or restore
     /// cannot be read); stop it.
-    Failed(String),
+    Failed(snapshot_store::SnapshotError),
     /// The role or term changed; the clients waiting on entries a new
     /// leader may replace are told to ask elsewhere.
     RoleChanged { change: RoleChange, abandoned: Vec<ClientReply> },
@@ -200,7 +198,6 @@ impl Member {
             job: None,
             writing: None,
             since: (0, 0),
-            failed: None,
             incoming_memberships: Vec::new(),
         };
         let applied_index = raft.status().applied_index;
@@ -327,7 +324,7 @@ impl Member {
                 if let Some(install) = &ready.snapshot {
                     match self.restore(install.snapshot) {
                         Ok(forgotten) => replies = forgotten,
-                        Err(why) => return Action::Failed(why),
+                        Err(e) => return Action::Failed(e),
                     }
                 }
                 replies.extend(self.apply(ready.committed_entries));
@@ -344,9 +341,6 @@ impl Member {
     /// Work outside a turn (chunks to send, a snapshot to write), then the
     /// next turn.
     fn between_turns(&mut self) -> Action {
-        if let Some(why) = self.snapshots.failed.take() {
-            return Action::Failed(why);
-        }
         if !self.snapshots.parts.is_empty() {
             return Action::Transfer(std::mem::take(&mut self.snapshots.parts));
         }
@@ -367,7 +361,7 @@ impl Member {
             // The received data is durable already; it becomes current
             // before the driver drops the log it replaces.
             if let Err(e) = self.snapshots.store.install(install.snapshot) {
-                return Action::Failed(format!("cannot install the received snapshot: {e}"));
+                return Action::Failed(snapshot_store::SnapshotError::Install(e));
             }
         }
         let writes = raft::Ready {

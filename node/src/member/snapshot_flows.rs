@@ -5,7 +5,7 @@
 use raft::{Body, Message, SnapshotMeta};
 
 use super::config_frame::{peek_membership, read_with_membership, WithMembership};
-use super::snapshot_store::{DataReader, SnapshotInfo, SnapshotJob, SnapshotPart};
+use super::snapshot_store::{DataReader, SnapshotError, SnapshotInfo, SnapshotJob, SnapshotPart};
 use super::transfer::{Received, SendOutcome};
 use super::{ClientReply, Member};
 
@@ -99,7 +99,7 @@ impl Member {
     /// `Ok` once it is durable. On success the core drops its log through
     /// it, and the returned index is how far the driver may drop its
     /// persisted log.
-    pub fn snapshot_written(&mut self, outcome: Result<SnapshotInfo, String>) -> Option<u64> {
+    pub fn snapshot_written(&mut self, outcome: Result<SnapshotInfo, SnapshotError>) -> Option<u64> {
         let meta = self.snapshots.writing.take()?;
         if meta.index <= self.raft.log().snapshot().index {
             // A newer snapshot was installed while this one was written: it
@@ -161,18 +161,14 @@ impl Member {
     /// clients waiting on entries it covers are told to ask again (those
     /// entries will never be applied here; the sessions apply each command
     /// once).
-    pub(super) fn restore(&mut self, meta: SnapshotMeta) -> Result<Vec<ClientReply>, String> {
-        let data =
-            self.snapshots.store.open_current().map_err(|e| format!("cannot open the snapshot: {e}"))?;
+    pub(super) fn restore(&mut self, meta: SnapshotMeta) -> Result<Vec<ClientReply>, SnapshotError> {
+        let data = self.snapshots.store.open_current().map_err(SnapshotError::Open)?;
         if data.info().meta != meta {
-            return Err(format!(
-                "the current snapshot is {:?}, not the installed {meta:?}",
-                data.info().meta
-            ));
+            return Err(SnapshotError::NotCurrent { current: data.info().meta, installed: meta });
         }
         let sm = &mut self.sm;
         read_with_membership(&mut DataReader::new(&*data), |r| sm.restore(r))
-            .map_err(|e| format!("snapshot {meta:?}: {e}"))?;
+            .map_err(|reason| SnapshotError::Restore { meta, reason })?;
         self.applied_index = meta.index;
         self.snapshots.since = (0, 0);
         tracing::info!(target: "replication", index = meta.index, term = meta.term, "snapshot installed");

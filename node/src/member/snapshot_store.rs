@@ -50,6 +50,30 @@ pub trait SnapshotData: Send {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
 }
 
+/// Why a snapshot could not be written, installed or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Writing our own snapshot through `index` failed (it is dropped; the
+    /// next one is tried later).
+    #[error("snapshot {index} not written: {source}")]
+    Write { index: u64, source: io::Error },
+    #[error("snapshot {index} not written: {source}")]
+    File { index: u64, source: wal::Error },
+    #[error("cannot start the snapshot writer: {0}")]
+    Writer(io::Error),
+    /// The received snapshot the core installed cannot become current.
+    #[error("cannot install the received snapshot: {0}")]
+    Install(io::Error),
+    #[error("cannot open the snapshot: {0}")]
+    Open(io::Error),
+    #[error("the current snapshot is {current:?}, not the installed {installed:?}")]
+    NotCurrent { current: SnapshotMeta, installed: SnapshotMeta },
+    /// The state machine (or the configuration at the front) refused the
+    /// data; `reason` is its own.
+    #[error("snapshot {meta:?}: {reason}")]
+    Restore { meta: SnapshotMeta, reason: String },
+}
+
 /// Where a member's snapshots live.
 pub trait SnapshotStore: Send {
     /// The snapshot the core's log starts after, if any.

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use super::resolver::Resolver;
 use super::{Command, FatalError, Shared};
 use crate::addr::PeerAddr;
-use crate::member::snapshot_store::{SnapshotInfo, SnapshotJob, SnapshotPart};
+use crate::member::snapshot_store::{SnapshotError, SnapshotInfo, SnapshotJob, SnapshotPart};
 use crate::member::{Action, ClientReply, Member};
 use crate::proto::{MemberStatus, Wire};
 use crate::storage::Storage;
@@ -210,7 +210,10 @@ impl EventLoop {
 
     /// Our snapshot is durable (or failed): the core drops its log through
     /// it, then the WAL its segments.
-    fn on_snapshot_written(&mut self, outcome: Result<SnapshotInfo, String>) -> Result<(), FatalError> {
+    fn on_snapshot_written(
+        &mut self,
+        outcome: Result<SnapshotInfo, SnapshotError>,
+    ) -> Result<(), FatalError> {
         let compact_through = self.member.snapshot_written(outcome);
         if let Some(index) = compact_through {
             let removed = self.storage.compact(index)?;
@@ -230,7 +233,7 @@ impl EventLoop {
             let _ = report.send_blocking(Command::SnapshotWritten(outcome));
         });
         if let Err(e) = spawned {
-            let _ = self.member.snapshot_written(Err(format!("cannot start the writer: {e}")));
+            let _ = self.member.snapshot_written(Err(SnapshotError::Writer(e)));
         }
     }
 
@@ -315,9 +318,9 @@ impl EventLoop {
                 Action::Transfer(parts) => parts.into_iter().for_each(|(to, part)| self.send_part(to, part)),
                 Action::WriteSnapshot(job) => self.write_snapshot(job),
                 Action::Membership(membership) => self.reach(&membership),
-                Action::Failed(why) => {
-                    tracing::error!(target: "wal", error = %why, "stopping");
-                    return Err(FatalError::Snapshot(why));
+                Action::Failed(e) => {
+                    tracing::error!(target: "wal", error = %e, "stopping");
+                    return Err(FatalError::Snapshot(e));
                 }
                 Action::Idle => {
                     let Some(index) = self.member.removed() else { return Ok(()) };
@@ -436,10 +439,12 @@ fn write_snapshot_file(
     dir: &std::path::Path,
     identity: wal::Identity,
     job: SnapshotJob,
-) -> Result<SnapshotInfo, String> {
+) -> Result<SnapshotInfo, SnapshotError> {
     let meta = crate::snapshot_files::to_wal_meta(job.meta);
-    let mut writer = wal::snapshot::SnapshotWriter::create(dir, identity, meta).map_err(|e| e.to_string())?;
-    job.source.write_to(&mut writer).map_err(|e| format!("writing snapshot {}: {e}", meta.index))?;
-    let info = writer.finish().map_err(|e| e.to_string())?;
+    let index = meta.index;
+    let file = |source| SnapshotError::File { index, source };
+    let mut writer = wal::snapshot::SnapshotWriter::create(dir, identity, meta).map_err(file)?;
+    job.source.write_to(&mut writer).map_err(|source| SnapshotError::Write { index, source })?;
+    let info = writer.finish().map_err(file)?;
     Ok(crate::snapshot_files::info_of(&info))
 }

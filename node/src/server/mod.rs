@@ -76,8 +76,8 @@ pub enum FatalError {
     Storage(#[from] StorageError),
     #[error("the event loop thread panicked")]
     Panicked,
-    #[error("{0}")]
-    Snapshot(String),
+    #[error(transparent)]
+    Snapshot(#[from] crate::member::snapshot_store::SnapshotError),
     /// Not an error of the member's: an operator removed it.
     #[error("removed from the cluster (by the configuration at index {index}); stopping")]
     Removed { index: u64 },
@@ -152,7 +152,9 @@ enum Command {
         done: Sender<()>,
     },
     /// The writer thread finished a snapshot.
-    SnapshotWritten(Result<crate::member::snapshot_store::SnapshotInfo, String>),
+    SnapshotWritten(
+        Result<crate::member::snapshot_store::SnapshotInfo, crate::member::snapshot_store::SnapshotError>,
+    ),
     /// A resolver thread resolved a silent peer's name (`resolver.rs`).
     Resolved {
         peer: u64,
