@@ -116,35 +116,6 @@ fn term_zero_and_contradictory_positions_are_refused() {
     }
 }
 
-/// No single message ends elections: a pre-vote refusal at exactly
-/// `MAX_TERM` (or any message of that term) is adopted and spreads to
-/// every member, and they still elect a leader, above `MAX_TERM`, and
-/// commit. It used to leave every member at a term none could campaign
-/// above.
-#[test]
-fn a_message_at_max_term_does_not_end_elections() {
-    let mut net = Net::with_config(3, |c| c.pre_vote = true);
-    net.campaign(1);
-    let refusal =
-        Message { from: 2, to: 3, term: MAX_TERM, body: Body::PreVoteReply { vote_granted: false } };
-    net.node(3).step(refusal).unwrap();
-    assert_eq!(net.node(3).current_term(), MAX_TERM);
-    let mut leader = None;
-    for _ in 0..2000 {
-        net.tick_all(1);
-        if let [l] = net.leaders()[..] {
-            if net.node(l).current_term() > MAX_TERM {
-                leader = Some(l);
-                break;
-            }
-        }
-    }
-    let leader = leader.expect("a leader above MAX_TERM");
-    let (index, _) = net.node(leader).propose(b"x".to_vec()).unwrap();
-    net.deliver_all();
-    assert_eq!(net.node(leader).commit_index(), index);
-}
-
 /// Above `MAX_TERM` terms rise by elections, and a member follows a
 /// cluster that moved on while it was away (within `MAX_TERM_JUMP` of its
 /// term, or of `MAX_TERM` from below); a message that would take it

@@ -20,4 +20,5 @@ mod random_messages;
 mod ready;
 mod replication_5_3;
 mod safety_5_4;
+mod scripts;
 mod transfer_3_10;

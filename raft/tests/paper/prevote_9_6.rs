@@ -3,7 +3,7 @@
 //! liveness: a member stuck at a higher term, a split pre-vote, a leader
 //! that dies while its followers are in lease.
 
-use raft::{Body, Message, Role};
+use raft::{Body, Role};
 
 use crate::net::Net;
 
@@ -39,69 +39,6 @@ fn s9_6_a_majority_of_pre_votes_starts_the_real_election() {
     net.campaign(1);
     assert_eq!(net.leaders(), vec![1]);
     assert_eq!(net.node(1).current_term(), 1, "one term for one election");
-}
-
-#[test]
-fn s9_6_a_pre_vote_binds_nobody_and_changes_no_term() {
-    let mut net = pre_vote_net(3);
-    let ask =
-        Message { from: 3, to: 2, term: 5, body: Body::PreVote { last_log_index: 0, last_log_term: 0 } };
-    net.node(2).step(ask).unwrap();
-    assert_eq!(net.node(2).hard_state(), raft::HardState::default(), "term and vote unchanged");
-    let reply = net.node(2).ready().messages;
-    assert_eq!(reply.len(), 1);
-    assert_eq!(reply[0].body, Body::PreVoteReply { vote_granted: true });
-    assert_eq!(reply[0].term, 5, "a granted pre-vote carries the term asked about");
-}
-
-#[test]
-fn s9_6_a_pre_vote_from_a_stale_log_is_refused() {
-    let mut net = pre_vote_net(3);
-    net.campaign(1);
-    net.node(1).propose(b"x".to_vec()).unwrap();
-    net.deliver_all();
-    for _ in 0..30 {
-        net.node(2).tick(); // out of lease: the minimum election timeout without the leader
-    }
-    net.node(2).ready();
-    let ask =
-        Message { from: 3, to: 2, term: 9, body: Body::PreVote { last_log_index: 0, last_log_term: 0 } };
-    net.node(2).step(ask).unwrap();
-    let reply = net.node(2).ready().messages;
-    let refusal = reply.iter().find(|m| m.to == 3).expect("an answer");
-    assert_eq!(refusal.body, Body::PreVoteReply { vote_granted: false });
-    assert_eq!(refusal.term, net.node(2).current_term(), "a refusal carries the refuser's term");
-}
-
-#[test]
-fn s9_6_a_follower_in_lease_ignores_pre_votes() {
-    let mut net = pre_vote_net(3);
-    net.campaign(1);
-    let ask =
-        Message { from: 3, to: 2, term: 2, body: Body::PreVote { last_log_index: 0, last_log_term: 0 } };
-    net.node(2).step(ask).unwrap();
-    assert!(!net.node(2).has_ready(), "heard from the leader within the minimum timeout: no answer");
-}
-
-/// The case: cut off for 10 election timeouts, then back. No
-/// election follows and no member's term moves.
-#[test]
-fn s9_6_a_member_partitioned_for_ten_timeouts_returns_without_an_election() {
-    let mut net = pre_vote_net(3);
-    net.campaign(1);
-    let term = net.node(1).current_term();
-    net.cut.insert(3);
-    net.tick_all(600);
-    assert_eq!(net.node(3).current_term(), term, "the cut-off member kept its term");
-    net.cut.remove(&3);
-    for _ in 0..600 {
-        net.tick_all(1);
-        assert_eq!(net.leaders(), vec![1], "the leader stays");
-    }
-    for id in 1..=3 {
-        assert_eq!(net.node(id).current_term(), term, "member {id}");
-    }
-    assert_eq!(net.node(3).leader_id(), Some(1));
 }
 
 /// etcd's TestFreeStuckCandidateWithCheckQuorum: a member holds a higher
