@@ -30,7 +30,7 @@ const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn spec() -> ClusterSpec {
-    let mut spec = ClusterSpec::loopback_outside_ephemeral(3).unwrap();
+    let mut spec = ClusterSpec::loopback(3).unwrap();
     spec.extra_toml = format!(
         "\n[limits]\nmax_entry_bytes = {MAX_ENTRY_BYTES}\n\n[log]\nsnapshot_entries = {SNAPSHOT_ENTRIES}\n\
          snapshot_bytes = {}\nsegment_bytes = {SEGMENT_BYTES}\n",

@@ -444,7 +444,7 @@ fn seed_from_clock() -> u64 {
 /// The cluster of `--members` on loopback, with the node's timing under
 /// `--node-timing`.
 fn kill_spec(args: &KillArgs) -> Result<ClusterSpec, BoxError> {
-    let mut spec = ClusterSpec::loopback_outside_ephemeral(args.members)?;
+    let mut spec = ClusterSpec::loopback(args.members)?;
     if args.node_timing {
         spec.timing = node::config::Timing::NODE;
     }
@@ -723,7 +723,7 @@ impl<'a> DatagramSoak<'a> {
     /// Starts the cluster with a secret, says what the soak does, and
     /// starts the writer; returns once it got 5 writes through.
     fn start(args: &'a DatagramArgs) -> Result<(DatagramSoak<'a>, ClientWriter), BoxError> {
-        let mut spec = ClusterSpec::loopback_outside_ephemeral(3)?;
+        let mut spec = ClusterSpec::loopback(3)?;
         spec.secret = Some("soak-datagrams-secret".into());
         let mut cluster = ProcCluster::start(spec)?;
         let config = ClusterConfig::load(cluster.config_path())?;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -40,55 +40,14 @@ impl ClusterSpec {
         self
     }
 
-    /// `n` members on 127.0.0.1, each on a free UDP port.
+    /// `n` members on 127.0.0.1, on free UDP ports below the kernel's
+    /// ephemeral range that this process hands out once
+    /// ([`crate::live::free_addrs`]): a socket bound to port 0 (a client,
+    /// any process on the machine) never takes a killed member's port
+    /// before it restarts.
     pub fn loopback(n: u64) -> Result<ClusterSpec> {
-        // Hold every socket until all ports are chosen, so none repeats.
-        let sockets: Vec<UdpSocket> = (0..n)
-            .map(|_| UdpSocket::bind("127.0.0.1:0").map_err(io("bind a free port")))
-            .collect::<Result<_>>()?;
-        ClusterSpec::on_sockets(&sockets)
-    }
-
-    /// `n` members on 127.0.0.1, on free ports below the kernel's
-    /// ephemeral range (`ip_local_port_range`), for runs that restart
-    /// members many times: a socket bound to port 0 (a client, any process
-    /// on the machine) never takes a killed member's port before it
-    /// restarts, as it can with [`ClusterSpec::loopback`]'s ports. Falls
-    /// back to those when the range starts below 11000.
-    pub fn loopback_outside_ephemeral(n: u64) -> Result<ClusterSpec> {
-        const FIRST: u32 = 10_000;
-        let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-        let low = range.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()).unwrap_or(32768);
-        if low < FIRST + 1000 {
-            return ClusterSpec::loopback(n);
-        }
-        let span = low - FIRST;
-        let start = std::process::id().wrapping_mul(7919) % span;
-        let mut sockets = Vec::new();
-        for i in 0..span {
-            if sockets.len() as u64 == n {
-                break;
-            }
-            let port = (FIRST + (start + i) % span) as u16;
-            if let Ok(socket) = UdpSocket::bind(("127.0.0.1", port)) {
-                sockets.push(socket);
-            }
-        }
-        if (sockets.len() as u64) < n {
-            return ClusterSpec::loopback(n);
-        }
-        ClusterSpec::on_sockets(&sockets)
-    }
-
-    /// Members 1, 2, … on the addresses of `sockets` (held by the caller
-    /// until now, so no two got the same port).
-    fn on_sockets(sockets: &[UdpSocket]) -> Result<ClusterSpec> {
-        let members = sockets
-            .iter()
-            .zip(1..)
-            .map(|(s, id)| s.local_addr().map(|a| (id, a)).map_err(io("local_addr")))
-            .collect::<Result<_>>()?;
-        Ok(ClusterSpec::with_members(members))
+        let addrs = crate::live::free_addrs(n as usize).map_err(io("find free loopback ports"))?;
+        Ok(ClusterSpec::with_members((1..).zip(addrs).collect()))
     }
 
     /// The tests' fast timing (`Timing::FAST_TEST`) for `members`.
@@ -485,8 +444,8 @@ mod tests {
     }
 
     #[test]
-    fn ports_outside_the_ephemeral_range_are_distinct_and_low() {
-        let spec = ClusterSpec::loopback_outside_ephemeral(3).unwrap();
+    fn loopback_ports_are_distinct_and_below_the_ephemeral_range() {
+        let spec = ClusterSpec::loopback(3).unwrap();
         let ports: std::collections::BTreeSet<u16> = spec.members.iter().map(|(_, a)| a.port()).collect();
         assert_eq!(ports.len(), 3);
         let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
