@@ -56,6 +56,8 @@ mod replication;
 mod role;
 mod server;
 mod snapshot;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod transfer;
 mod validate;
 

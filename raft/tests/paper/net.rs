@@ -13,8 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use raft::{
-    Body, CompactError, Config, Entry, Message, NodeId, Persisted, Raft, Ready, Role, SnapshotInstall,
-    SnapshotMeta,
+    Body, CompactError, Config, Entry, Message, NodeId, Persisted, Raft, Role, SnapshotInstall, SnapshotMeta,
 };
 use rand_chacha::rand_core::SeedableRng;
 
@@ -42,56 +41,14 @@ pub fn new_raft(id: NodeId, n: u64, persisted: Persisted) -> Raft {
     Raft::new(paper_config(id, (1..=n).collect()), persisted, rng(id)).expect("valid config")
 }
 
-/// Takes `ready` onto a model disk in the order its contract gives:
-/// hard state, then the snapshot (dropping the whole log, or only what it
-/// covers when `keep_suffix`), then the entries, each replacing what the
-/// disk holds from its index on. An error when the entries would leave a
-/// gap (the disk takes them anyway).
-pub fn persist(disk: &mut Persisted, ready: &Ready) -> Result<(), String> {
-    if let Some(hs) = ready.hard_state {
-        disk.hard_state = hs;
-    }
-    if let Some(install) = &ready.snapshot {
-        let at = install.snapshot.index;
-        if install.keep_suffix {
-            disk.entries.retain(|e| e.index > at);
-        } else {
-            disk.entries.clear();
-        }
-        disk.snapshot = install.snapshot;
-        disk.membership = Some(install.membership.clone());
-    }
-    let mut gap = Ok(());
-    if let Some(first) = ready.entries.first() {
-        let last = disk_last_index(disk);
-        if first.index <= disk.snapshot.index || first.index > last + 1 {
-            gap = Err(format!(
-                "entries from {} handed out for a disk holding snapshot {:?} and a log through {last}",
-                first.index, disk.snapshot
-            ));
-        }
-        disk.entries.retain(|e| e.index < first.index);
-        disk.entries.extend(ready.entries.iter().cloned());
-    }
-    gap
-}
-
-/// The last index a model disk holds (its snapshot's when it has no entries).
-pub fn disk_last_index(disk: &Persisted) -> u64 {
-    disk.entries.last().map_or(disk.snapshot.index, |e| e.index)
-}
+pub use raft::testing::persist;
 
 /// The service's compaction: a durable snapshot through `index`, then the
 /// core's log and the disk's drop what it covers.
 fn compact_member(raft: &mut Raft, disk: &mut Persisted, index: u64) -> Result<(), CompactError> {
     let membership = raft.membership_at(index).cloned();
     raft.compact(index)?;
-    let snapshot = raft.log().snapshot();
-    if snapshot.index > disk.snapshot.index {
-        disk.snapshot = snapshot;
-        disk.membership = membership;
-        disk.entries.retain(|e| e.index > snapshot.index);
-    }
+    raft::testing::compact(disk, raft.log().snapshot(), membership);
     Ok(())
 }
 

@@ -7,46 +7,30 @@
 //! A member's storage is modelled by [`Disk`]: it keeps exactly what the
 //! member's Readies asked to persist, and a restart starts from it.
 
-use raft::{AppendReply, Body, Entry, HardState, Message, NodeId, Persisted, Raft, Ready, Role};
+use raft::{AppendReply, Body, HardState, Message, NodeId, Persisted, Raft, Ready, Role};
 
 use crate::net::{log_of, new_raft, Net};
 
-/// What a member's Readies asked to persist, applied as a driver would.
-#[derive(Default)]
-struct Disk {
-    hard_state: HardState,
-    entries: Vec<Entry>,
-}
+/// What a member's Readies asked to persist, applied as a driver would
+/// (`raft::testing::persist`).
+struct Disk(Persisted);
 
 impl Disk {
     fn holding(persisted: &Persisted) -> Disk {
-        Disk { hard_state: persisted.hard_state, entries: persisted.entries.clone() }
+        Disk(persisted.clone())
     }
 
-    /// Persists `ready`'s hard state and entries (an entry at index i
-    /// replaces every persisted entry from i on).
     fn persist(&mut self, ready: &Ready) {
-        if let Some(hs) = ready.hard_state {
-            self.hard_state = hs;
-        }
-        if let Some(first) = ready.entries.first() {
-            self.entries.truncate((first.index - 1) as usize);
-            self.entries.extend(ready.entries.iter().cloned());
-        }
+        raft::testing::persist(&mut self.0, ready).expect("no gap");
+    }
+
+    fn hard_state(&self) -> HardState {
+        self.0.hard_state
     }
 
     /// The member after a crash: what is on disk, nothing else.
     fn restart(&self, id: NodeId, n: u64) -> Raft {
-        new_raft(
-            id,
-            n,
-            Persisted {
-                snapshot: Default::default(),
-                hard_state: self.hard_state,
-                entries: self.entries.clone(),
-                membership: None,
-            },
-        )
+        new_raft(id, n, self.0.clone())
     }
 }
 
@@ -83,7 +67,7 @@ fn step_and_persist(r: &mut Raft, disk: &mut Disk, msg: Message) -> Vec<(NodeId,
         for (candidate, granted) in votes(&ready) {
             if granted {
                 assert_eq!(
-                    disk.hard_state,
+                    disk.hard_state(),
                     HardState { current_term: r.current_term(), voted_for: Some(candidate) },
                     "a granted vote goes out only once it is on disk"
                 );
@@ -150,11 +134,11 @@ fn s5_2_vote_granted_after_the_term_was_persisted_survives_a_restart() {
 
     let behind = step_and_persist(&mut r, &mut disk, request_vote(2, 1, 2, (0, 0)));
     assert_eq!(behind, vec![(2, false)], "§5.4.1: its log is behind ours");
-    assert_eq!(disk.hard_state, HardState { current_term: 2, voted_for: None });
+    assert_eq!(disk.hard_state(), HardState { current_term: 2, voted_for: None });
 
     let granted = step_and_persist(&mut r, &mut disk, request_vote(3, 1, 2, (1, 1)));
     assert_eq!(granted, vec![(3, true)]);
-    assert_eq!(disk.hard_state, HardState { current_term: 2, voted_for: Some(3) });
+    assert_eq!(disk.hard_state(), HardState { current_term: 2, voted_for: Some(3) });
 
     let mut restarted = disk.restart(1, 5);
     let third = step_and_persist(&mut restarted, &mut disk, request_vote(4, 1, 2, (1, 1)));
