@@ -50,6 +50,7 @@
 //! assert_eq!(run.summary.commands, 3);
 //! ```
 
+pub mod bench;
 pub mod chaos;
 pub mod harness;
 pub mod linearizability;

@@ -19,7 +19,6 @@
 //! ```
 
 use std::fs::File;
-use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -364,15 +363,9 @@ fn writes_row(name: &str, h: &Histogram<u64>, secs: f64, fsync: &Histogram<u64>)
 }
 
 fn print_table(args: &Args, rows: &[[String; 3]]) {
-    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
+    let header = [format!(
         "node_bench: {} members on loopback, fsync on, {} B values",
         args.members, args.value_bytes
-    );
-    for r in rows {
-        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
-    }
+    )];
+    tests::bench::print_table(&header, rows);
 }

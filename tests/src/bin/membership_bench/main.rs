@@ -44,11 +44,7 @@
 //! ```
 
 #[allow(dead_code)]
-#[path = "../snapshot_bench/measure.rs"]
-mod measure;
-
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -98,7 +94,7 @@ struct Args {
     test_timing: bool,
 }
 
-type Row = [String; 3];
+use tests::bench::{self as measure, Row};
 
 fn main() {
     let args = Args::parse();
@@ -536,27 +532,22 @@ fn wait_status(
 }
 
 fn print_table(args: &Args, rows: &[Row]) {
-    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
-    let mut out = std::io::stdout().lock();
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let _ = writeln!(
-        out,
-        "command: cargo run --release -p tests --bin membership_bench{}{}",
-        if argv.is_empty() { "" } else { " -- " },
-        argv.join(" ")
-    );
-    let _ = writeln!(
-        out,
-        "membership_bench: 3 members on loopback, fsync on, {} timing, {} MB of {} KiB values, \
-         {} transfers, {} rounds",
-        if args.test_timing { "the tests'" } else { "the node's default" },
-        args.state_mb,
-        args.value_kib,
-        args.transfers,
-        args.rounds
-    );
-    for r in rows {
-        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
-    }
+    let header = [
+        format!(
+            "command: cargo run --release -p tests --bin membership_bench{}{}",
+            if argv.is_empty() { "" } else { " -- " },
+            argv.join(" ")
+        ),
+        format!(
+            "membership_bench: 3 members on loopback, fsync on, {} timing, {} MB of {} KiB values, \
+             {} transfers, {} rounds",
+            if args.test_timing { "the tests'" } else { "the node's default" },
+            args.state_mb,
+            args.value_kib,
+            args.transfers,
+            args.rounds
+        ),
+    ];
+    measure::print_table(&header, rows);
 }

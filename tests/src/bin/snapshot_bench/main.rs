@@ -24,10 +24,8 @@
 //! cargo run --release -p tests --bin snapshot_bench -- --puts-a 100000 --puts-b 300000
 //! ```
 
-mod measure;
 mod workload;
 
-use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -79,7 +77,7 @@ struct Args {
     test_timing: bool,
 }
 
-type Row = [String; 3];
+use tests::bench::{self as measure, Row};
 
 fn main() {
     let args = Args::parse();
@@ -342,15 +340,9 @@ fn lat_ms(us: u64) -> String {
 }
 
 fn print_table(args: &Args, rows: &[Row]) {
-    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
+    let header = [format!(
         "snapshot_bench: 3 members on loopback, fsync on, {} keys × {} B values, default [log] settings",
         args.keys, args.value_bytes
-    );
-    for r in rows {
-        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
-    }
+    )];
+    measure::print_table(&header, rows);
 }

@@ -1,6 +1,7 @@
-//! Readings: a member's RSS, a directory's size, and `net`'s bulk rate on
-//! loopback (two transports in this process, as `net/src/bin/bench.rs`
-//! measures its 64 KiB case).
+//! What the benchmark binaries share: readings (a member's RSS, a
+//! directory's size, the newest snapshot, `net`'s bulk rate on loopback
+//! with two transports in this process, as `net/src/bin/bench.rs` measures
+//! its 64 KiB case) and the table they print.
 
 use std::future::Future;
 use std::net::UdpSocket;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use tests::procs::ProcCluster;
+use crate::procs::ProcCluster;
 
 /// `VmRSS` of member `id` in bytes (0 when it is not running).
 pub fn rss(cluster: &ProcCluster, id: u64) -> u64 {
@@ -118,4 +119,21 @@ pub fn net_bulk_mb_s(size: usize, queue: usize, case: Duration) -> Result<f64, S
     stop.store(true, Ordering::Relaxed);
     let _ = sender.join();
     Ok(n as f64 * size as f64 / secs / 1e6)
+}
+
+/// A row of a benchmark's table: what, the figure, and against what.
+pub type Row = [String; 3];
+
+/// Prints `header` lines, then `rows` in aligned columns.
+pub fn print_table(header: &[String], rows: &[Row]) {
+    use std::io::Write as _;
+    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    for line in header {
+        let _ = writeln!(out, "{line}");
+    }
+    for r in rows {
+        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
+    }
 }
