@@ -122,11 +122,53 @@ struct Bench {
 }
 
 fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let (mut b, net_idle) = start(args)?;
+    let base = baselines(&mut b, args, net_idle, rows)?;
+    // The writer, from here to the end.
+    let hook_acks = b.acks.clone();
+    let hook: AckHook = Arc::new(move |at, _| hook_acks.lock().unwrap_or_else(|p| p.into_inner()).push(at));
+    let writer = ClientWriter::start(b.config.clone(), "w", Duration::from_secs(5), Some(hook));
+    if !writer.wait_progress(20, Duration::from_secs(15)) {
+        return Err("the writer made no progress".into());
+    }
+    eprintln!("{} s of the writer alone", args.quiet_secs);
+    let quiet = (Instant::now(), {
+        std::thread::sleep(Duration::from_secs(args.quiet_secs));
+        Instant::now()
+    });
+    let gaps = b.gaps(quiet);
+    rows.push(gap_row("write gaps, nothing happening (baseline)", &gaps, None));
+    let base = Baseline { gaps, ..base };
+    catch_up_first(&mut b, args, &base, rows)?;
+    transfers(&b, args, &writer, &base, rows)?;
+    membership_rounds(&mut b, args, &writer, &base, rows)?;
+    check_writes(&mut b, writer, rows)
+}
+
+/// What the phases compare against: the live data's size and write rate,
+/// net's bulk rate, the write gaps with nothing happening.
+#[derive(Default)]
+struct Baseline {
+    live: u64,
+    fill_rate: f64,
+    net: f64,
+    gaps: Vec<Duration>,
+}
+
+impl Baseline {
+    /// MB/s of moving the live data in `d`.
+    fn rate(&self, d: Duration) -> f64 {
+        self.live as f64 / 1e6 / d.as_secs_f64()
+    }
+}
+
+/// The cluster, with every member that will join running and waiting;
+/// net's bulk rate before the data.
+fn start(args: &Args) -> Result<(Bench, f64), BoxError> {
     let mut spec = ClusterSpec::loopback(4 + args.rounds as u64)?;
     if !args.test_timing {
         spec = spec.with_default_timing();
     }
-    let election_ms = spec.timing.election_timeout_min().as_millis() as u64;
     let joiners = spec.members.split_off(3);
     let cluster = ProcCluster::start(spec)?;
     let cli_path = cluster.root().join("clients.toml");
@@ -146,7 +188,11 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     }
     let net_idle = measure::net_bulk_mb_s(256 * 1024, 4, Duration::from_secs(args.net_secs))?;
 
-    // Baselines: the write rate of the data, net's bulk rate.
+    Ok((b, net_idle))
+}
+
+/// The data written, and the rates it is measured against.
+fn baselines(b: &mut Bench, args: &Args, net_idle: f64, rows: &mut Vec<Row>) -> Result<Baseline, BoxError> {
     let value_bytes = args.value_kib * 1024;
     let keys = (args.state_mb * 1_000_000).div_ceil(value_bytes.max(1) as u64);
     let live = keys * value_bytes as u64;
@@ -186,29 +232,18 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
         ),
     ]);
 
-    // The writer, from here to the end.
-    let hook_acks = b.acks.clone();
-    let hook: AckHook = Arc::new(move |at, _| hook_acks.lock().unwrap_or_else(|p| p.into_inner()).push(at));
-    let writer = ClientWriter::start(b.config.clone(), "w", Duration::from_secs(5), Some(hook));
-    if !writer.wait_progress(20, Duration::from_secs(15)) {
-        return Err("the writer made no progress".into());
-    }
-    eprintln!("{} s of the writer alone", args.quiet_secs);
-    let quiet = (Instant::now(), {
-        std::thread::sleep(Duration::from_secs(args.quiet_secs));
-        Instant::now()
-    });
-    let base = b.gaps(quiet);
-    rows.push(gap_row("write gaps, nothing happening (baseline)", &base, None));
+    Ok(Baseline { live, fill_rate, net, gaps: Vec::new() })
+}
 
-    // 1. Member 4 catches up the data.
+/// Member 4 catches up the data, then is promoted.
+fn catch_up_first(b: &mut Bench, args: &Args, base: &Baseline, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     let catchup_timeout = Duration::from_secs(args.catchup_timeout_secs);
     let (id, addr) = b.joiners[0];
     eprintln!("member {id} joins, is added as a learner and promoted");
     let first = b.add_and_promote(id, addr, catchup_timeout)?;
     let snap = measure::largest_snapshot(&b.cluster.data_dir(id));
     let secs = |d: Duration| d.as_secs_f64();
-    let rate = |d: Duration| live as f64 / 1e6 / secs(d);
+    let rate = |d: Duration| base.rate(d);
     rows.push([
         format!("member {id}: `node add {id} ADDR --learner`"),
         format!("{:.0} ms", secs(first.add) * 1000.0),
@@ -221,8 +256,8 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
             format!(
                 "{:.1} MB/s: {:.2}× the write rate, {:.2}× net's bulk rate",
                 rate(p),
-                rate(p) / fill_rate,
-                rate(p) / net
+                rate(p) / base.fill_rate,
+                rate(p) / base.net
             ),
         ]),
         None => rows.push([
@@ -237,15 +272,30 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
         format!(
             "{:.1} MB/s: {:.2}× the write rate, {:.2}× net's bulk rate; {} refused before; snapshot {:.1} MB",
             rate(first.promoted),
-            rate(first.promoted) / fill_rate,
-            rate(first.promoted) / net,
+            rate(first.promoted) / base.fill_rate,
+            rate(first.promoted) / base.net,
             first.refused,
             snap as f64 / 1e6
         ),
     ]);
-    rows.push(gap_row(&format!("write gaps, member {id} catching up"), &b.gaps(first.window), Some(&base)));
+    rows.push(gap_row(
+        &format!("write gaps, member {id} catching up"),
+        &b.gaps(first.window),
+        Some(&base.gaps),
+    ));
 
-    // 2. Leadership transfers.
+    Ok(())
+}
+
+/// Leadership handed round the voters under the writer.
+fn transfers(
+    b: &Bench,
+    args: &Args,
+    writer: &ClientWriter,
+    base: &Baseline,
+    rows: &mut Vec<Row>,
+) -> Result<(), BoxError> {
+    let election_ms = b.cluster.spec().timing.election_timeout_min().as_millis() as u64;
     eprintln!("{} leadership transfers", args.transfers);
     let from = Instant::now();
     let (mut times, mut failed, mut worst) = (Vec::new(), Vec::new(), Vec::new());
@@ -292,7 +342,7 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
             failed.iter().take(3).cloned().collect::<Vec<_>>().join("; "),
         ]);
     }
-    rows.push(gap_row("write gaps during the transfers", &b.gaps(transfers), Some(&base)));
+    rows.push(gap_row("write gaps during the transfers", &b.gaps(transfers), Some(&base.gaps)));
     if !worst.is_empty() {
         worst.sort_unstable();
         let gaps: Vec<Duration> = worst.iter().map(|w| w.0).collect();
@@ -308,7 +358,20 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
         ]);
     }
 
-    // 3. Membership rounds: a machine replaced each time.
+    Ok(())
+}
+
+/// A machine replaced each round: a new member added and promoted, a voter
+/// removed.
+fn membership_rounds(
+    b: &mut Bench,
+    args: &Args,
+    writer: &ClientWriter,
+    base: &Baseline,
+    rows: &mut Vec<Row>,
+) -> Result<(), BoxError> {
+    let catchup_timeout = Duration::from_secs(args.catchup_timeout_secs);
+    let (secs, rate) = (|d: Duration| d.as_secs_f64(), |d: Duration| base.rate(d));
     let from = Instant::now();
     let (mut promoted, mut removes, mut stopped) = (Vec::new(), Vec::new(), 0);
     for round in 0..args.rounds {
@@ -352,8 +415,13 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
             format!("{stopped} of {} stopped by themselves (exit 0) within 5 s", removes.len()),
         ]);
     }
-    rows.push(gap_row("write gaps during the membership rounds", &b.gaps(rounds), Some(&base)));
+    rows.push(gap_row("write gaps during the membership rounds", &b.gaps(rounds), Some(&base.gaps)));
 
+    Ok(())
+}
+
+/// Every acknowledged write reads back.
+fn check_writes(b: &mut Bench, writer: ClientWriter, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     let report = writer.stop();
     let acked = report.acked.len();
     let missing = missing_acked_by_clients(&b.config, &report.acked, 4, Duration::from_secs(10));
