@@ -9,15 +9,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use node::client::{Client, ClientError};
+use node::client::Client;
 use node::config::ClusterConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tests::procs::oracle::ClientWriter;
 use tests::procs::{ClusterSpec, ProcCluster};
 
 const KEYS: u64 = 300;
@@ -53,9 +51,10 @@ fn config(cluster: &ProcCluster) -> ClusterConfig {
 
 /// The value of write number `n` (to key `n % KEYS`): its number first,
 /// padded to `VALUE_BYTES`.
-fn value(nonce: u64, n: u64) -> Vec<u8> {
-    let mut v = format!("{n}-{nonce:x}-").into_bytes();
-    v.resize(VALUE_BYTES, b'a' + (n % 26) as u8);
+fn value(nonce: u64, n: u64) -> String {
+    let mut v = format!("{n}-{nonce:x}-");
+    let pad = char::from(b'a' + (n % 26) as u8);
+    v.extend(std::iter::repeat_n(pad, VALUE_BYTES - v.len()));
     v
 }
 
@@ -95,70 +94,30 @@ impl History {
     }
 }
 
-/// A thread writing `key(n) = value(n)` for n = 0, 1, … through one
-/// in-process client until stopped.
+/// The oracle's writer over these keys and values (`key(n) = value(n)`
+/// for n = 0, 1, …), through one in-process client.
 struct Writer {
-    stop: Arc<AtomicBool>,
-    acked: Arc<AtomicU64>,
-    handle: JoinHandle<History>,
+    nonce: u64,
+    thread: ClientWriter,
 }
 
 impl Writer {
     fn start(config: ClusterConfig) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(AtomicU64::new(0));
-        let (stop2, acked2) = (stop.clone(), acked.clone());
-        let handle = std::thread::spawn(move || {
-            let nonce =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-            let mut history = History { nonce, ..History::default() };
-            let mut client = match Client::new(&config, Duration::from_secs(2)) {
-                Ok(c) => c,
-                Err(e) => {
-                    history.errors.push(format!("client: {e}"));
-                    return history;
-                }
-            };
-            let mut n = 0;
-            while !stop2.load(Ordering::Relaxed) {
-                let ok = match client.put(&key(n), &value(nonce, n)) {
-                    Ok(()) => true,
-                    Err(ClientError::Timeout(_)) => false,
-                    Err(e) => {
-                        history.errors.push(format!("put {}: {e}", key(n)));
-                        std::thread::sleep(Duration::from_millis(50));
-                        false
-                    }
-                };
-                history.writes.push((n, ok));
-                if ok {
-                    acked2.fetch_add(1, Ordering::Relaxed);
-                }
-                n += 1;
-            }
-            history
-        });
-        Writer { stop, acked, handle }
-    }
-
-    fn acked(&self) -> u64 {
-        self.acked.load(Ordering::Relaxed)
+        let nonce =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let thread =
+            ClientWriter::start_with(config, Duration::from_secs(2), move |n| (key(n), value(nonce, n)));
+        Writer { nonce, thread }
     }
 
     fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
-        let (target, start) = (self.acked() + more, Instant::now());
-        while self.acked() < target {
-            if start.elapsed() >= timeout || self.handle.is_finished() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        true
+        self.thread.wait_progress(more, timeout)
     }
 
     fn stop(self) -> History {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().expect("writer thread panicked")
+        let report = self.thread.stop();
+        let writes = (0..).zip(report.outcomes).collect();
+        History { nonce: self.nonce, writes, errors: report.errors }
     }
 }
 
@@ -177,7 +136,7 @@ fn missing(config: &ClusterConfig, history: &History) -> Vec<String> {
         }
         match got {
             Ok(None) if may_be_absent => {}
-            Ok(Some(v)) if candidates.iter().any(|&n| value(history.nonce, n) == v) => {}
+            Ok(Some(v)) if candidates.iter().any(|&n| value(history.nonce, n).as_bytes() == v) => {}
             Ok(v) => missing.push(format!(
                 "{key}: want one of writes {candidates:?}, read {:?}",
                 v.map(|v| String::from_utf8_lossy(&v[..v.len().min(40)]).into_owned())

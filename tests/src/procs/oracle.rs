@@ -26,6 +26,8 @@ pub struct WriterReport {
     pub not_acked: usize,
     /// Errors that are not a timeout (bad arguments, spawn failures).
     pub errors: Vec<String>,
+    /// Whether write number N was acknowledged, for every write in order.
+    pub outcomes: Vec<bool>,
 }
 
 /// A thread that puts `tag-N = tag-N-<nonce>` for N = 0, 1, … until
@@ -54,9 +56,17 @@ pub type ClientWriter = WriterThread<Client>;
 /// by which member (the leader that applied it).
 pub type AckHook = Arc<dyn Fn(Instant, Option<u64>) + Send + Sync>;
 
+/// Write number N of a writer tagged `tag`: a fresh key, a value unique to
+/// this writer.
+fn fresh_key(tag: &str) -> impl Fn(u64) -> (String, String) + Send + 'static {
+    let (tag, nonce) =
+        (tag.to_string(), Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()));
+    move |n| (format!("{tag}-{n}"), format!("{tag}-{n}-{nonce:x}"))
+}
+
 impl WriterThread<Cli> {
     pub fn start(cli: Cli, tag: &str) -> Writer {
-        WriterThread::spawn(tag, move || Ok(cli), put_by_cli)
+        WriterThread::spawn(fresh_key(tag), move || Ok(cli), put_by_cli)
     }
 }
 
@@ -68,8 +78,22 @@ impl WriterThread<Client> {
         on_ack: Option<AckHook>,
     ) -> ClientWriter {
         let connect = move || Client::new(&config, timeout).map_err(|e| format!("client: {e}"));
-        WriterThread::spawn(tag, connect, move |client, key, value, report| {
+        WriterThread::spawn(fresh_key(tag), connect, move |client, key, value, report| {
             put_by_client(client, on_ack.as_ref(), key, value, report)
+        })
+    }
+
+    /// A writer whose write number N is `write(N)` (key, value): keys may
+    /// repeat, so [`WriterReport::outcomes`] says which writes were
+    /// acknowledged; `acked` holds each key's last acknowledged value.
+    pub fn start_with(
+        config: ClusterConfig,
+        timeout: Duration,
+        write: impl Fn(u64) -> (String, String) + Send + 'static,
+    ) -> ClientWriter {
+        let connect = move || Client::new(&config, timeout).map_err(|e| format!("client: {e}"));
+        WriterThread::spawn(write, connect, |client, key, value, report| {
+            put_by_client(client, None, key, value, report)
         })
     }
 }
@@ -120,18 +144,17 @@ fn put_by_client(
 
 impl<C> WriterThread<C> {
     /// Starts the thread: `connect` makes the `C` (an error ends the
-    /// writer with it as the only entry of `errors`), then each write goes
-    /// through `put`, which says whether it was acknowledged and notes
-    /// anything else in the report.
+    /// writer with it as the only entry of `errors`), then write number N,
+    /// `write(N)`, goes through `put`, which says whether it was
+    /// acknowledged and notes anything else in the report.
     fn spawn(
-        tag: &str,
+        write: impl Fn(u64) -> (String, String) + Send + 'static,
         connect: impl FnOnce() -> Result<C, String> + Send + 'static,
         mut put: impl FnMut(&mut C, &str, &str, &mut WriterReport) -> bool + Send + 'static,
     ) -> WriterThread<C> {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicU64::new(0));
-        let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
-        let nonce = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
+        let (stop2, acked2) = (stop.clone(), acked.clone());
         let handle = std::thread::spawn(move || {
             let mut report = WriterReport::default();
             let mut via = match connect() {
@@ -143,9 +166,11 @@ impl<C> WriterThread<C> {
             };
             let mut n = 0u64;
             while !stop2.load(Ordering::Relaxed) {
-                let (key, value) = (format!("{tag}-{n}"), format!("{tag}-{n}-{nonce:x}"));
+                let (key, value) = write(n);
                 n += 1;
-                if put(&mut via, &key, &value, &mut report) {
+                let ok = put(&mut via, &key, &value, &mut report);
+                report.outcomes.push(ok);
+                if ok {
                     report.acked.insert(key, value);
                     acked2.fetch_add(1, Ordering::Relaxed);
                 }
