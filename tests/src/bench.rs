@@ -124,6 +124,16 @@ pub fn net_bulk_mb_s(size: usize, queue: usize, case: Duration) -> Result<f64, S
 /// A row of a benchmark's table: what, the figure, and against what.
 pub type Row = [String; 3];
 
+/// The end of a benchmark binary: its table (what was measured, even when
+/// the run failed part way), then the error, if any, with exit status 1.
+pub fn finish(name: &str, header: &[String], rows: &[Row], result: Result<(), Box<dyn std::error::Error>>) {
+    print_table(header, rows);
+    if let Err(e) = result {
+        eprintln!("{name}: {e} (the table holds what was measured before)");
+        std::process::exit(1);
+    }
+}
+
 /// Prints `header` lines, then `rows` in aligned columns.
 pub fn print_table(header: &[String], rows: &[Row]) {
     use std::io::Write as _;

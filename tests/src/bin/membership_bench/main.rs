@@ -100,11 +100,7 @@ fn main() {
     let args = Args::parse();
     let mut rows = Vec::new();
     let result = run(&args, &mut rows);
-    print_table(&args, &rows);
-    if let Err(e) = result {
-        eprintln!("membership_bench: {e} (the table holds what was measured before)");
-        std::process::exit(1);
-    }
+    measure::finish("membership_bench", &header(&args), &rows, result);
 }
 
 /// What one run shares: the cluster, the clients' file and CLI (the
@@ -599,7 +595,8 @@ fn wait_status(
     }
 }
 
-fn print_table(args: &Args, rows: &[Row]) {
+/// The lines above the table.
+fn header(args: &Args) -> Vec<String> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let header = [
         format!(
@@ -617,5 +614,5 @@ fn print_table(args: &Args, rows: &[Row]) {
             args.rounds
         ),
     ];
-    measure::print_table(&header, rows);
+    header.to_vec()
 }

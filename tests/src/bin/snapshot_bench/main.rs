@@ -83,11 +83,7 @@ fn main() {
     let args = Args::parse();
     let mut rows = Vec::new();
     let result = run(&args, &mut rows);
-    print_table(&args, &rows);
-    if let Err(e) = result {
-        eprintln!("snapshot_bench: {e} (the table holds what was measured before)");
-        std::process::exit(1);
-    }
+    measure::finish("snapshot_bench", &header(&args), &rows, result);
 }
 
 fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
@@ -339,10 +335,11 @@ fn lat_ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 
-fn print_table(args: &Args, rows: &[Row]) {
+/// The lines above the table.
+fn header(args: &Args) -> Vec<String> {
     let header = [format!(
         "snapshot_bench: 3 members on loopback, fsync on, {} keys × {} B values, default [log] settings",
         args.keys, args.value_bytes
     )];
-    measure::print_table(&header, rows);
+    header.to_vec()
 }
