@@ -151,10 +151,10 @@ impl Client {
     /// limit refuses it).
     pub fn put(&mut self, key: &str, value: &[u8]) -> Result<(), ClientError> {
         let too_large = |max_entry| {
-            let max = crate::limits::max_value_bytes(key, max_entry).unwrap_or(0);
+            let max = crate::kv::max_value_bytes(key, max_entry).unwrap_or(0);
             ClientError::ValueTooLarge { bytes: value.len(), max }
         };
-        if crate::limits::put_len(key, value.len()) > self.max_entry_bytes {
+        if crate::kv::put_len(key, value.len()) > self.max_entry_bytes {
             return Err(too_large(self.max_entry_bytes));
         }
         match self.write(Op::Put { key: key.into(), value: value.to_vec() }) {
@@ -165,7 +165,7 @@ impl Client {
 
     /// The largest value a put of `key` may carry here, if any.
     pub fn max_value_bytes(&self, key: &str) -> Option<usize> {
-        crate::limits::max_value_bytes(key, self.max_entry_bytes)
+        crate::kv::max_value_bytes(key, self.max_entry_bytes)
     }
 
     pub fn delete(&mut self, key: &str) -> Result<(), ClientError> {

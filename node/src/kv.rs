@@ -40,6 +40,7 @@
 //! clone would. [`KvStore::digest`] hashes the snapshot's encoding, for
 //! replicas to compare their states.
 
+mod sizes;
 mod snapshot_format;
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::member::StateMachine;
 
+pub use sizes::{max_value_bytes, put_len};
 pub use snapshot_format::{
     KvSnapshotError, KvView, SnapshotSection, MAX_KEY_BYTES, MAX_VALUE_BYTES, SNAPSHOT_VERSION,
 };

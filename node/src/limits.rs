@@ -1,8 +1,8 @@
 //! Sizes, derived from one number: the largest message the transport
 //! carries. The largest entry the leader admits follows from it (framing
-//! included), and the largest value a client may put follows from that, so
-//! the three can never disagree and nothing the leader accepts is
-//! unsendable.
+//! included), and the largest value a client may put follows from that
+//! (`kv::max_value_bytes`), so the three can never disagree and nothing the
+//! leader accepts is unsendable.
 //!
 //! An AppendEntries of entry bytes `C` (each entry's data plus
 //! [`raft::ENTRY_OVERHEAD_BYTES`]) encodes to at most
@@ -11,7 +11,6 @@
 //! [`MAX_MESSAGE_BYTES`] − [`append_header_bytes`] when `max_entry_bytes` is
 //! at most [`transport_max_entry_bytes`].
 
-use crate::kv::{KvCommand, Op};
 use crate::proto::Wire;
 
 /// The largest message (encoded bytes) the transport sends or reassembles;
@@ -42,34 +41,7 @@ pub fn transport_max_entry_bytes() -> usize {
     MAX_MESSAGE_BYTES - append_header_bytes() - raft::ENTRY_OVERHEAD_BYTES
 }
 
-/// The largest value a put of `key` may carry when entries are at most
-/// `max_entry_bytes`, or `None` when the key alone leaves no room. The
-/// command around the value (client id, sequence number, key) is counted
-/// at its widest, so the answer does not depend on them.
-pub fn max_value_bytes(key: &str, max_entry_bytes: usize) -> Option<usize> {
-    let around = put_len(key, 0) - 1; // less the empty value's 1-byte length
-    let fits = |v: usize| around + varint_len(v) + v <= max_entry_bytes;
-    // The value's length prefix is 1 to 5 bytes: a few steps down at most.
-    let mut v = max_entry_bytes.checked_sub(around + 1)?;
-    while !fits(v) {
-        v = v.checked_sub(1)?;
-    }
-    Some(v)
-}
-
-/// The encoded length of a put of `value_len` bytes of `key`, widest ids.
-pub fn put_len(key: &str, value_len: usize) -> usize {
-    let op = Op::Put { key: key.to_owned(), value: vec![0; value_len] };
-    encoded_len(&KvCommand { client_id: u64::MAX, seq: u64::MAX, op })
-}
-
-/// Bytes of `v` as a postcard varint.
-fn varint_len(v: usize) -> usize {
-    let bits = usize::BITS - v.leading_zeros();
-    (bits.max(1) as usize).div_ceil(7)
-}
-
-fn encoded_len<T: serde::Serialize>(value: &T) -> usize {
+pub(crate) fn encoded_len<T: serde::Serialize>(value: &T) -> usize {
     postcard::experimental::serialized_size(value).unwrap_or(usize::MAX)
 }
 
@@ -111,34 +83,11 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_value_makes_the_largest_entry_and_one_more_byte_does_not_fit() {
-        for key in ["", "k", &"x".repeat(300)] {
-            for max_entry in [100, 127, 128, 200, 16_384, 16_400, transport_max_entry_bytes()] {
-                let Some(v) = max_value_bytes(key, max_entry) else {
-                    assert!(put_len(key, 0) > max_entry, "key {} max {max_entry}: room was left", key.len());
-                    continue;
-                };
-                assert!(put_len(key, v) <= max_entry, "key {} max {max_entry}: {v}", key.len());
-                assert!(
-                    put_len(key, v + 1) > max_entry,
-                    "key {} max {max_entry}: {v} is not the largest",
-                    key.len()
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn a_key_that_leaves_no_room_has_no_largest_value() {
-        assert_eq!(max_value_bytes(&"k".repeat(200), 100), None);
-    }
-
-    #[test]
     fn a_request_or_reply_with_the_largest_entry_fits_the_transport() {
         let max = transport_max_entry_bytes();
         let request = Wire::Request { seq: u64::MAX, command: vec![0; max] };
         assert!(encoded_len(&request) <= MAX_MESSAGE_BYTES);
-        let value = crate::kv::KvReply::Value(Some(vec![0; max_value_bytes("", max).unwrap()]));
+        let value = crate::kv::KvReply::Value(Some(vec![0; crate::kv::max_value_bytes("", max).unwrap()]));
         let reply = Wire::Reply {
             seq: u64::MAX,
             reply: crate::proto::Reply::Applied(postcard::to_allocvec(&value).unwrap()),

@@ -113,7 +113,7 @@ fn a_leaders_size_refusal_is_reported_as_value_too_large() {
     client.put("small", b"v").unwrap();
     let began = Instant::now();
     let err = client.put("k", &[1; 20_000]).unwrap_err();
-    let max = node::limits::max_value_bytes("k", 10_000).unwrap();
+    let max = node::kv::max_value_bytes("k", 10_000).unwrap();
     assert!(matches!(err, ClientError::ValueTooLarge { bytes: 20_000, max: m } if m == max), "{err}");
     assert_eq!(err.to_string(), format!("value too large: 20000 bytes (at most {max})"));
     assert_eq!(err.exit_code(), 2);

@@ -57,7 +57,7 @@ fn the_cli_refuses_an_oversized_put_with_exit_2() {
     let mut cluster = ProcCluster::start(ClusterSpec::loopback(3).unwrap()).unwrap();
     cluster.wait_leader(Duration::from_secs(10)).unwrap();
     let config = ClusterConfig::load(cluster.config_path()).unwrap();
-    let limit = node::limits::max_value_bytes("k", config.limits.max_entry_bytes).unwrap();
+    let limit = node::kv::max_value_bytes("k", config.limits.max_entry_bytes).unwrap();
     let file = cluster.config_path().with_file_name("value");
     let put = |size: usize| {
         std::fs::write(&file, vec![b'v'; size]).unwrap();

@@ -164,7 +164,7 @@ fn flood(
     let leader = cluster.wait_leader(Duration::from_secs(10))?;
     let pid = cluster.pid(leader).ok_or("leader not running")?;
     let before = tests::procs::cluster::rss_kib(pid).unwrap_or(0) * 1024;
-    let value_len = node::limits::max_value_bytes("f00", config.limits.max_entry_bytes).ok_or("no room")?;
+    let value_len = node::kv::max_value_bytes("f00", config.limits.max_entry_bytes).ok_or("no room")?;
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
         let done = done.clone();
