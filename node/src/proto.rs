@@ -8,6 +8,8 @@
 //! number inside the command). The `seq` here only pairs replies with
 //! requests on the client side.
 
+use bytes::Bytes;
+use raft::SnapshotMeta;
 use serde::{Deserialize, Serialize};
 
 /// One message on the transport.
@@ -35,7 +37,7 @@ pub enum Wire {
         status: MemberStatus,
     },
     /// Member to member: a snapshot streaming (`member::snapshot_store`).
-    Snapshot(crate::member::snapshot_store::SnapshotPart),
+    Snapshot(SnapshotPart),
     /// Operator to any member: a membership query or change, or a
     /// leadership transfer; answered with a [`Wire::Reply`] (redirects and
     /// "busy" as for requests).
@@ -179,4 +181,26 @@ impl From<raft::Status> for MemberStatus {
             net: NetCounters::default(),
         }
     }
+}
+
+/// A complete snapshot: where it ends in the log, and its data's size and
+/// checksum (CRC32C), which a receiver checks before installing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    pub meta: SnapshotMeta,
+    pub len: u64,
+    pub crc32c: u32,
+}
+
+/// What travels between members while a snapshot streams, beside Raft's
+/// own messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotPart {
+    /// Leader to follower: bytes `offset..offset + data.len()` of `info`,
+    /// sent in `term`.
+    Chunk { term: u64, info: SnapshotInfo, offset: u64, data: Bytes },
+    /// Follower to leader: it holds the first `received` bytes of the
+    /// snapshot at `snapshot`; `done` once all of it is verified and
+    /// durable (or it needed none of it).
+    Ack { term: u64, snapshot: SnapshotMeta, received: u64, done: bool },
 }

@@ -23,18 +23,10 @@
 
 use std::io;
 
-use bytes::Bytes;
 use raft::SnapshotMeta;
-use serde::{Deserialize, Serialize};
 
-/// A complete snapshot: where it ends in the log, and its data's size and
-/// checksum (CRC32C), which a receiver checks before installing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SnapshotInfo {
-    pub meta: SnapshotMeta,
-    pub len: u64,
-    pub crc32c: u32,
-}
+/// The wire's: a snapshot's identity, and the messages of its transfer.
+pub use crate::proto::{SnapshotInfo, SnapshotPart};
 
 /// A state machine's consistent view, to be written out, perhaps on
 /// another thread while the state machine goes on applying.
@@ -122,19 +114,6 @@ impl std::fmt::Debug for SnapshotJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SnapshotJob").field("meta", &self.meta).finish_non_exhaustive()
     }
-}
-
-/// What travels between members while a snapshot streams, beside Raft's
-/// own messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SnapshotPart {
-    /// Leader to follower: bytes `offset..offset + data.len()` of `info`,
-    /// sent in `term`.
-    Chunk { term: u64, info: SnapshotInfo, offset: u64, data: Bytes },
-    /// Follower to leader: it holds the first `received` bytes of the
-    /// snapshot at `snapshot`; `done` once all of it is verified and
-    /// durable (or it needed none of it).
-    Ack { term: u64, snapshot: SnapshotMeta, received: u64, done: bool },
 }
 
 /// A [`SnapshotData`] read front to back (to restore a state machine).
