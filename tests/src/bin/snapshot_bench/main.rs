@@ -226,43 +226,14 @@ fn catch_up(
     args: &Args,
     rows: &mut Vec<Row>,
 ) -> Result<(), BoxError> {
-    let total = args.big_keys * args.big_value_bytes as u64;
-    eprintln!("writing the big data set: {} × {} B", args.big_keys, args.big_value_bytes);
-    let secs = workload::puts(
-        config,
-        args.big_clients,
-        (0, args.big_keys),
-        args.big_keys,
-        "b",
-        args.big_value_bytes,
-    )?;
-    rows.push([
-        format!(
-            "big data set: {} puts of {} B ({} clients)",
-            args.big_keys, args.big_value_bytes, args.big_clients
-        ),
-        format!("{:.1} MB/s", total as f64 / 1e6 / secs),
-        format!("{secs:.1} s"),
-    ]);
+    write_big_data(config, args, rows)?;
     cluster.wait_converged(0, Duration::from_secs(120))?;
     let leader = cluster.wait_leader(Duration::from_secs(10))?;
     let g = cluster.ids().into_iter().rev().find(|id| *id != leader).ok_or("no follower")?;
     cluster.kill(g)?;
     std::fs::remove_dir_all(cluster.data_dir(g))?;
     eprintln!("member {g} stopped and wiped; net's bulk rate");
-    let case = Duration::from_secs(args.net_secs);
-    let net64 = measure::net_bulk_mb_s(64 * 1024, 16, case)?;
-    let net256 = measure::net_bulk_mb_s(256 * 1024, 4, case)?;
-    rows.push([
-        "net bulk, 64 KiB messages, 16 in flight".into(),
-        format!("{net64:.1} MB/s"),
-        "loopback, this process".into(),
-    ]);
-    rows.push([
-        "net bulk, 256 KiB messages, 4 in flight".into(),
-        format!("{net256:.1} MB/s"),
-        "the snapshot's chunking".into(),
-    ]);
+    let (net64, net256) = net_rates(args, rows)?;
 
     eprintln!("probe {} s without a transfer (member {g} down), then restart it empty", args.probe_secs);
     let probe = workload::Prober::start(config, 2, args.keys, args.value_bytes);
@@ -272,20 +243,8 @@ fn catch_up(
     probe.next_phase();
     let t0 = Instant::now();
     cluster.spawn(g)?;
-    let mut last = None;
-    let caught = loop {
-        if t0.elapsed() > Duration::from_secs(args.catchup_timeout_secs) {
-            break None;
-        }
-        let s = poll(&mut poller).into_iter().find(|s| s.id == g);
-        if let Some(s) = &s {
-            if s.applied_index >= target {
-                break Some(t0.elapsed());
-            }
-        }
-        last = s.or(last);
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let timeout = Duration::from_secs(args.catchup_timeout_secs);
+    let (caught, last) = wait_applied(&mut poller, g, target, t0, timeout);
     let Some(caught) = caught else {
         let _ = probe.finish(2);
         let snap = measure::largest_snapshot(&cluster.data_dir(g));
@@ -329,6 +288,75 @@ fn catch_up(
     }
     let _ = Histogram::<u64>::len(base);
     Ok(())
+}
+
+/// The big data set, written before a member is wiped.
+fn write_big_data(config: &ClusterConfig, args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let total = args.big_keys * args.big_value_bytes as u64;
+    eprintln!("writing the big data set: {} × {} B", args.big_keys, args.big_value_bytes);
+    let secs = workload::puts(
+        config,
+        args.big_clients,
+        (0, args.big_keys),
+        args.big_keys,
+        "b",
+        args.big_value_bytes,
+    )?;
+    rows.push([
+        format!(
+            "big data set: {} puts of {} B ({} clients)",
+            args.big_keys, args.big_value_bytes, args.big_clients
+        ),
+        format!("{:.1} MB/s", total as f64 / 1e6 / secs),
+        format!("{secs:.1} s"),
+    ]);
+    Ok(())
+}
+
+/// net's bulk rates with 64 KiB and 256 KiB messages, the catch-up's
+/// baselines.
+fn net_rates(args: &Args, rows: &mut Vec<Row>) -> Result<(f64, f64), BoxError> {
+    let case = Duration::from_secs(args.net_secs);
+    let net64 = measure::net_bulk_mb_s(64 * 1024, 16, case)?;
+    let net256 = measure::net_bulk_mb_s(256 * 1024, 4, case)?;
+    rows.push([
+        "net bulk, 64 KiB messages, 16 in flight".into(),
+        format!("{net64:.1} MB/s"),
+        "loopback, this process".into(),
+    ]);
+    rows.push([
+        "net bulk, 256 KiB messages, 4 in flight".into(),
+        format!("{net256:.1} MB/s"),
+        "the snapshot's chunking".into(),
+    ]);
+
+    Ok((net64, net256))
+}
+
+/// Polls until member `g` has applied `target`: how long that took from
+/// `t0`, or None after `timeout` with the last status seen of it.
+fn wait_applied(
+    poller: &mut Client,
+    g: u64,
+    target: u64,
+    t0: Instant,
+    timeout: Duration,
+) -> (Option<Duration>, Option<MemberStatus>) {
+    let mut last = None;
+    let caught = loop {
+        if t0.elapsed() > timeout {
+            break None;
+        }
+        let s = poll(poller).into_iter().find(|s| s.id == g);
+        if let Some(s) = &s {
+            if s.applied_index >= target {
+                break Some(t0.elapsed());
+            }
+        }
+        last = s.or(last);
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (caught, last)
 }
 
 fn lat_ms(us: u64) -> String {
