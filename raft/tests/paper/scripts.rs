@@ -135,12 +135,19 @@ fn propose(net: &mut Net, command: &Command) -> Output {
     let mut args = command.consume_args();
     let id: NodeId = args.next_pos().ok_or("propose ID [data]")?.parse()?;
     let data = args.next_pos().map_or("x", |a| a.value.as_str()).as_bytes().to_vec();
-    match net.node(id).propose(data) {
+    let placed = net.node(id).propose(data);
+    Ok(placed_or_refused(net, placed))
+}
+
+/// Where a proposal was placed (then the leader's Ready is drained), or
+/// why it was refused.
+fn placed_or_refused(net: &mut Net, placed: Result<(u64, u64), impl std::fmt::Display>) -> String {
+    match placed {
         Ok((index, term)) => {
             net.flush();
-            Ok(format!("proposed at {index} in term {term}\n"))
+            format!("proposed at {index} in term {term}\n")
         }
-        Err(e) => Ok(format!("refused: {e}\n")),
+        Err(e) => format!("refused: {e}\n"),
     }
 }
 
@@ -157,13 +164,8 @@ fn change(net: &mut Net, command: &Command) -> Output {
         "remove" => MembershipChange::Remove { id: target },
         other => return Err(format!("unknown change {other}").into()),
     };
-    match net.node(id).propose_membership(change) {
-        Ok((index, term)) => {
-            net.flush();
-            Ok(format!("proposed at {index} in term {term}\n"))
-        }
-        Err(e) => Ok(format!("refused: {e}\n")),
-    }
+    let placed = net.node(id).propose_membership(change);
+    Ok(placed_or_refused(net, placed))
 }
 
 /// A message stepped straight into `TO`: what a late or forged one does.
