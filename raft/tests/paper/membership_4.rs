@@ -267,21 +267,6 @@ fn s4_2_2_a_removed_member_learns_its_removal_committed() {
     assert!(net.node(3).commit_index() >= index, "3 was told the removal committed");
 }
 
-/// Ticks every member (delivering as it goes) until exactly one leader
-/// other than those in `except` leads; panics after `limit` ticks.
-fn await_leader_except(net: &mut Net, except: &[u64], limit: u32) -> u64 {
-    for _ in 0..limit {
-        net.tick_all(1);
-        if let [leader] = net.leaders()[..] {
-            if !except.contains(&leader) {
-                return leader;
-            }
-        }
-    }
-    let states: Vec<_> = net.nodes.values().map(|r| r.status()).collect();
-    panic!("no leader outside {except:?} within {limit} ticks: {states:?}");
-}
-
 /// The same with a member that is not the leader: voters {1, 2, 3, 4},
 /// only 4 receives its own removal, then leader 1 dies. 2 and 3 need 4's
 /// vote and 4 refuses it (its log is longer), so 4 must stand.
@@ -298,7 +283,7 @@ fn s4_2_2_a_follower_holding_its_uncommitted_removal_still_stands() {
         assert_eq!(net.node(4).log().last_index(), index, "only 4 holds the removal");
         net.cut.insert(1);
         net.down.clear();
-        let leader = await_leader_except(&mut net, &[1, 4], 3000);
+        let leader = net.await_leader_except(&[1, 4], 3000);
         assert!(net.node(leader).commit_index() >= index, "the removal committed (pre_vote {pre_vote})");
         assert_eq!(voters(&mut net, leader), vec![1, 2, 3]);
         assert_ne!(net.node(4).role(), Role::Leader);

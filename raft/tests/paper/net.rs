@@ -311,6 +311,20 @@ impl Net {
         self.deliver_all();
     }
 
+    /// Ticks every member (delivering as it goes) until exactly one member
+    /// outside `except` leads; its id. Panics after `limit` ticks.
+    pub fn await_leader_except(&mut self, except: &[NodeId], limit: u32) -> NodeId {
+        for _ in 0..limit {
+            self.tick_all(1);
+            let leaders: Vec<NodeId> = self.leaders().into_iter().filter(|l| !except.contains(l)).collect();
+            if let [leader] = leaders[..] {
+                return leader;
+            }
+        }
+        let states: Vec<_> = self.nodes.values().map(|r| r.status()).collect();
+        panic!("no single leader outside {except:?} within {limit} ticks: {states:?}");
+    }
+
     pub fn leaders(&self) -> Vec<NodeId> {
         self.nodes.values().filter(|r| r.role() == Role::Leader).map(|r| r.id()).collect()
     }

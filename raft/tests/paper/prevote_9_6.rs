@@ -11,11 +11,6 @@ fn pre_vote_net(n: u64) -> Net {
     Net::with_config(n, |c| c.pre_vote = true)
 }
 
-/// Ticks until there is exactly one leader; its id (panics after `limit`).
-fn await_leader(net: &mut Net, limit: u32) -> u64 {
-    await_leader_except(net, 0, limit)
-}
-
 #[test]
 fn s9_6_a_timeout_asks_for_pre_votes_without_raising_the_term() {
     let mut net = pre_vote_net(3);
@@ -82,7 +77,7 @@ fn s9_6_a_dead_leader_is_replaced_once_the_lease_runs_out() {
     let mut net = pre_vote_net(3);
     net.campaign(1);
     net.cut.insert(1);
-    let leader = await_leader_except(&mut net, 1, 500);
+    let leader = net.await_leader_except(&[1], 500);
     assert_ne!(leader, 1);
     assert_eq!(net.node(leader).current_term(), 2);
 }
@@ -97,7 +92,7 @@ fn s9_6_split_pre_votes_still_elect_a_leader() {
             c.election_timeout_min_ticks = 30;
             c.election_timeout_max_ticks = 31 + (c.id as u32 + seed) % 3;
         });
-        let leader = await_leader(&mut net, 2000);
+        let leader = net.await_leader_except(&[], 2000);
         let term = net.node(leader).current_term();
         assert!(term <= 5, "seed {seed}: {term} elections for one leader");
     }
@@ -110,7 +105,7 @@ fn s9_6_a_deposed_leader_returns_as_a_follower() {
     let mut net = pre_vote_net(3);
     net.campaign(1);
     net.cut.insert(1);
-    let leader = await_leader_except(&mut net, 1, 500);
+    let leader = net.await_leader_except(&[1], 500);
     let term = net.node(leader).current_term();
     net.tick_all(600);
     assert_ne!(net.node(1).role(), Role::Leader, "CheckQuorum deposed it");
@@ -120,15 +115,4 @@ fn s9_6_a_deposed_leader_returns_as_a_follower() {
     assert_eq!(net.leaders(), vec![leader]);
     assert_eq!(net.node(1).current_term(), term);
     assert_eq!(net.node(1).leader_id(), Some(leader));
-}
-
-/// Ticks until exactly one member other than `except` leads; its id.
-fn await_leader_except(net: &mut Net, except: u64, limit: u32) -> u64 {
-    for _ in 0..limit {
-        net.tick_all(1);
-        if let [leader] = net.leaders().into_iter().filter(|&l| l != except).collect::<Vec<_>>()[..] {
-            return leader;
-        }
-    }
-    panic!("no single leader but {except} after {limit} ticks: {:?}", net.leaders());
 }
