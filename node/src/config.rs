@@ -113,15 +113,12 @@ impl Timing {
 
     /// The lab's: the core's lab ticks ([`raft::Config::lab`]: heartbeats
     /// every 10, elections after 30–60) of 10 ms.
-    pub fn lab() -> Timing {
-        let c = raft::Config::lab(1, vec![1]);
-        Timing {
-            tick_ms: 10,
-            heartbeat_ticks: c.heartbeat_interval_ticks,
-            election_min_ticks: c.election_timeout_min_ticks,
-            election_max_ticks: c.election_timeout_max_ticks,
-        }
-    }
+    pub const LAB: Timing = Timing {
+        tick_ms: 10,
+        heartbeat_ticks: raft::LAB_HEARTBEAT_TICKS,
+        election_min_ticks: raft::LAB_ELECTION_TICKS.0,
+        election_max_ticks: raft::LAB_ELECTION_TICKS.1,
+    };
 
     /// The longest election timeout, in time.
     pub fn election_timeout_max(&self) -> std::time::Duration {

@@ -9,6 +9,11 @@ use crate::NodeId;
 /// number of entries, empty ones included.
 pub const ENTRY_OVERHEAD_BYTES: usize = 30;
 
+/// The lab's timing in ticks ([`Config::lab`]): heartbeats every 10,
+/// elections after 30–60 ticks of silence.
+pub const LAB_HEARTBEAT_TICKS: u32 = 10;
+pub const LAB_ELECTION_TICKS: (u32, u32) = (30, 60);
+
 /// What a leader may hold uncommitted unless configured otherwise
 /// ([`Config::max_uncommitted_bytes`]).
 pub const DEFAULT_MAX_UNCOMMITTED_BYTES: usize = 64 << 20;
@@ -100,9 +105,9 @@ impl Config {
         Config {
             id,
             voters,
-            election_timeout_min_ticks: 30,
-            election_timeout_max_ticks: 60,
-            heartbeat_interval_ticks: 10,
+            election_timeout_min_ticks: LAB_ELECTION_TICKS.0,
+            election_timeout_max_ticks: LAB_ELECTION_TICKS.1,
+            heartbeat_interval_ticks: LAB_HEARTBEAT_TICKS,
             resend_ticks: 10,
             noop_on_election: false,
             max_append_bytes: 64 * 1024,

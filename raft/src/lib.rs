@@ -61,7 +61,10 @@ pub mod testing;
 mod transfer;
 mod validate;
 
-pub use config::{Config, ConfigError, DEFAULT_MAX_UNCOMMITTED_BYTES, ENTRY_OVERHEAD_BYTES};
+pub use config::{
+    Config, ConfigError, DEFAULT_MAX_UNCOMMITTED_BYTES, ENTRY_OVERHEAD_BYTES, LAB_ELECTION_TICKS,
+    LAB_HEARTBEAT_TICKS,
+};
 pub use log::{Installed, RaftLog};
 pub use membership::{Membership, MembershipChange, MAX_ADDRESS_BYTES, MAX_MEMBERS};
 pub use message::{AppendReply, Body, Entry, EntryKind, HardState, Message, NodeId, SnapshotMeta};

@@ -11,7 +11,7 @@ use tests::sim::Sim;
 
 /// The lab's largest election timeout (the simulator runs its timing).
 fn election_timeout() -> Duration {
-    node::config::Timing::lab().election_timeout_max()
+    node::config::Timing::LAB.election_timeout_max()
 }
 
 fn leaders(sim: &Sim) -> Vec<(usize, u64)> {

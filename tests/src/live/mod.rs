@@ -142,7 +142,7 @@ impl Live {
         ClusterConfig {
             cluster_id: self.cluster_id,
             secret: None,
-            timing: Timing::lab(),
+            timing: Timing::LAB,
             limits: Default::default(),
             log: node::config::LogSettings {
                 snapshot_entries: self.snapshot_entries.unwrap_or(u64::MAX),

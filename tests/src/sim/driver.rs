@@ -11,7 +11,7 @@ use super::invariants::check_promise;
 use super::node::{CrashPoint, Input};
 use super::queue::{Addr, Event, Packet};
 use super::snapshots::{self, Snapshot};
-use super::{tick_us, Sim};
+use super::{Sim, TICK_US};
 
 impl Sim {
     /// Handles every event up to `until_us`, checking the invariants after
@@ -38,7 +38,7 @@ impl Sim {
         match event {
             Event::Tick { server, incarnation } => {
                 if self.nodes[server].incarnation == incarnation && self.nodes[server].member.is_some() {
-                    self.queue.push(self.now_us + tick_us(), Event::Tick { server, incarnation });
+                    self.queue.push(self.now_us + TICK_US, Event::Tick { server, incarnation });
                     self.input(server, Input::Tick);
                 }
             }

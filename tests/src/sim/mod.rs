@@ -45,10 +45,8 @@ pub use disk::{Disk, DiskProfile};
 pub use nemesis::Nemesis;
 pub use node::CrashPoint;
 
-/// One tick of every server's clock, in µs: the lab's (`Timing::lab`).
-fn tick_us() -> u64 {
-    ::node::config::Timing::lab().tick_ms * 1000
-}
+/// One tick of every server's clock, in µs: the lab's (`Timing::LAB`).
+const TICK_US: u64 = ::node::config::Timing::LAB.tick_ms * 1000;
 
 /// The simulated cluster. All randomness comes from `seed`.
 pub struct Sim {
@@ -209,7 +207,7 @@ impl Sim {
         node.incarnation += 1;
         let incarnation = node.incarnation;
         self.invariants.on_restart(i);
-        let phase = self.rng.random_range(1..=tick_us());
+        let phase = self.rng.random_range(1..=TICK_US);
         self.queue.push(self.now_us + phase, queue::Event::Tick { server: i, incarnation });
     }
 
