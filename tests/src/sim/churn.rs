@@ -42,14 +42,21 @@ pub struct Churn {
 impl Sim {
     /// One operator step, if there is a leader to ask.
     pub(super) fn churn_next(&mut self) {
-        let Some(leader) = self.current_leader() else { return };
-        if let Some(m) = self.nodes[leader].member.as_ref() {
-            let n = m.raft().membership().voters.len();
-            let (low, high) = self.churn.voters_seen;
-            self.churn.voters_seen = (if low == 0 { n } else { low.min(n) }, high.max(n));
-        }
-        let Some(request) = self.pick_request(leader) else { return };
+        let Some((leader, m, outsiders)) = self.leaders_view() else { return };
+        let n = m.voters.len();
+        let (low, high) = self.churn.voters_seen;
+        self.churn.voters_seen = (if low == 0 { n } else { low.min(n) }, high.max(n));
+        let Some(request) = self.pick_request(leader as u64 + 1, &m, &outsiders) else { return };
         self.operator_asks(leader, request);
+    }
+
+    /// The running leader of the highest term, its configuration, and the
+    /// servers outside it.
+    pub(super) fn leaders_view(&self) -> Option<(usize, raft::Membership, Vec<u64>)> {
+        let leader = self.current_leader()?;
+        let m = self.nodes[leader].member.as_ref()?.raft().membership().clone();
+        let outsiders = (1..=self.nodes.len() as u64).filter(|&o| !m.contains(o)).collect();
+        Some((leader, m, outsiders))
     }
 
     /// Sends the operator's `request` to server `leader`; true when it was
@@ -80,12 +87,8 @@ impl Sim {
             .map(|(i, _)| i)
     }
 
-    fn pick_request(&mut self, leader: usize) -> Option<AdminRequest> {
-        let raft = self.nodes[leader].member.as_ref()?.raft();
-        let m = raft.membership().clone();
-        let me = raft.id();
-        let ids: Vec<u64> = (1..=self.nodes.len() as u64).collect();
-        let outsiders: Vec<u64> = ids.iter().copied().filter(|&id| !m.contains(id)).collect();
+    /// One request for leader `me` of configuration `m`.
+    fn pick_request(&mut self, me: u64, m: &raft::Membership, outsiders: &[u64]) -> Option<AdminRequest> {
         let learners: Vec<u64> = m.learners.keys().copied().collect();
         let others: Vec<u64> = m.voters.keys().copied().filter(|&v| v != me).collect();
         let voters = m.voters.len();

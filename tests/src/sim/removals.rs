@@ -28,15 +28,6 @@ use super::nemesis::Fault;
 use super::Sim;
 
 impl Sim {
-    /// The running leader of the highest term, its configuration, and the
-    /// servers outside it.
-    fn leaders_view(&self) -> Option<(usize, raft::Membership, Vec<u64>)> {
-        let leader = self.current_leader()?;
-        let m = self.nodes[leader].member.as_ref()?.raft().membership().clone();
-        let outsiders = (1..=self.nodes.len() as u64).filter(|&o| !m.contains(o)).collect();
-        Some((leader, m, outsiders))
-    }
-
     /// One selfremove step (see the module doc), then the next.
     pub(super) fn self_remove_next(&mut self) {
         self.nemesis_in(150_000..500_000, Fault::SelfRemoveNext);
