@@ -234,8 +234,7 @@ impl Member {
     /// snapshot not included.
     pub fn raft_state_bytes(&self) -> usize {
         let log = self.raft.log();
-        let entries = log.slice(log.first_index(), log.last_index());
-        16 + entries.iter().map(|e| e.data.len() + raft::ENTRY_OVERHEAD_BYTES).sum::<usize>()
+        raft_state_bytes(log.slice(log.first_index(), log.last_index()))
     }
 
     pub fn tick(&mut self) {
@@ -427,6 +426,12 @@ impl Member {
 mod snapshot_flows;
 #[cfg(test)]
 mod tests;
+
+/// The lab's "persisted Raft state" of a log holding `entries`: the hard
+/// state (16 bytes) and each entry's data with its framing.
+pub fn raft_state_bytes(entries: &[raft::Entry]) -> usize {
+    16 + entries.iter().map(|e| e.data.len() + raft::ENTRY_OVERHEAD_BYTES).sum::<usize>()
+}
 
 /// True when a configuration the core restored names `id`: the one at its
 /// snapshot (the bootstrap one without a snapshot) or one in its log. A

@@ -61,8 +61,7 @@ impl Disk {
     /// "persisted Raft state", the snapshot not included): the hard state
     /// and each entry's data with its framing.
     pub fn raft_state_bytes(&self) -> usize {
-        let per_entry = raft::ENTRY_OVERHEAD_BYTES;
-        16 + self.entries.iter().map(|e| e.data.len() + per_entry).sum::<usize>()
+        node::member::raft_state_bytes(&self.entries)
     }
 
     pub fn persisted(&self, snapshot: raft::SnapshotMeta) -> Persisted {
