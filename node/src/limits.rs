@@ -29,6 +29,7 @@ pub fn append_header_bytes() -> usize {
         prev_log_term: u64::MAX,
         entries: Vec::new(),
         leader_commit: u64::MAX,
+        round: 0,
     };
     let msg = raft::Message { from: u64::MAX, to: u64::MAX, term: u64::MAX, body };
     // The empty entry list encodes its length in 1 byte; a count of any
@@ -56,6 +57,7 @@ mod tests {
             prev_log_term: u64::MAX,
             entries: (0..entries as u64).map(entry).collect(),
             leader_commit: u64::MAX,
+            round: 0,
         };
         let msg = raft::Message { from: u64::MAX, to: u64::MAX, term: u64::MAX, body };
         encoded_len(&Wire::Raft(msg))

@@ -33,6 +33,7 @@ impl Raft {
                 leader.commit_to_announce = true;
             }
             self.commit_index = n;
+            self.place_reads_after_commit();
             self.on_commit_advanced();
         }
     }

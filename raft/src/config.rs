@@ -82,6 +82,13 @@ pub struct Config {
     /// commit at once would leave the cluster without a working majority
     /// while it catches up).
     pub max_promotion_lag: u64,
+    /// The driver serves lease reads (§6.4.1, `read_index.rs`): the core
+    /// then names the rounds a majority answered ([`crate::Raft::lease_read`]),
+    /// and a member that starts refuses to vote for a minimum election
+    /// timeout, as if it had just heard from a leader (it may have, before
+    /// a crash), so that a restart cannot cut a lease short. Needs
+    /// `check_quorum`, whose `in_lease` the lease rests on.
+    pub lease_reads: bool,
 }
 
 /// A configuration that cannot work.
@@ -95,6 +102,8 @@ pub enum ConfigError {
     HeartbeatTooSlow { heartbeat: u32, election_min: u32 },
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error("lease reads need check_quorum: a follower's refusal to vote within the lease is CheckQuorum's")]
+    LeaseWithoutCheckQuorum,
 }
 
 impl Config {
@@ -117,6 +126,7 @@ impl Config {
             check_quorum: true,
             pre_vote: true,
             max_promotion_lag: 1000,
+            lease_reads: false,
         }
     }
 
@@ -146,6 +156,9 @@ impl Config {
         ];
         if let Some((name, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Zero(name));
+        }
+        if self.lease_reads && !self.check_quorum {
+            return Err(ConfigError::LeaseWithoutCheckQuorum);
         }
         if self.heartbeat_interval_ticks >= min {
             return Err(ConfigError::HeartbeatTooSlow {

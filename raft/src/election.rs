@@ -13,6 +13,9 @@ impl Raft {
     /// start new election."
     pub(crate) fn tick_election(&mut self) {
         self.election_elapsed += 1;
+        if self.election_elapsed >= self.config.election_timeout_min_ticks {
+            self.start_lease = false;
+        }
         if self.election_elapsed < self.election_timeout {
             return;
         }
@@ -176,7 +179,8 @@ impl Raft {
             Role::Leader => true,
             Role::PreCandidate | Role::Candidate => false,
             Role::Follower => {
-                self.leader_id.is_some() && self.election_elapsed < self.config.election_timeout_min_ticks
+                let heard = self.leader_id.is_some() || self.start_lease;
+                heard && self.election_elapsed < self.config.election_timeout_min_ticks
             }
         }
     }

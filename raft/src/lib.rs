@@ -50,6 +50,7 @@ mod log;
 mod membership;
 mod message;
 mod progress;
+mod read_index;
 mod ready;
 mod reconfig;
 mod replication;
@@ -68,6 +69,7 @@ pub use config::{
 pub use log::{Installed, RaftLog};
 pub use membership::{Membership, MembershipChange, MAX_ADDRESS_BYTES, MAX_MEMBERS};
 pub use message::{AppendReply, Body, Entry, EntryKind, HardState, Message, NodeId, SnapshotMeta};
+pub use read_index::{LeaseRead, ReadError, ReadState};
 pub use ready::{Persisted, Ready, SnapshotInstall};
 pub use reconfig::MembershipError;
 pub use server::{CompactError, ProposeError, Raft, RestoreError, Role, Status, StepError};

@@ -100,8 +100,17 @@ pub enum Body {
     RequestVoteReply { vote_granted: bool },
     /// "Invoked by leader to replicate log entries (§5.3); also used as
     /// heartbeat (§5.2)." `entries` are consecutive, starting at
-    /// `prev_log_index + 1`.
-    AppendEntries { prev_log_index: u64, prev_log_term: u64, entries: Vec<Entry>, leader_commit: u64 },
+    /// `prev_log_index + 1`. `round`: the leader's round of messages this
+    /// one belongs to (`read_index.rs`), echoed in the reply, so that the
+    /// leader knows a follower still took it for leader after a read
+    /// arrived (§6.4); 0 for none.
+    AppendEntries {
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        round: u64,
+    },
     /// The answer to an `AppendEntries` or an `InstallSnapshot` of the
     /// same term.
     AppendEntriesReply(AppendReply),
@@ -127,6 +136,14 @@ pub enum Body {
     /// Leadership transfer (thesis §3.10): the leader tells a follower
     /// whose log is as long as its own to start an election now.
     TimeoutNow,
+    /// A follower asks its leader for a read index (thesis §6.4, "to serve
+    /// read-only requests from followers"): `ctx` is the follower's own
+    /// name for the read.
+    ReadIndex { ctx: u64 },
+    /// The leader's answer: the commit index the follower must apply
+    /// before it serves read `ctx`, once the leader confirmed it still
+    /// leads; None when it cannot serve reads (it does not lead).
+    ReadIndexReply { ctx: u64, index: Option<u64> },
 }
 
 /// What a follower answers to `AppendEntries`.
@@ -134,8 +151,9 @@ pub enum Body {
 pub enum AppendReply {
     /// The follower's log matches the leader's up to `match_index`, which is
     /// `prev_log_index + entries.len()` of the request answered (never the
-    /// follower's own log length, which may hold a stale suffix).
-    Success { match_index: u64 },
+    /// follower's own log length, which may hold a stale suffix). `round`
+    /// is the request's (0 for an InstallSnapshot).
+    Success { match_index: u64, round: u64 },
     /// The consistency check of the request with `prev_log_index ==
     /// rejected_index` failed. The hint lets the leader skip a whole term at
     /// a time (§5.3, "the leader can decrement nextIndex to bypass all of
@@ -143,7 +161,9 @@ pub enum AppendReply {
     /// `conflict_term` is the term of the follower's entry at
     /// `rejected_index` (none if its log is shorter), `conflict_index` the
     /// first index the follower holds of that term (or its last index + 1).
-    Conflict { rejected_index: u64, conflict_term: Option<u64>, conflict_index: u64 },
+    /// `round` is the request's: a rejection still takes the sender for
+    /// leader of its term.
+    Conflict { rejected_index: u64, conflict_term: Option<u64>, conflict_index: u64, round: u64 },
     /// The request came from an older term than ours; the reply's `term`
     /// makes a stale leader step down (Figure 2, "Reply false if term <
     /// currentTerm").
@@ -161,6 +181,7 @@ impl Message {
                 | Body::InstallSnapshot { .. }
                 | Body::PreVote { .. }
                 | Body::TimeoutNow
+                | Body::ReadIndex { .. }
         )
     }
 }

@@ -31,6 +31,10 @@ pub struct Ready {
     /// appended, truncated or installed membership entry): the driver
     /// updates whom it can reach.
     pub membership: Option<crate::Membership>,
+    /// Reads placed since the last `Ready` (serve each once the state
+    /// machine has applied its index) or refused (`read_index.rs`).
+    /// Nothing to persist for them.
+    pub read_states: Vec<crate::ReadState>,
 }
 
 impl Ready {
@@ -42,6 +46,7 @@ impl Ready {
             && self.messages.is_empty()
             && self.committed_entries.is_empty()
             && self.membership.is_none()
+            && self.read_states.is_empty()
     }
 }
 

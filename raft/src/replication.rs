@@ -25,6 +25,7 @@ pub(crate) struct AppendRequest {
     pub prev_log_term: u64,
     pub entries: Vec<Entry>,
     pub leader_commit: u64,
+    pub round: u64,
 }
 
 impl Raft {
@@ -39,7 +40,7 @@ impl Raft {
         // 2. "Reply false if log doesn't contain an entry at prevLogIndex
         // whose term matches prevLogTerm", with the fast-backoff hint.
         if self.log.term(req.prev_log_index) != Some(req.prev_log_term) {
-            let reply = self.conflict_hint(req.prev_log_index);
+            let reply = self.conflict_hint(req.prev_log_index, req.round);
             self.send(req.from, Body::AppendEntriesReply(reply));
             return;
         }
@@ -53,7 +54,8 @@ impl Raft {
         if new_commit > self.commit_index {
             self.commit_index = new_commit;
         }
-        self.send(req.from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
+        let round = req.round;
+        self.send(req.from, Body::AppendEntriesReply(AppendReply::Success { match_index, round }));
     }
 
     /// A request that starts inside our snapshot: those entries are
@@ -67,7 +69,7 @@ impl Raft {
         let snapshot = self.log.snapshot();
         let last = req.prev_log_index + req.entries.len() as u64;
         if last <= snapshot.index {
-            let reply = AppendReply::Success { match_index: last };
+            let reply = AppendReply::Success { match_index: last, round: req.round };
             self.send(req.from, Body::AppendEntriesReply(reply));
             return None;
         }
@@ -77,27 +79,35 @@ impl Raft {
         Some(req)
     }
 
-    fn conflict_hint(&self, rejected_index: u64) -> AppendReply {
+    fn conflict_hint(&self, rejected_index: u64, round: u64) -> AppendReply {
         match self.log.term(rejected_index) {
             Some(term) => AppendReply::Conflict {
                 rejected_index,
                 conflict_term: Some(term),
                 conflict_index: self.log.first_index_of_term_run(rejected_index),
+                round,
             },
             None => AppendReply::Conflict {
                 rejected_index,
                 conflict_term: None,
                 conflict_index: self.log.last_index() + 1,
+                round,
             },
         }
     }
 
     /// Leader, on an AppendEntries reply of the current term.
     pub(crate) fn handle_append_reply(&mut self, from: NodeId, reply: AppendReply) {
+        if self.progress(from).is_none() {
+            return;
+        }
+        if let AppendReply::Success { round, .. } | AppendReply::Conflict { round, .. } = reply {
+            self.on_round_answered(from, round);
+        }
         let Some(pr) = self.progress_mut(from) else { return };
         pr.recent_active = true;
         match reply {
-            AppendReply::Success { match_index } => {
+            AppendReply::Success { match_index, .. } => {
                 if pr.on_success(match_index) {
                     // It may now apply up to the commit index it lacked.
                     if let Some(leader) = self.leader_mut() {
@@ -108,7 +118,7 @@ impl Raft {
                 self.send_append(from, AppendKind::Entries);
                 self.maybe_send_timeout_now(from);
             }
-            AppendReply::Conflict { rejected_index, conflict_term, conflict_index } => {
+            AppendReply::Conflict { rejected_index, conflict_term, conflict_index, .. } => {
                 self.back_off(from, rejected_index, conflict_term, conflict_index);
             }
             AppendReply::StaleTerm => {} // same term as ours: a re-elected leader's old request
@@ -204,6 +214,7 @@ impl Raft {
             prev_log_term,
             entries: Vec::new(),
             leader_commit: self.commit_index,
+            round: self.open_round().unwrap_or(0),
         };
         let leader_commit = self.commit_index;
         self.send(to, body);
@@ -262,7 +273,8 @@ impl Raft {
         let entry_bytes: usize = entries.iter().map(|e| e.data.len() + crate::ENTRY_OVERHEAD_BYTES).sum();
         let oversized = entry_bytes > self.config.max_append_bytes;
         let leader_commit = self.commit_index;
-        self.send(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
+        let round = self.open_round().unwrap_or(0);
+        self.send(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, round });
         let now = self.now;
         if let Some(pr) = self.progress_mut(to) {
             pr.on_sent(last_index, carried_entries, oversized, leader_commit, now);

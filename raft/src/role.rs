@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::progress::Progress;
+use crate::read_index::ReadRounds;
 use crate::server::Role;
 use crate::transfer::Transfer;
 use crate::NodeId;
@@ -43,6 +44,9 @@ pub(crate) struct Leader {
     pub commit_to_announce: bool,
     /// A leadership transfer under way (§3.10).
     pub transfer: Option<Transfer>,
+    /// Reads waiting for a round of messages, and the rounds
+    /// (`read_index.rs`).
+    pub reads: ReadRounds,
 }
 
 impl RoleState {
@@ -84,6 +88,7 @@ impl Leader {
             proposals_pending: false,
             commit_to_announce: false,
             transfer: None,
+            reads: ReadRounds::new(),
         }
     }
 }

@@ -141,6 +141,12 @@ pub struct Raft {
     /// The log's membership generation last handed out in a `Ready`.
     pub(crate) membership_announced: u64,
     pub(crate) messages: Vec<Message>,
+    /// Reads placed or refused since the last `ready` (`read_index.rs`).
+    pub(crate) read_states: Vec<crate::ReadState>,
+    /// Lease reads are on and this member has not yet let a minimum
+    /// election timeout pass since it started: it refuses to vote as if it
+    /// had just heard from a leader (it may have, before a restart).
+    pub(crate) start_lease: bool,
 }
 
 impl Raft {
@@ -179,7 +185,10 @@ impl Raft {
             pending_install: None,
             membership_announced: 0,
             messages: Vec::new(),
+            read_states: Vec::new(),
+            start_lease: false,
         };
+        raft.start_lease = raft.config.lease_reads;
         raft.reset_election_timer();
         Ok(raft)
     }
@@ -263,13 +272,14 @@ impl Raft {
                 self.handle_request_vote(msg.from, last_log_index, last_log_term);
             }
             Body::RequestVoteReply { vote_granted } => self.handle_vote_reply(msg.from, vote_granted),
-            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, round } => {
                 let request = crate::replication::AppendRequest {
                     from: msg.from,
                     prev_log_index,
                     prev_log_term,
                     entries,
                     leader_commit,
+                    round,
                 };
                 self.handle_append_entries(request);
             }
@@ -284,6 +294,8 @@ impl Raft {
             Body::PreVoteReply { vote_granted } => {
                 self.handle_pre_vote_reply(msg.from, msg.term, vote_granted)
             }
+            Body::ReadIndex { ctx } => self.handle_read_index(msg.from, ctx),
+            Body::ReadIndexReply { ctx, index } => self.handle_read_index_reply(ctx, index),
         }
         Ok(())
     }
@@ -318,7 +330,8 @@ impl Raft {
 
     /// True when `ready` would return something to do.
     pub fn has_ready(&self) -> bool {
-        self.leader().is_some_and(|l| l.proposals_pending || l.commit_to_announce)
+        self.leader().is_some_and(|l| l.proposals_pending || l.commit_to_announce || l.reads.needs_round())
+            || !self.read_states.is_empty()
             || self.hard_state_changed
             || self.pending_install.is_some()
             || self.membership_announced != self.log.membership_generation()
@@ -335,6 +348,7 @@ impl Raft {
         if self.leader_mut().is_some_and(|l| std::mem::take(&mut l.commit_to_announce)) {
             self.announce_commit();
         }
+        self.close_round();
         let hard_state = std::mem::take(&mut self.hard_state_changed).then(|| self.hard_state());
         let committed_entries = self.log.slice(self.last_applied + 1, self.commit_index).to_vec();
         self.last_applied = self.commit_index;
@@ -348,6 +362,7 @@ impl Raft {
             entries: self.log.take_unpersisted(),
             messages: std::mem::take(&mut self.messages),
             committed_entries,
+            read_states: std::mem::take(&mut self.read_states),
         }
     }
 
@@ -474,6 +489,7 @@ impl Raft {
         if self.leader().is_some() {
             // A leader runs no election timer; start a fresh one.
             self.reset_election_timer();
+            self.refuse_reads();
         }
         self.state = RoleState::Follower;
         self.leader_id = leader;
@@ -508,10 +524,13 @@ impl Raft {
             Body::AppendEntries { .. } | Body::InstallSnapshot { .. } => {
                 self.send(msg.from, Body::AppendEntriesReply(crate::AppendReply::StaleTerm));
             }
+            // Our term tells the follower its leader is stale.
+            Body::ReadIndex { ctx } => self.send(msg.from, Body::ReadIndexReply { ctx, index: None }),
             Body::RequestVoteReply { .. }
             | Body::AppendEntriesReply(_)
             | Body::PreVoteReply { .. }
-            | Body::TimeoutNow => {}
+            | Body::TimeoutNow
+            | Body::ReadIndexReply { .. } => {}
         }
     }
 }

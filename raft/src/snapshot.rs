@@ -77,7 +77,7 @@ impl Raft {
             // Nothing new: we hold everything up to our commit index, and it
             // matches every later leader's log (§5.4 Leader Completeness).
             let match_index = self.commit_index;
-            self.send(from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
+            self.send(from, Body::AppendEntriesReply(AppendReply::Success { match_index, round: 0 }));
             return;
         }
         let installed = self.log.install(snapshot, membership.clone());
@@ -91,7 +91,7 @@ impl Raft {
         let keep_suffix = keep_suffix && self.pending_install.as_ref().is_none_or(|e| e.keep_suffix);
         self.pending_install = Some(SnapshotInstall { snapshot, membership, keep_suffix });
         let match_index = snapshot.index;
-        self.send(from, Body::AppendEntriesReply(AppendReply::Success { match_index }));
+        self.send(from, Body::AppendEntriesReply(AppendReply::Success { match_index, round: 0 }));
     }
 
     /// True when a follower at `next_index` needs an entry the log no

@@ -80,6 +80,11 @@ impl Raft {
         let caught_up = self.progress(peer).is_some_and(|pr| pr.match_index == self.log.last_index());
         if t.target == peer && caught_up {
             self.send(peer, Body::TimeoutNow);
+            if let Some(leader) = self.leader_mut() {
+                // Its election may come any time now, even after the
+                // transfer is given up (a delayed message): no lease.
+                leader.reads.lease_forfeited = true;
+            }
         }
     }
 

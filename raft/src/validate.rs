@@ -59,7 +59,11 @@ pub(crate) fn check_message(msg: &Message) -> Result<(), StepError> {
             | Body::PreVote { last_log_index, last_log_term } => {
                 check_position(*last_log_index, *last_log_term, msg.term)
             }
-            Body::RequestVoteReply { .. } | Body::PreVoteReply { .. } | Body::TimeoutNow => Ok(()),
+            Body::RequestVoteReply { .. }
+            | Body::PreVoteReply { .. }
+            | Body::TimeoutNow
+            | Body::ReadIndex { .. }
+            | Body::ReadIndexReply { .. } => Ok(()),
             Body::AppendEntries { prev_log_index, prev_log_term, entries, .. } => {
                 check_position(*prev_log_index, *prev_log_term, msg.term)
                     .and_then(|()| check_entries(*prev_log_index, *prev_log_term, entries, msg.term))
@@ -127,7 +131,7 @@ fn check_entries(
 /// empty prefix always matches), and a first index of the conflicting run
 /// (or the follower's log length + 1) that lies at or below it.
 fn check_reply(reply: &AppendReply, term: u64) -> Result<(), &'static str> {
-    let AppendReply::Conflict { rejected_index, conflict_term, conflict_index } = *reply else {
+    let AppendReply::Conflict { rejected_index, conflict_term, conflict_index, .. } = *reply else {
         return Ok(());
     };
     if rejected_index == 0 {
@@ -185,7 +189,7 @@ impl Raft {
                 // Within our term our log only grows and every request we
                 // sent named indexes in it.
                 let named = match *reply {
-                    AppendReply::Success { match_index } => match_index,
+                    AppendReply::Success { match_index, .. } => match_index,
                     AppendReply::Conflict { rejected_index, .. } => rejected_index,
                     AppendReply::StaleTerm => 0,
                 };

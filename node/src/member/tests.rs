@@ -94,7 +94,7 @@ fn a_follower_refuses_clients_and_names_no_leader_it_does_not_know() {
 fn a_message_claiming_another_sender_is_refused() {
     let mut m = leader_of_three();
     let term = m.raft().current_term();
-    let reply = raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: 1 });
+    let reply = raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: 1, round: 0 });
     let msg = Message { from: 2, to: 1, term, body: reply };
     assert!(m.step(3, msg.clone()).is_err(), "member 3 cannot speak for member 2");
     assert!(m.step(net::CLIENT_ID_MIN, Message { from: net::CLIENT_ID_MIN, ..msg.clone() }).is_err());
@@ -147,8 +147,13 @@ fn a_leader_that_steps_down_tells_its_waiting_clients_at_once() {
     drain(&mut m);
     // A newer term's leader (member 3) appears: this one steps down.
     let term = m.raft().current_term() + 1;
-    let heartbeat =
-        raft::Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries: vec![], leader_commit: 0 };
+    let heartbeat = raft::Body::AppendEntries {
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: vec![],
+        leader_commit: 0,
+        round: 0,
+    };
     m.step(3, Message { from: 3, to: 1, term, body: heartbeat }).unwrap();
     let actions = drain(&mut m);
     let abandoned = actions.iter().find_map(|a| match a {
@@ -177,7 +182,7 @@ fn a_leader_keeps_its_waiting_clients_while_it_leads() {
     // Member 2 acknowledges: the entry commits, the client is answered.
     let last = m.raft().log().last_index();
     let term = m.raft().current_term();
-    let ack = raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: last });
+    let ack = raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: last, round: 0 });
     m.step(2, Message { from: 2, to: 1, term, body: ack }).unwrap();
     let actions = drain(&mut m);
     assert!(actions.iter().any(|a| matches!(a, Action::Reply(r) if r[0].seq == 9)), "{actions:?}");
@@ -230,7 +235,13 @@ fn a_member_removed_by_a_committed_change_says_so() {
     // the change committed.
     let removal = raft::Membership::bootstrap(&[2]);
     let entries = vec![raft::Entry::membership(1, 1, &removal)];
-    let body = raft::Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 1 };
+    let body = raft::Body::AppendEntries {
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries,
+        leader_commit: 1,
+        round: 0,
+    };
     m.step(2, raft::Message { from: 2, to: 1, term: 1, body }).unwrap();
     drain(&mut m);
     assert_eq!(m.removed(), Some(1));
@@ -253,8 +264,13 @@ fn a_member_restarted_with_its_removal_in_its_log_says_so_once_it_commits() {
     let mut m = Member::new(Raft::new(config, persisted, rng).unwrap(), Box::new(Recorder::default()));
     assert!(!m.raft().is_member(1));
     assert_eq!(m.removed(), None, "not known to be committed yet");
-    let body =
-        raft::Body::AppendEntries { prev_log_index: 1, prev_log_term: 1, entries: vec![], leader_commit: 1 };
+    let body = raft::Body::AppendEntries {
+        prev_log_index: 1,
+        prev_log_term: 1,
+        entries: vec![],
+        leader_commit: 1,
+        round: 0,
+    };
     m.step(2, raft::Message { from: 2, to: 1, term: 1, body }).unwrap();
     drain(&mut m);
     assert_eq!(m.removed(), Some(1));

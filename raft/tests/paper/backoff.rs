@@ -61,7 +61,8 @@ fn backoff_jumps_past_the_leaders_last_entry_of_the_conflict_term() {
     r.ready();
     // Follower 2 has term 2 at index 5 (from 2..): the leader's last term-2
     // entry is 4, so the next probe starts at 5, with prev 4.
-    let conflict = AppendReply::Conflict { rejected_index: 5, conflict_term: Some(2), conflict_index: 2 };
+    let conflict =
+        AppendReply::Conflict { rejected_index: 5, conflict_term: Some(2), conflict_index: 2, round: 0 };
     r.step(Message { from: 2, to: 1, term: 6, body: Body::AppendEntriesReply(conflict) }).unwrap();
     let probe = r.ready().messages.into_iter().find(|m| m.to == 2).expect("a new probe");
     match probe.body {
@@ -101,7 +102,7 @@ fn stale_rejection_is_ignored() {
     net.campaign(1);
     net.node(1).propose(b"a".to_vec()).unwrap();
     net.deliver_all();
-    let old = AppendReply::Conflict { rejected_index: 1, conflict_term: None, conflict_index: 1 };
+    let old = AppendReply::Conflict { rejected_index: 1, conflict_term: None, conflict_index: 1, round: 0 };
     let before = net.sent.len();
     net.node(1).step(Message { from: 2, to: 1, term: 1, body: Body::AppendEntriesReply(old) }).unwrap();
     net.flush();

@@ -30,6 +30,7 @@ fn s4_1_a_message_from_outside_the_configuration_is_processed() {
         prev_log_term: 0,
         entries: vec![entry(1, 1)],
         leader_commit: 0,
+        round: 0,
     };
     r.step(Message { from: 9, to: 1, term: 1, body }).unwrap();
     assert_eq!(r.leader_id(), Some(9));
@@ -42,7 +43,8 @@ fn append_with_a_gap_or_future_terms_is_refused() {
     let gap = vec![entry(1, 1), entry(3, 1)];
     let future = vec![Entry::new(1, 7, bytes::Bytes::new())];
     for entries in [gap, future] {
-        let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 5 };
+        let body =
+            Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 5, round: 0 };
         let result = r.step(Message { from: 2, to: 1, term: 1, body });
         assert!(matches!(result, Err(StepError::Malformed { from: 2, .. })), "{result:?}");
         assert_eq!(r.log().last_index(), 0);
@@ -130,7 +132,7 @@ fn leader_with_three_entries() -> Net {
 }
 
 fn conflict(term: u64, rejected_index: u64, conflict_term: Option<u64>, conflict_index: u64) -> Message {
-    let reply = AppendReply::Conflict { rejected_index, conflict_term, conflict_index };
+    let reply = AppendReply::Conflict { rejected_index, conflict_term, conflict_index, round: 0 };
     Message { from: 2, to: 1, term, body: Body::AppendEntriesReply(reply) }
 }
 
@@ -165,7 +167,13 @@ fn conflict_hint_outside_its_range_is_refused_and_at_its_edges_accepted() {
 fn s5_2_leader_refuses_append_entries_of_its_own_term() {
     let mut net = Net::new(3);
     net.campaign(1);
-    let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries: vec![], leader_commit: 0 };
+    let body = Body::AppendEntries {
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: vec![],
+        leader_commit: 0,
+        round: 0,
+    };
     let result = net.node(1).step(Message { from: 2, to: 1, term: 1, body });
     assert!(matches!(result, Err(StepError::Malformed { from: 2, .. })), "{result:?}");
     assert_eq!((net.node(1).role(), net.node(1).leader_id()), (Role::Leader, Some(1)));
@@ -177,8 +185,8 @@ fn s5_2_leader_refuses_append_entries_of_its_own_term() {
 #[test]
 fn s5_1_reply_of_a_newer_term_deposes_the_leader_whatever_index_it_names() {
     for reply in [
-        AppendReply::Success { match_index: 99 },
-        AppendReply::Conflict { rejected_index: 99, conflict_term: None, conflict_index: 1 },
+        AppendReply::Success { match_index: 99, round: 0 },
+        AppendReply::Conflict { rejected_index: 99, conflict_term: None, conflict_index: 1, round: 0 },
     ] {
         let mut net = Net::new(3);
         net.campaign(1);

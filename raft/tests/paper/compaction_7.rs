@@ -35,12 +35,12 @@ fn append(from: u64, term: u64, prev: (u64, u64), entries: Vec<Entry>, leader_co
         from,
         to: 1,
         term,
-        body: Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit },
+        body: Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, round: 0 },
     }
 }
 
 fn success(match_index: u64) -> Body {
-    Body::AppendEntriesReply(AppendReply::Success { match_index })
+    Body::AppendEntriesReply(AppendReply::Success { match_index, round: 0 })
 }
 
 /// Member 1 of 3, restarted from `snapshot` and `entries` in `term`.
@@ -1084,7 +1084,8 @@ fn s7_compact_refuses_an_index_whose_configuration_is_unknown() {
     let mut added = three();
     added.learners.insert(4, "n4".into());
     let entries = vec![entry(1, 1), entry(2, 1), Entry::membership(3, 1, &added), entry(4, 1)];
-    let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 4 };
+    let body =
+        Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 4, round: 0 };
     r.step(Message { from: 1, to: 4, term: 1, body }).unwrap();
     let ready = r.ready();
     assert_eq!(ready.committed_entries.len(), 4);

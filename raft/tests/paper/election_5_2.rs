@@ -234,8 +234,13 @@ fn s5_2_a_vote_is_kept_for_the_rest_of_the_term() {
         body: Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false },
     };
     r.step(ask(2)).unwrap();
-    let heartbeat =
-        Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries: vec![], leader_commit: 0 };
+    let heartbeat = Body::AppendEntries {
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: vec![],
+        leader_commit: 0,
+        round: 0,
+    };
     r.step(Message { from: 2, to: 1, term: 1, body: heartbeat }).unwrap();
     assert_eq!(r.leader_id(), Some(2));
     assert_eq!(r.ready().hard_state, Some(HardState { current_term: 1, voted_for: Some(2) }));
@@ -284,7 +289,8 @@ fn s5_1_stale_requests_are_refused_even_by_a_member_free_to_vote() {
     let vote = Body::RequestVote { last_log_index: 0, last_log_term: 0, leadership_transfer: false };
     r.step(Message { from: 2, to: 1, term: 2, body: vote }).unwrap();
     let entries = vec![crate::net::entry(1, 2)];
-    let append = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 1 };
+    let append =
+        Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 1, round: 0 };
     r.step(Message { from: 3, to: 1, term: 2, body: append }).unwrap();
     let ready = r.ready();
     let answers: Vec<_> = ready.messages.iter().map(|m| (m.to, m.term, m.body.clone())).collect();

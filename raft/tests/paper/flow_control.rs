@@ -352,7 +352,7 @@ fn s5_3_late_rejection_never_probes_below_the_acknowledged_match_index() {
     net.flush();
     net.queue.clear(); // index 4 in flight to 2 and 3
                        // The answer of 2 when its log was still empty, overtaken.
-    let late = AppendReply::Conflict { rejected_index: 4, conflict_term: None, conflict_index: 1 };
+    let late = AppendReply::Conflict { rejected_index: 4, conflict_term: None, conflict_index: 1, round: 0 };
     net.node(1).step(Message { from: 2, to: 1, term: 1, body: Body::AppendEntriesReply(late) }).unwrap();
     let probe = net.node(1).ready().messages.into_iter().find(|m| m.to == 2).expect("a new probe");
     match probe.body {
@@ -374,7 +374,7 @@ fn repeated_acknowledgement_gives_the_leader_nothing_to_do() {
     net.deliver_all();
     assert!(!net.node(1).has_ready());
     for _ in 0..2 {
-        let ack = Body::AppendEntriesReply(AppendReply::Success { match_index: 1 });
+        let ack = Body::AppendEntriesReply(AppendReply::Success { match_index: 1, round: 0 });
         net.node(1).step(Message { from: 2, to: 1, term: 1, body: ack }).unwrap();
         assert!(!net.node(1).has_ready(), "a repeated acknowledgement asks for a ready");
         assert!(net.node(1).ready().is_empty());

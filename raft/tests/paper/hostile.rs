@@ -53,7 +53,8 @@ fn malformed_append_of_a_higher_term_does_not_depose_the_leader() {
     net.campaign(1);
     assert_eq!(net.node(1).current_term(), 1);
     let entries = vec![Entry::new(1, 9, bytes::Bytes::new())];
-    let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0 };
+    let body =
+        Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0, round: 0 };
     refused_without_change(&mut net, Message { from: 2, to: 1, term: 7, body });
     assert_eq!(net.node(1).role(), Role::Leader);
     assert_eq!(net.node(1).current_term(), 1);
@@ -63,14 +64,21 @@ fn malformed_append_of_a_higher_term_does_not_depose_the_leader() {
 fn indexes_at_the_end_of_the_range_do_not_overflow() {
     let mut net = Net::new(3);
     let entries = vec![Entry::new(0, 1, bytes::Bytes::new())];
-    let body = Body::AppendEntries { prev_log_index: u64::MAX, prev_log_term: 1, entries, leader_commit: 0 };
+    let body = Body::AppendEntries {
+        prev_log_index: u64::MAX,
+        prev_log_term: 1,
+        entries,
+        leader_commit: 0,
+        round: 0,
+    };
     refused_without_change(&mut net, Message { from: 2, to: 1, term: 1, body });
 
     net.campaign(1);
     net.cut.insert(2);
     net.node(1).propose(b"x".to_vec()).unwrap();
     net.deliver_all(); // 2 is probing now
-    let reply = AppendReply::Conflict { rejected_index: u64::MAX, conflict_term: None, conflict_index: 1 };
+    let reply =
+        AppendReply::Conflict { rejected_index: u64::MAX, conflict_term: None, conflict_index: 1, round: 0 };
     let body = Body::AppendEntriesReply(reply);
     refused_without_change(&mut net, Message { from: 2, to: 1, term: 1, body });
 }
@@ -81,7 +89,8 @@ fn rejection_past_the_leaders_log_keeps_the_follower_served() {
     net.campaign(1);
     net.node(1).propose(b"x".to_vec()).unwrap();
     net.deliver_all();
-    let reply = AppendReply::Conflict { rejected_index: 50, conflict_term: None, conflict_index: 40 };
+    let reply =
+        AppendReply::Conflict { rejected_index: 50, conflict_term: None, conflict_index: 40, round: 0 };
     let body = Body::AppendEntriesReply(reply);
     refused_without_change(&mut net, Message { from: 2, to: 1, term: 1, body });
     net.tick_all(500); // 5 s: several election timeouts
@@ -97,7 +106,8 @@ fn append_that_overwrites_a_committed_entry_is_refused() {
     net.deliver_all();
     assert_eq!(net.node(2).commit_index(), 1);
     let entries = vec![Entry::new(1, 2, bytes::Bytes::new())];
-    let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0 };
+    let body =
+        Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0, round: 0 };
     let forged = Message { from: 3, to: 2, term: 2, body };
     refused_without_change(&mut net, forged);
 }

@@ -11,7 +11,13 @@ fn append(from: u64, term: u64, entries: Vec<Entry>) -> Message {
         from,
         to: 1,
         term,
-        body: Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0 },
+        body: Body::AppendEntries {
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries,
+            leader_commit: 0,
+            round: 0,
+        },
     }
 }
 

@@ -17,6 +17,7 @@ mod membership_4;
 mod planted;
 mod prevote_9_6;
 mod random_messages;
+mod read_index_6_4;
 mod ready;
 mod replication_5_3;
 mod safety_5_4;

@@ -94,8 +94,13 @@ fn s4_1_a_truncated_membership_entry_takes_its_configuration_with_it() {
     assert!(net.node(2).membership().is_learner(4));
     // Leader 3 of term 2 never had it, and replaces it.
     let entries = vec![raft::Entry::new(index, 2, b"y".to_vec())];
-    let body =
-        raft::Body::AppendEntries { prev_log_index: index - 1, prev_log_term: 1, entries, leader_commit: 0 };
+    let body = raft::Body::AppendEntries {
+        prev_log_index: index - 1,
+        prev_log_term: 1,
+        entries,
+        leader_commit: 0,
+        round: 0,
+    };
     net.node(2).step(raft::Message { from: 3, to: 2, term: 2, body }).unwrap();
     assert!(!net.node(2).membership().contains(4), "the uncommitted change was overwritten");
     let ready = net.node(2).ready();

@@ -77,6 +77,8 @@ pub struct Net {
     pub held: Vec<Message>,
     /// Every message handed to the network, in order.
     pub sent: Vec<Message>,
+    /// Every read outcome each member handed out, in order.
+    pub read_states: BTreeMap<NodeId, Vec<raft::ReadState>>,
     /// Panic when a member's Ready would leave a gap on its disk (off for
     /// tests that drain a member's Ready themselves, bypassing the disk).
     pub check_disk: bool,
@@ -131,6 +133,7 @@ impl Net {
             hold_snapshots: false,
             held: Vec::new(),
             sent: Vec::new(),
+            read_states: BTreeMap::new(),
             check_disk: false,
             compact_every: None,
             configs,
@@ -196,6 +199,7 @@ impl Net {
                 assert_eq!(e.index, next, "member {id} applied {} where {next} was due", e.index);
                 applied.push(e.clone());
             }
+            self.read_states.entry(id).or_default().extend(ready.read_states.iter().copied());
             self.sent.extend(ready.messages.iter().cloned());
             self.queue.extend(ready.messages);
             raft.advance();

@@ -147,7 +147,12 @@ fn s5_2_vote_granted_after_the_term_was_persisted_survives_a_restart() {
 }
 
 fn success(from: NodeId, term: u64, match_index: u64) -> Message {
-    Message { from, to: 1, term, body: Body::AppendEntriesReply(AppendReply::Success { match_index }) }
+    Message {
+        from,
+        to: 1,
+        term,
+        body: Body::AppendEntriesReply(AppendReply::Success { match_index, round: 0 }),
+    }
 }
 
 /// Plant (b), a leader that counts its unsynced log toward the quorum. In

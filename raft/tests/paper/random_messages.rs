@@ -156,13 +156,17 @@ fn message(r: &Raft, from: u64, to: u64, term: &Num, kind: &Kind) -> Message {
                 prev_log_term: prev_term.at(r.log().term(prev_log_index).unwrap_or(t)),
                 entries,
                 leader_commit: commit.at(r.commit_index()),
+                round: 0,
             }
         }
-        Kind::Success(m) => Body::AppendEntriesReply(AppendReply::Success { match_index: m.at(last) }),
+        Kind::Success(m) => {
+            Body::AppendEntriesReply(AppendReply::Success { match_index: m.at(last), round: 0 })
+        }
         Kind::Conflict { rejected, term, index } => Body::AppendEntriesReply(AppendReply::Conflict {
             rejected_index: rejected.at(last),
             conflict_term: term.as_ref().map(|n| n.at(t)),
             conflict_index: index.at(last),
+            round: 0,
         }),
         Kind::Stale => Body::AppendEntriesReply(AppendReply::StaleTerm),
         Kind::Snapshot { index, near_commit, term } => {

@@ -55,7 +55,7 @@ fn entry_committed_just_before_stepping_down_is_still_handed_out_to_apply() {
     }
     let (index, term) = leader.propose(vec![1]).unwrap();
     leader.ready(); // a slow write of the entry starts
-    let ack = Body::AppendEntriesReply(AppendReply::Success { match_index: index });
+    let ack = Body::AppendEntriesReply(AppendReply::Success { match_index: index, round: 0 });
     leader.step(Message { from: 2, to: 1, term, body: ack }).unwrap();
     for _ in 0..64 {
         leader.tick();

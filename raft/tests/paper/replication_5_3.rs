@@ -14,6 +14,7 @@ fn append(term: u64, prev: (u64, u64), entries: Vec<raft::Entry>, commit: u64) -
             prev_log_term: prev.1,
             entries,
             leader_commit: commit,
+            round: 0,
         },
     }
 }
@@ -46,7 +47,7 @@ fn s5_3_follower_refuses_when_prev_entry_is_missing() {
     r.step(append(1, (2, 1), vec![entry(3, 1)], 0)).unwrap();
     assert_eq!(
         reply(&mut r),
-        AppendReply::Conflict { rejected_index: 2, conflict_term: None, conflict_index: 1 }
+        AppendReply::Conflict { rejected_index: 2, conflict_term: None, conflict_index: 1, round: 0 }
     );
     assert_eq!(r.log().last_index(), 0);
 }
@@ -67,7 +68,7 @@ fn s5_3_conflicting_suffix_is_replaced() {
     assert_eq!(ready.entries, vec![entry(3, 3)], "the replacement is handed out for persisting");
     assert_eq!(
         ready.messages.last().map(|m| m.body.clone()),
-        Some(Body::AppendEntriesReply(AppendReply::Success { match_index: 3 }))
+        Some(Body::AppendEntriesReply(AppendReply::Success { match_index: 3, round: 0 }))
     );
 }
 
@@ -83,7 +84,7 @@ fn s5_3_commit_index_only_covers_entries_the_request_vouched_for() {
     let mut r = new_raft(1, 3, persisted);
     r.step(append(2, (2, 1), vec![], 4)).unwrap();
     assert_eq!(r.commit_index(), 2);
-    assert_eq!(reply(&mut r), AppendReply::Success { match_index: 2 });
+    assert_eq!(reply(&mut r), AppendReply::Success { match_index: 2, round: 0 });
 }
 
 #[test]
@@ -93,7 +94,7 @@ fn s5_3_reordered_old_request_does_not_truncate() {
     r.step(append(1, (0, 0), vec![entry(1, 1)], 0)).unwrap();
     assert_eq!(r.log().last_index(), 2);
     // Its reply acknowledges only what it carried.
-    assert_eq!(reply(&mut r), AppendReply::Success { match_index: 1 });
+    assert_eq!(reply(&mut r), AppendReply::Success { match_index: 1, round: 0 });
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn s5_4_2_leader_counts_itself_only_once_durable() {
         from: 2,
         to: 1,
         term: 1,
-        body: Body::AppendEntriesReply(AppendReply::Success { match_index: 1 }),
+        body: Body::AppendEntriesReply(AppendReply::Success { match_index: 1, round: 0 }),
     };
     leader.step(ack).unwrap();
     assert_eq!(leader.commit_index(), 0, "one follower alone is not a majority of durable copies");

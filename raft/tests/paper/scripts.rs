@@ -27,7 +27,7 @@ use std::error::Error;
 use std::fmt::Write as _;
 
 use goldenscript::{Command, Runner};
-use raft::{Body, MembershipChange, Message, NodeId, Role};
+use raft::{AppendReply, Body, MembershipChange, Message, NodeId, Role};
 
 use crate::net::Net;
 
@@ -253,18 +253,32 @@ fn describe(msg: &Message) -> String {
             format!("PreVote last={last_log_index}@{last_log_term}")
         }
         Body::PreVoteReply { vote_granted } => format!("PreVoteReply granted={vote_granted}"),
-        Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+        Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, .. } => {
             let entries: Vec<String> = entries.iter().map(|e| format!("{}@{}", e.index, e.term)).collect();
             format!(
                 "AppendEntries prev={prev_log_index}@{prev_log_term} entries=[{}] commit={leader_commit}",
                 entries.join(",")
             )
         }
+        // Rounds (for reads) are left out: the scripts do not read.
+        Body::AppendEntriesReply(AppendReply::Success { match_index, .. }) => {
+            format!("AppendEntriesReply Success {{ match_index: {match_index} }}")
+        }
+        Body::AppendEntriesReply(AppendReply::Conflict {
+            rejected_index,
+            conflict_term,
+            conflict_index,
+            ..
+        }) => {
+            format!("AppendEntriesReply Conflict {{ rejected_index: {rejected_index}, conflict_term: {conflict_term:?}, conflict_index: {conflict_index} }}")
+        }
         Body::AppendEntriesReply(reply) => format!("AppendEntriesReply {reply:?}"),
         Body::InstallSnapshot { snapshot, .. } => {
             format!("InstallSnapshot {}@{}", snapshot.index, snapshot.term)
         }
         Body::TimeoutNow => "TimeoutNow".to_string(),
+        Body::ReadIndex { ctx } => format!("ReadIndex ctx={ctx}"),
+        Body::ReadIndexReply { ctx, index } => format!("ReadIndexReply ctx={ctx} index={index:?}"),
     };
     format!("{}→{} [{}] {body}", msg.from, msg.to, msg.term)
 }

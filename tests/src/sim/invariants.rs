@@ -253,10 +253,12 @@ pub fn check_promise(
         Body::RequestVoteReply { vote_granted: true } if hs.voted_for != Some(msg.to) => {
             fail(format!("its vote for {} in term {}", msg.to, msg.term))
         }
-        Body::AppendEntriesReply(AppendReply::Success { match_index }) if *match_index <= snapshot.index => {
+        Body::AppendEntriesReply(AppendReply::Success { match_index, .. })
+            if *match_index <= snapshot.index =>
+        {
             Ok(()) // a durable snapshot holds it
         }
-        Body::AppendEntriesReply(AppendReply::Success { match_index }) => {
+        Body::AppendEntriesReply(AppendReply::Success { match_index, .. }) => {
             let held = durable.term(*match_index);
             if held.is_none() || held != log.term(*match_index).or(held) {
                 return fail(format!(
@@ -324,7 +326,7 @@ mod tests {
             from: 2,
             to: 1,
             term: 1,
-            body: Body::AppendEntriesReply(AppendReply::Success { match_index: 1 }),
+            body: Body::AppendEntriesReply(AppendReply::Success { match_index: 1, round: 0 }),
         };
         let log = RaftLog::default();
         let mut d = Disk { hard_state: HardState { current_term: 1, voted_for: None }, ..Disk::default() };
