@@ -25,8 +25,11 @@
 //! configuration gives); a redirect to a member it does not know is
 //! treated as "no leader known".
 //!
-//! Gets go through the log like writes (see `kv.rs`), so they are
-//! linearizable.
+//! Gets write nothing to the log: [`Client::get_with`] reads at one of
+//! three consistencies ([`Consistency`]: linearizable, the default; lease;
+//! serializable) from the leader or from any member ([`ReadFrom`]); a
+//! member that cannot serve a read redirects like a leader refusing a
+//! write.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -36,7 +39,7 @@ use raft::MembershipChange;
 use crate::addr::PeerAddr;
 use crate::config::{ClusterConfig, ConfigError, Member};
 use crate::kv::{KvCommand, KvReply, Op};
-use crate::proto::{AdminRequest, MemberStatus, MembersInfo, Reply, Role, Wire};
+use crate::proto::{AdminRequest, Consistency, MemberStatus, MembersInfo, Reply, Role, Wire};
 
 /// How long one attempt at one member may take before the next member is
 /// tried: longer than a commit, shorter than an election.
@@ -85,6 +88,18 @@ impl ClientError {
             _ => 1,
         }
     }
+}
+
+/// Which member a read goes to (`node get --from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum ReadFrom {
+    /// The leader (found and followed like for writes).
+    #[default]
+    Leader,
+    /// Any member: each client picks one of its file by its id, so many
+    /// clients spread their reads over all members. A follower serves a
+    /// linearizable read after one message to the leader.
+    Any,
 }
 
 /// One client: a socket, an id and a sequence number.
@@ -172,9 +187,36 @@ impl Client {
         self.write(Op::Delete { key: key.into() })
     }
 
-    /// The value of `key`, linearizable (read through the log).
+    /// The value of `key`, linearizable, read at the leader.
     pub fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, ClientError> {
-        match self.command(Op::Get { key: key.into() })? {
+        self.get_with(key, Consistency::Linearizable, ReadFrom::Leader)
+    }
+
+    /// The value of `key`, as fresh as `consistency` asks, read from
+    /// `from`. No log entry is written.
+    pub fn get_with(
+        &mut self,
+        key: &str,
+        consistency: Consistency,
+        from: ReadFrom,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        self.seq += 1;
+        let seq = self.seq;
+        let query = Op::get_query(key);
+        if query.len() > self.max_entry_bytes {
+            return Err(ClientError::CommandTooLarge { bytes: query.len(), max: self.max_entry_bytes });
+        }
+        let start = match from {
+            ReadFrom::Leader => None,
+            ReadFrom::Any => {
+                self.members.get(self.client_id as usize % self.members.len().max(1)).map(|m| m.id)
+            }
+        };
+        let reply = match self.call_from(seq, Wire::Read { seq, query, consistency }, start)?.reply {
+            Reply::Applied(bytes) => postcard::from_bytes(&bytes).map_err(|_| ClientError::BadReply)?,
+            _ => return Err(ClientError::BadReply),
+        };
+        match reply {
             KvReply::Value(v) => Ok(v),
             _ => Err(ClientError::BadReply),
         }
@@ -336,8 +378,16 @@ impl Client {
     /// member when an attempt goes unanswered, backs off while the leader
     /// is busy, until a member answers for good or the timeout.
     fn call(&mut self, seq: u64, wire: Wire) -> Result<Answer, ClientError> {
+        self.call_from(seq, wire, None)
+    }
+
+    /// [`Client::call`], first at `start` (the believed leader if none).
+    /// A member that answers a read is not taken for the leader.
+    fn call_from(&mut self, seq: u64, wire: Wire, start: Option<u64>) -> Result<Answer, ClientError> {
         let deadline = Instant::now() + self.timeout;
-        let mut target = self.leader.unwrap_or_else(|| self.members.first().map_or(0, |m| m.id));
+        let is_read = matches!(wire, Wire::Read { .. });
+        let believed = self.leader.unwrap_or_else(|| self.members.first().map_or(0, |m| m.id));
+        let mut target = start.unwrap_or(believed);
         let mut busy_pause = BUSY_PAUSE_MIN;
         let mut unanswered = false;
         while Instant::now() < deadline {
@@ -379,7 +429,9 @@ impl Client {
             }
             match reply {
                 Some((from, reply @ (Reply::Applied(_) | Reply::Members(_) | Reply::Refused(_)))) => {
-                    self.leader = Some(from);
+                    if !is_read || start.is_none() {
+                        self.leader = Some(from);
+                    }
                     return Ok(Answer { reply, unanswered });
                 }
                 Some((_, reply @ Reply::TooLarge { .. })) => return Ok(Answer { reply, unanswered }),

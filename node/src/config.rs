@@ -21,6 +21,10 @@
 //! snapshot_bytes = 2097152          # or this many data bytes (2 MiB)
 //! segment_bytes = 4194304           # WAL segment files of 4 MiB
 //!
+//! [reads]                          # optional; lease reads are off by default
+//! lease = false                     # serve `--consistency lease` reads without a round
+//! clock_drift_percent = 10          # no clock runs more than 10% faster than another's
+//!
 //! [[node]]
 //! id = 1
 //! addr = "127.0.0.1:7101"           # or "[::1]:7101", or "db1.internal:7101"
@@ -68,6 +72,8 @@ pub enum ConfigError {
     Limits(String),
     #[error("bad [log] settings: {0}")]
     Log(String),
+    #[error("bad [reads] settings: {0}")]
+    Reads(String),
     #[error("member {id} listens on {addr}{}, which is not a loopback address, and the cluster has no secret: set secret or secret_file (or insecure = true to run unauthenticated)", resolved_note(addr, resolved))]
     Insecure { id: u64, addr: PeerAddr, resolved: SocketAddr },
     #[error("member {id}: cannot resolve {addr}: {reason}")]
@@ -84,6 +90,7 @@ pub struct ClusterConfig {
     pub timing: Timing,
     pub limits: Limits,
     pub log: LogSettings,
+    pub reads: ReadSettings,
     /// `insecure = true`: members off loopback may run without a secret.
     pub insecure: bool,
     /// Member N keeps its WAL in `data_dir/node-N`.
@@ -145,6 +152,39 @@ impl Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing::NODE
+    }
+}
+
+/// `[reads]`: lease reads (thesis §6.4.1; `member/lease.rs`). A leader
+/// serves `--consistency lease` reads without a round of heartbeats for a
+/// lease of `(election_min_ticks - 1) × tick_ms / (1 + clock_drift_percent
+/// / 100)` after a round a majority answered. That is linearizable only if
+/// no member's clock runs more than `clock_drift_percent` faster than
+/// another's (the rate, not the offset: clocks need not agree on the
+/// time). Off, a lease read is a linearizable one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadSettings {
+    pub lease: bool,
+    pub clock_drift_percent: u32,
+}
+
+impl Default for ReadSettings {
+    fn default() -> Self {
+        ReadSettings { lease: false, clock_drift_percent: 10 }
+    }
+}
+
+impl ReadSettings {
+    /// The most `clock_drift_percent` may be: a bound past it leaves
+    /// almost no lease.
+    pub const MAX_DRIFT_PERCENT: u32 = 1000;
+
+    /// The lease with `timing`, when lease reads are on.
+    pub fn lease(&self, timing: &Timing) -> Option<std::time::Duration> {
+        let drift = 1.0 + f64::from(self.clock_drift_percent) / 100.0;
+        let tick = std::time::Duration::from_millis(timing.tick_ms);
+        self.lease.then(|| crate::member::lease::Lease::duration(tick, timing.election_min_ticks, drift))
     }
 }
 
@@ -230,6 +270,8 @@ struct RawConfig {
     limits: Limits,
     #[serde(default)]
     log: LogSettings,
+    #[serde(default)]
+    reads: ReadSettings,
     #[serde(default)]
     insecure: bool,
     #[serde(default = "default_data_dir")]
@@ -329,6 +371,7 @@ fn parse_with(
     check_timing(&raw.timing)?;
     check_limits(&raw.limits)?;
     check_log(&raw.log, &raw.limits)?;
+    check_reads(&raw.reads, &raw.timing)?;
     let nodes = check_members(raw.node)?;
     Ok(ClusterConfig {
         cluster_id: raw.cluster_id,
@@ -336,6 +379,7 @@ fn parse_with(
         timing: raw.timing,
         limits: raw.limits,
         log: raw.log,
+        reads: raw.reads,
         insecure: raw.insecure,
         data_dir: raw.data_dir,
         nodes,
@@ -381,6 +425,27 @@ fn check_timing(t: &Timing) -> Result<(), ConfigError> {
         }
         Err(E::Zero("heartbeat_interval_ticks")) => fail("heartbeat_ticks must be at least 1".into()),
         Err(e) => fail(e.to_string()),
+    }
+}
+
+/// A drift bound in range, and a lease that outlasts a heartbeat interval
+/// (a shorter one would have run out before the next round renews it).
+fn check_reads(r: &ReadSettings, t: &Timing) -> Result<(), ConfigError> {
+    let max = ReadSettings::MAX_DRIFT_PERCENT;
+    if r.clock_drift_percent > max {
+        return Err(ConfigError::Reads(format!(
+            "clock_drift_percent {} must be in 0..={max}",
+            r.clock_drift_percent
+        )));
+    }
+    let heartbeat = std::time::Duration::from_millis(t.tick_ms * u64::from(t.heartbeat_ticks));
+    match r.lease(t) {
+        Some(lease) if lease <= heartbeat => Err(ConfigError::Reads(format!(
+            "the lease ({} ms with this timing and drift) is not longer than a heartbeat interval ({} ms): lease reads would seldom hold",
+            lease.as_millis(),
+            heartbeat.as_millis()
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -7,9 +7,11 @@
 //! once: a command whose seq equals the session's gets the stored reply
 //! without being applied again, an older one gets [`KvReply::Stale`].
 //!
-//! Gets go through the log too (that is what makes them linearizable: a
-//! get sees every write committed before it was proposed); they need no
-//! session entry, since applying a get twice changes nothing.
+//! Gets are queries ([`StateMachine::query`]: a `Op::Get` encoded like a
+//! command's op) answered from the applied state; the member decides when
+//! that state is fresh enough for the read's consistency. A get may also
+//! go through the log as a command; it needs no session entry, since
+//! applying a get twice changes nothing.
 //!
 //! A put's value is copied out of the log entry it came in, not kept as
 //! a slice of it. A slice would
@@ -104,6 +106,13 @@ pub enum KvReply {
     Stale,
     /// The entry did not decode as a [`KvCommand`]; nothing applied.
     Malformed,
+}
+
+impl Op {
+    /// A get's query for [`StateMachine::query`].
+    pub fn get_query(key: &str) -> Vec<u8> {
+        postcard::to_allocvec(&Op::Get { key: key.into() }).unwrap_or_default()
+    }
 }
 
 impl KvCommand {
@@ -229,6 +238,16 @@ impl StateMachine for KvStore {
         let reply = match postcard::from_bytes::<CommandRef<'_>>(data) {
             Ok(cmd) => self.execute(index, cmd),
             Err(_) => KvReply::Malformed,
+        };
+        postcard::to_allocvec(&reply).unwrap_or_default()
+    }
+
+    /// `query` is an [`Op::Get`], postcard-encoded; the answer a
+    /// [`KvReply::Value`] (or `Malformed`).
+    fn query(&self, query: &[u8]) -> Vec<u8> {
+        let reply = match postcard::from_bytes::<OpRef<'_>>(query) {
+            Ok(OpRef::Get { key }) => KvReply::Value(self.get(key).map(<[u8]>::to_vec)),
+            _ => KvReply::Malformed,
         };
         postcard::to_allocvec(&reply).unwrap_or_default()
     }

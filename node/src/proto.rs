@@ -28,6 +28,13 @@ pub enum Wire {
         seq: u64,
         reply: Reply,
     },
+    /// Client to any member: answer `query` from the state machine, as
+    /// fresh as `consistency` asks (`member/reads.rs`). No log entry.
+    Read {
+        seq: u64,
+        query: Vec<u8>,
+        consistency: Consistency,
+    },
     /// Client to any member: how are you?
     StatusQuery {
         seq: u64,
@@ -76,10 +83,39 @@ pub struct MembersInfo {
     pub matched: Vec<(u64, u64)>,
 }
 
+/// How fresh a read must be (`node get --consistency`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Consistency {
+    /// Sees every write acknowledged before the read was sent: the leader
+    /// confirms with a round of heartbeats that it still leads (ReadIndex,
+    /// thesis §6.4), or a follower asks the leader for that index.
+    #[default]
+    Linearizable,
+    /// Linearizable as long as no member's clock runs faster than the
+    /// cluster's stated drift bound relative to another's: the leader
+    /// answers within its lease without a round (thesis §6.4.1). Without
+    /// `[reads] lease = true` in cluster.toml, the same as linearizable.
+    Lease,
+    /// Whatever the member that answers has applied: possibly stale, never
+    /// a value that was not committed.
+    Serializable,
+}
+
+impl Consistency {
+    pub fn name(self) -> &'static str {
+        match self {
+            Consistency::Linearizable => "linearizable",
+            Consistency::Lease => "lease",
+            Consistency::Serializable => "serializable",
+        }
+    }
+}
+
 /// A member's answer to a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
-    /// Committed and applied; the state machine's reply.
+    /// Committed and applied; the state machine's reply. For a
+    /// [`Wire::Read`], the state machine's answer to the query.
     Applied(Vec<u8>),
     /// Ask someone else; the leader of the current term if known.
     /// `leader_addr`: its address, when the configuration records one (a

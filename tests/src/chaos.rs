@@ -32,6 +32,8 @@ pub struct ChaosRun {
     pub crash_points: Vec<CrashPoint>,
     /// What the `churn` nemesis did.
     pub churn: Churn,
+    /// Reads the servers answered, by kind.
+    pub reads: node::member::ReadCounts,
     pub result: Result<(), Failure>,
 }
 
@@ -43,7 +45,7 @@ pub const SNAPSHOT_ENTRIES: u64 = 100;
 /// One run of `nemesis` (a [`Nemesis::NAMES`] entry) on `seed`.
 pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
     let wall = Instant::now();
-    let profile = Nemesis::by_name(nemesis).unwrap_or(Nemesis::NONE);
+    let profile = Nemesis::parse(nemesis).unwrap_or(Nemesis::NONE);
     // Membership changes need servers to add: 7, 3 of them the bootstrap
     // voters; the selfremove operator starts from 2 voters of 5.
     let (servers, voters) = match profile {
@@ -75,6 +77,7 @@ pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
         wall: wall.elapsed(),
         crash_points,
         churn: sim.churn_stats(),
+        reads: sim.read_counts(),
         result,
     }
 }
@@ -95,9 +98,13 @@ fn drive(sim: &mut Sim) -> Result<(), Failure> {
         );
         return Err(Failure::Scenario { event, what });
     }
-    linearizability::check(&sim.client_history()).map_err(|v| Failure::Invariant {
+    let history = sim.client_history();
+    linearizability::check(&history).map_err(|v| Failure::Invariant {
         event,
         what: format!("history not linearizable on key {:?}: {:?}", v.key, v.operations),
+    })?;
+    linearizability::check_serializable(sim.serializable_reads(), &history).map_err(|read| {
+        Failure::Invariant { event, what: format!("a serializable read saw a value no put wrote: {read:?}") }
     })?;
     converge(sim)
 }

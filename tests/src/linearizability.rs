@@ -67,6 +67,28 @@ pub fn check(history: &[Operation]) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Serializable reads (`reads`, gets that may be stale) against the
+/// history of writes: each saw nothing, or a value some put of its key
+/// wrote, invoked before the read returned. Put values must be unique.
+/// The first read that saw a value no such put wrote.
+pub fn check_serializable<'a>(reads: &'a [Operation], history: &[Operation]) -> Result<(), &'a Operation> {
+    let by_value: BTreeMap<(&str, &[u8]), u64> = (history.iter())
+        .filter_map(|o| match &o.op {
+            KvOp::Put(v) => Some(((o.key.as_str(), v.as_slice()), o.invoked)),
+            _ => None,
+        })
+        .collect();
+    for read in reads {
+        let KvOp::Get(Some(value)) = &read.op else { continue };
+        let returned = read.returned.unwrap_or(u64::MAX);
+        match by_value.get(&(read.key.as_str(), value.as_slice())) {
+            Some(&invoked) if invoked <= returned => {}
+            _ => return Err(read),
+        }
+    }
+    Ok(())
+}
+
 /// An invocation or an answer of operation `op`, in time order.
 #[derive(Clone, Copy, Debug)]
 struct Event {

@@ -132,3 +132,30 @@ fn chaos_relearn() {
     let (seeds, taken) = run_operator("relearn");
     assert!(taken >= 10 * seeds, "{taken} changes taken in {seeds} runs");
 }
+
+#[test]
+fn chaos_clock() {
+    run("clock");
+}
+
+/// Every kind of read is served: ReadIndex at leaders and followers, the
+/// lease, serializable reads.
+#[test]
+fn every_kind_of_read_is_served() {
+    let run = chaos::run(1, "none", DiskProfile::TORN);
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    let r = run.reads;
+    assert!(r.read_index > 50 && r.lease > 50 && r.serializable > 50, "{r:?}");
+}
+
+/// The drift bound is what keeps lease reads linearizable: with the
+/// leader's clock 5× slow (`clockbeyond`) and partitions cutting it off
+/// while clients still reach it, the checker finds stale reads.
+#[test]
+fn a_clock_drift_beyond_the_bound_is_caught_by_the_checker() {
+    let caught = (0..40).any(|seed| {
+        let run = chaos::run(seed, "partition,clockbeyond", DiskProfile::TORN);
+        matches!(&run.result, Err(e) if e.to_string().contains("not linearizable"))
+    });
+    assert!(caught, "no stale lease read in 40 seeds with clocks far beyond the bound");
+}

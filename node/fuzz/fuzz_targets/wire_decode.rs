@@ -184,7 +184,7 @@ fn setup(mode: u8, kv: &mut KvStore) -> Raft {
             raft.propose(&b"e"[..]).expect("leader");
             drain(&mut raft, kv);
             let term = raft.current_term();
-            let body = Body::AppendEntriesReply(AppendReply::Success { match_index: 5 });
+            let body = Body::AppendEntriesReply(AppendReply::Success { match_index: 5, round: 0 });
             raft.step(Message { from: 2, to: ME, term, body }).expect("a reply of our term");
             drain(&mut raft, kv);
             assert_eq!(raft.commit_index(), 5);
@@ -195,7 +195,13 @@ fn setup(mode: u8, kv: &mut KvStore) -> Raft {
         4 => {
             let mut raft = core(Persisted::default(), 5);
             let entries = vec![entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 2, b"c"), entry(4, 2, b"d")];
-            let body = Body::AppendEntries { prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 2 };
+            let body = Body::AppendEntries {
+                prev_log_index: 0,
+                prev_log_term: 0,
+                entries,
+                leader_commit: 2,
+                round: 0,
+            };
             raft.step(Message { from: 2, to: ME, term: 2, body }).expect("a valid append");
             assert_eq!(raft.commit_index(), 2);
             raft
@@ -288,6 +294,13 @@ fuzz_target!(|data: &[u8]| {
                     let _ = raft.propose(command);
                     check_log(&raft);
                 }
+            }
+            // A read: the core places it or says it cannot; the query
+            // itself must not disturb the store.
+            Wire::Read { seq, query, .. } => {
+                let _ = raft.read_index(seq);
+                let _ = node::member::StateMachine::query(&direct_kv, &query);
+                check_log(&raft);
             }
             // The driver's other inputs: ticks, a persist.
             Wire::StatusQuery { seq } => {

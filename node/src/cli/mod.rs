@@ -60,8 +60,23 @@ enum Command {
         #[arg(long)]
         value_file: Option<PathBuf>,
     },
-    /// Print the value of KEY (exit 1 if there is none).
-    Get { key: String },
+    /// Print the value of KEY (exit 1 if there is none). Reads write
+    /// nothing to the log.
+    Get {
+        key: String,
+        /// linearizable: sees every write acknowledged before it (a round
+        /// of heartbeats at the leader); lease: the same without the round
+        /// while the leader's lease holds, if cluster.toml's [reads] turns
+        /// leases on (safe within its clock-drift bound); serializable:
+        /// whatever the member that answers has applied (may be stale).
+        #[arg(long, value_enum, default_value_t)]
+        consistency: crate::proto::Consistency,
+        /// leader: read at the leader; any: at a member picked by this
+        /// client (a follower asks the leader for a read index, then
+        /// answers itself).
+        #[arg(long, value_enum, default_value_t)]
+        from: crate::client::ReadFrom,
+    },
     /// Remove KEY.
     Delete { key: String },
     /// One line per member: id, addr, role, term, commit, last and applied index.
@@ -105,7 +120,9 @@ pub fn main() -> ExitCode {
         Command::Put { key, value, value_file } => {
             ops::put(&args.config, args.timeout, &key, value, value_file.as_deref())
         }
-        Command::Get { key } => ops::get(&args.config, args.timeout, &key),
+        Command::Get { key, consistency, from } => {
+            ops::get(&args.config, args.timeout, &key, consistency, from)
+        }
         Command::Delete { key } => ops::delete(&args.config, args.timeout, &key),
         Command::Status { json } => status::status(&args.config, args.timeout, json),
         Command::Local => local::local(&args.config, args.timeout),

@@ -55,9 +55,15 @@ pub(super) fn delete(config: &Path, timeout: Duration, key: &str) -> ExitCode {
     with_client(config, timeout, |c| c.delete(key).map(|()| ExitCode::SUCCESS))
 }
 
-pub(super) fn get(config: &Path, timeout: Duration, key: &str) -> ExitCode {
+pub(super) fn get(
+    config: &Path,
+    timeout: Duration,
+    key: &str,
+    consistency: crate::proto::Consistency,
+    from: crate::client::ReadFrom,
+) -> ExitCode {
     with_client(config, timeout, |c| {
-        Ok(match c.get(key)? {
+        Ok(match c.get_with(key, consistency, from)? {
             Some(value) => {
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(&value).and_then(|()| out.write_all(b"\n"));

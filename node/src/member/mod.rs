@@ -36,6 +36,10 @@
 
 mod admin;
 pub mod config_frame;
+pub mod lease;
+mod reads;
+
+pub use reads::ReadCounts;
 mod requests;
 pub mod snapshot_store;
 mod transfer;
@@ -43,6 +47,8 @@ mod transfer;
 use raft::{Message, Raft, Role};
 
 use crate::proto::Reply;
+use lease::Lease;
+use reads::Reads;
 use requests::Requests;
 use snapshot_store::{SnapshotJob, SnapshotPart, SnapshotPolicy, SnapshotSource, SnapshotStore};
 use transfer::Senders;
@@ -55,6 +61,14 @@ pub trait StateMachine: Send + 'static {
     /// `data` is shared with the log; a state machine should copy what it
     /// keeps (a slice would pin the log's buffers after compaction).
     fn apply(&mut self, index: u64, data: &bytes::Bytes) -> Vec<u8>;
+
+    /// Answers a read-only `query` from the state as applied so far (a
+    /// read that does not go through the log: `member/reads.rs` decides
+    /// when the state is fresh enough). The default knows no queries.
+    fn query(&self, query: &[u8]) -> Vec<u8> {
+        let _ = query;
+        Vec::new()
+    }
 
     /// A consistent view of the state after the last applied entry, cheap
     /// to take: it is written out while the state machine goes on. The
@@ -92,6 +106,8 @@ pub struct Member {
     raft: Raft,
     sm: Box<dyn StateMachine>,
     requests: Requests,
+    /// Client reads outside the log, and the lease (`reads.rs`).
+    reads: Reads,
     /// Index of the last entry the state machine has applied (the core's own
     /// `applied_index` counts what it handed out, one step earlier).
     applied_index: u64,
@@ -206,6 +222,7 @@ impl Member {
             raft,
             sm,
             requests: Requests::default(),
+            reads: Reads::new(Lease::new(Box::new(lease::BootClock), None)),
             applied_index,
             last_seen,
             was_member,
@@ -216,6 +233,13 @@ impl Member {
 
     pub fn raft(&self) -> &Raft {
         &self.raft
+    }
+
+    /// Serves lease reads for `duration` after a round a majority
+    /// answered, on `clock` (see `lease.rs`); the core's
+    /// `Config::lease_reads` must be on.
+    pub fn set_lease(&mut self, clock: Box<dyn lease::Clock>, duration: std::time::Duration) {
+        self.reads.lease = Lease::new(clock, Some(duration));
     }
 
     /// The core's status, with the index the state machine has applied.
@@ -239,6 +263,8 @@ impl Member {
 
     pub fn tick(&mut self) {
         self.raft.tick();
+        let redirect = self.redirect();
+        self.reads.tick(&redirect);
         let mut out = transfer::SendOutcome::default();
         self.snapshots.senders.tick(&mut out);
         self.send_outcome(out);
@@ -327,6 +353,7 @@ impl Member {
                     }
                 }
                 replies.extend(self.apply(ready.committed_entries));
+                replies.extend(self.serve_reads(ready.read_states));
                 self.raft.advance();
                 self.maybe_snapshot();
                 if replies.is_empty() {
@@ -343,6 +370,9 @@ impl Member {
         if !self.snapshots.parts.is_empty() {
             return Action::Transfer(std::mem::take(&mut self.snapshots.parts));
         }
+        if self.reads.has_refused() {
+            return Action::Reply(self.reads.take_refused());
+        }
         if let Some(job) = self.snapshots.job.take() {
             return Action::WriteSnapshot(job);
         }
@@ -355,6 +385,7 @@ impl Member {
         if !self.raft.has_ready() {
             return self.end_turn();
         }
+        self.reads.lease.note_round(self.raft.open_round());
         let mut ready = self.raft.ready();
         if let Some(install) = &ready.snapshot {
             // The received data is durable already; it becomes current
@@ -416,9 +447,12 @@ impl Member {
             self.snapshots.senders.clear();
         }
         let keep_term = (role == Role::Leader).then_some(term);
-        let abandoned = self.requests.abandon(&self.redirect(), keep_term);
-        let abandoned =
+        let redirect = self.redirect();
+        let abandoned = self.requests.abandon(&redirect, keep_term);
+        let mut abandoned: Vec<ClientReply> =
             abandoned.into_iter().map(|(client, seq, reply)| ClientReply { client, seq, reply }).collect();
+        self.reads.abandon(&redirect);
+        abandoned.extend(self.reads.take_refused());
         Action::RoleChanged { change: RoleChange { role, term, leader }, abandoned }
     }
 }

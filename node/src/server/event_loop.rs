@@ -279,6 +279,11 @@ impl EventLoop {
                     self.reply(reply);
                 }
             }
+            Wire::Read { seq, query, consistency } => {
+                if let Some(reply) = self.member.on_read(from, seq, query, consistency) {
+                    self.reply(reply);
+                }
+            }
             Wire::Admin { seq, request } => {
                 let answer = self.member.on_admin(from, seq, request);
                 if let Some(reply) = answer {

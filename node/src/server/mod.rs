@@ -194,7 +194,10 @@ impl Server {
         net_config.accept_members = options.join.is_some();
         let raft = raft::Raft::new(raft_config(&options, &net_config), persisted, rng)?;
         let policy = SnapshotPolicy { entries: log.snapshot_entries, bytes: log.snapshot_bytes };
-        let member = Member::with_snapshots(raft, sm, Box::new(store), policy);
+        let mut member = Member::with_snapshots(raft, sm, Box::new(store), policy);
+        if let Some(lease) = options.config.reads.lease(&options.config.timing) {
+            member.set_lease(Box::new(crate::member::lease::BootClock), lease);
+        }
         let storage = opened.storage;
         let transport = net::Transport::bind(net_config)
             .map_err(|source| StartError::Bind { addr: display_addr(&name, addr), source })?;
@@ -352,6 +355,7 @@ fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
         resend_ticks: resend_ticks(t, net.message_deadline_us),
         noop_on_election: options.noop_on_election,
         check_quorum: true,
+        lease_reads: options.config.reads.lease,
         max_entry_bytes: options.config.limits.max_entry_bytes,
         max_uncommitted_bytes: options.config.limits.max_uncommitted_bytes,
         ..t.core_config(options.id, voters)

@@ -29,9 +29,10 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// One nemesis profile (none, crash, partition, oneway, holdback,
-    /// slowdisk, forge, all, churn, selfremove, relearn); default: every one.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Nemesis::NAMES))]
-    nemesis: Option<String>,
+    /// slowdisk, forge, clock, all, churn, selfremove, relearn), or several
+    /// joined by commas (`partition,clockbeyond`); default: every one.
+    #[arg(long, value_parser = nemesis_list)]
+    nemesis: Option<&'static str>,
     /// Disk profile: instant, ssd or torn.
     #[arg(long, default_value = "torn", value_parser = clap::builder::PossibleValuesParser::new(["instant", "ssd", "torn"]))]
     disk: String,
@@ -40,11 +41,22 @@ struct Args {
     jobs: Option<usize>,
 }
 
+/// A profile list `Nemesis::parse` takes (leaked: it lives for the run).
+fn nemesis_list(s: &str) -> Result<&'static str, String> {
+    match Nemesis::parse(s) {
+        Some(_) => Ok(Box::leak(s.to_owned().into_boxed_str())),
+        None => Err(format!(
+            "unknown nemesis in {s:?}; one of {} (or clockbeyond), joined by commas",
+            Nemesis::NAMES.join(", ")
+        )),
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let disk = DiskProfile::by_name(&args.disk).unwrap_or(DiskProfile::TORN);
     let profiles: Vec<&'static str> = match &args.nemesis {
-        Some(n) => Nemesis::NAMES.iter().copied().filter(|p| p == n).collect(),
+        Some(n) => vec![n],
         None => Nemesis::NAMES.to_vec(),
     };
     let seeds = match args.seed {

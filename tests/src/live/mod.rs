@@ -149,6 +149,7 @@ impl Live {
                 snapshot_bytes: u64::MAX,
                 ..Default::default()
             },
+            reads: Default::default(),
             insecure: false,
             data_dir: self.dir.path().to_path_buf(),
             nodes,

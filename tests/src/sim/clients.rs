@@ -8,10 +8,17 @@
 //! the key-value store's sessions apply a retried write once. An operation
 //! is invoked when first sent and returns when its reply arrives; a write
 //! still unanswered at the end may or may not have happened.
+//!
+//! Gets are reads outside the log, of every consistency, half of them sent
+//! to the leader and half to a member drawn at random (`--from any`).
+//! Linearizable and lease gets join the history the linearizability
+//! checker takes; serializable ones are kept apart
+//! ([`Clients::serializable_reads`]): they may be stale, but must never see
+//! a value no put wrote.
 
 use node::kv::{KvCommand, KvReply, Op};
-use node::member::ClientReply;
-use node::proto::Reply;
+use node::member::{ClientReply, ReadCounts};
+use node::proto::{Consistency, Reply};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -40,6 +47,10 @@ struct Pending {
     op: KvOp,
     command: Vec<u8>,
     invoked: u64,
+    /// A get: its consistency.
+    read: Option<Consistency>,
+    /// The member a get from any member goes to (None: the leader).
+    to: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -61,6 +72,11 @@ pub struct Clients {
     servers: usize,
     rng: ChaCha8Rng,
     history: Vec<Operation>,
+    /// Serializable gets that returned: not linearizable by design.
+    serializable: Vec<Operation>,
+    /// Reads answered by servers that crashed since (their counts die
+    /// with them).
+    reads_of_the_dead: ReadCounts,
     /// No new operation starts after this (µs).
     pub stop_at_us: u64,
 }
@@ -82,6 +98,8 @@ impl Clients {
             servers,
             rng: ChaCha8Rng::seed_from_u64(seed),
             history: Vec::new(),
+            serializable: Vec::new(),
+            reads_of_the_dead: ReadCounts::default(),
             stop_at_us: u64::MAX,
         }
     }
@@ -114,6 +132,16 @@ impl Clients {
         h
     }
 
+    /// Serializable gets that returned.
+    pub fn serializable_reads(&self) -> &[Operation] {
+        &self.serializable
+    }
+
+    /// Adds the reads a crashed server had answered.
+    pub(super) fn count_reads(&mut self, c: ReadCounts) {
+        self.reads_of_the_dead += c;
+    }
+
     /// A new operation for client `c`.
     fn next_op(&mut self, c: usize, now_us: u64) -> Pending {
         let key = KEYS[self.rng.random_range(0..KEYS.len())].to_string();
@@ -125,11 +153,26 @@ impl Clients {
                 let value = format!("{c}.{seq}").into_bytes();
                 (Op::Put { key: key.clone(), value: value.clone() }, KvOp::Put(value))
             }
-            9..18 => (Op::Get { key: key.clone() }, KvOp::Get(None)),
+            9..18 => {
+                const MODES: [Consistency; 3] =
+                    [Consistency::Linearizable, Consistency::Lease, Consistency::Serializable];
+                let read = MODES[self.rng.random_range(0..MODES.len())];
+                let to = self.rng.random_bool(0.5).then(|| self.rng.random_range(0..self.servers));
+                let command = Op::get_query(&key);
+                return Pending {
+                    seq,
+                    key,
+                    op: KvOp::Get(None),
+                    command,
+                    invoked: now_us,
+                    read: Some(read),
+                    to,
+                };
+            }
             _ => (Op::Delete { key: key.clone() }, KvOp::Delete),
         };
         let command = KvCommand { client_id: client.id, seq, op }.encode();
-        Pending { seq, key, op: kv_op, command, invoked: now_us }
+        Pending { seq, key, op: kv_op, command, invoked: now_us, read: None, to: None }
     }
 }
 
@@ -152,6 +195,20 @@ impl Sim {
         self.clients.history()
     }
 
+    /// Serializable gets that returned (see [`Clients::serializable_reads`]).
+    pub fn serializable_reads(&self) -> &[Operation] {
+        self.clients.serializable_reads()
+    }
+
+    /// Reads the servers answered in this run, by kind.
+    pub fn read_counts(&self) -> ReadCounts {
+        let mut total = self.clients.reads_of_the_dead;
+        for member in self.nodes.iter().filter_map(|n| n.member.as_ref()) {
+            total += member.read_counts();
+        }
+        total
+    }
+
     pub fn clients_outstanding(&self) -> usize {
         self.clients.outstanding()
     }
@@ -166,9 +223,13 @@ impl Sim {
         if client.generation != generation {
             return;
         }
-        if client.pending.is_some() {
+        if let Some(p) = client.pending.as_mut() {
             if client.timeout {
-                client.leader = (client.leader + 1) % self.clients.servers;
+                let servers = self.clients.servers;
+                match p.to.as_mut() {
+                    Some(to) => *to = (*to + 1) % servers,
+                    None => client.leader = (client.leader + 1) % servers,
+                }
             }
         } else if self.now_us < self.clients.stop_at_us {
             let op = self.clients.next_op(c, self.now_us);
@@ -191,8 +252,12 @@ impl Sim {
     fn client_send(&mut self, c: usize) {
         let client = &self.clients.list[c];
         let Some(p) = client.pending.as_ref() else { return };
-        let packet = Packet::Request { client: client.id, seq: p.seq, command: p.command.clone() };
-        let to = Addr::Server(client.leader);
+        let (id, seq, command) = (client.id, p.seq, p.command.clone());
+        let packet = match p.read {
+            Some(consistency) => Packet::Read { client: id, seq, query: command, consistency },
+            None => Packet::Request { client: id, seq, command },
+        };
+        let to = Addr::Server(p.to.unwrap_or(client.leader));
         self.transmit(packet, Addr::Client(c), to, true);
     }
 
@@ -209,11 +274,13 @@ impl Sim {
                         return self.violation(what);
                     }
                 };
-                let key = p.key.clone();
-                let invoked = p.invoked;
+                let (key, invoked, read) = (p.key.clone(), p.invoked, p.read);
                 client.pending = None;
                 let done = Operation { client: client.id, key, op, invoked, returned: Some(self.now_us) };
-                self.clients.history.push(done);
+                match read {
+                    Some(Consistency::Serializable) => self.clients.serializable.push(done),
+                    _ => self.clients.history.push(done),
+                }
                 let think = self.rng.random_range(THINK_US);
                 self.client_timer_in(c, think, false);
             }
@@ -222,6 +289,10 @@ impl Sim {
                 let next =
                     leader_hint.and_then(|h| usize::try_from(h).ok()).filter(|&h| (1..=servers).contains(&h));
                 client.leader = next.map_or((client.leader + 1) % servers, |h| h - 1);
+                // A member that cannot serve a read sends it to the leader.
+                if let Some(p) = client.pending.as_mut() {
+                    p.to = None;
+                }
                 self.client_timer_in(c, REDIRECT_US, false);
             }
             Reply::Busy => self.client_timer_in(c, BUSY_US, false),

@@ -11,7 +11,7 @@ use super::invariants::check_promise;
 use super::node::{CrashPoint, Input};
 use super::queue::{Addr, Event, Packet};
 use super::snapshots::{self, Snapshot};
-use super::{Sim, TICK_US};
+use super::Sim;
 
 impl Sim {
     /// Handles every event up to `until_us`, checking the invariants after
@@ -26,11 +26,13 @@ impl Sim {
         while self.failure.is_none() {
             let Some((at_us, event)) = self.queue.pop_due(until_us) else { break };
             self.now_us = at_us;
+            self.clock.store(at_us, std::sync::atomic::Ordering::Relaxed);
             self.events += 1;
             self.handle(event);
         }
         if self.failure.is_none() {
             self.now_us = until_us;
+            self.clock.store(until_us, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -38,7 +40,7 @@ impl Sim {
         match event {
             Event::Tick { server, incarnation } => {
                 if self.nodes[server].incarnation == incarnation && self.nodes[server].member.is_some() {
-                    self.queue.push(self.now_us + TICK_US, Event::Tick { server, incarnation });
+                    self.queue.push(self.now_us + self.tick_us(server), Event::Tick { server, incarnation });
                     self.input(server, Input::Tick);
                 }
             }
@@ -112,6 +114,14 @@ impl Sim {
             Input::Packet { from: Addr::Client(c), packet: Packet::Request { client, seq, command } } => {
                 if let Some(refusal) = member.on_request(client, seq, command) {
                     self.send_reply(i, c, refusal);
+                }
+            }
+            Input::Packet {
+                from: Addr::Client(c),
+                packet: Packet::Read { client, seq, query, consistency },
+            } => {
+                if let Some(reply) = member.on_read(client, seq, query, consistency) {
+                    self.send_reply(i, c, reply);
                 }
             }
             Input::Packet { .. } => {}

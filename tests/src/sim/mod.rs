@@ -17,6 +17,7 @@
 
 mod churn;
 pub mod clients;
+mod clock;
 mod disk;
 mod driver;
 mod invariants;
@@ -41,6 +42,7 @@ use node::{SimNode, Violations};
 use queue::EventQueue;
 
 pub use churn::Churn;
+pub use clock::DRIFT_BOUND;
 pub use disk::{Disk, DiskProfile};
 pub use nemesis::Nemesis;
 pub use node::CrashPoint;
@@ -74,6 +76,10 @@ pub struct Sim {
     /// The bootstrap configuration's size (`SimOptions::voters`).
     voters: usize,
     churn: churn::Churn,
+    /// Virtual time, as every server's clock reads it (`clock.rs`).
+    clock: clock::Now,
+    /// Each server's clock (its rate against virtual time).
+    clocks: Vec<clock::SimClock>,
 }
 
 /// What a simulated run is made of.
@@ -143,7 +149,10 @@ impl Sim {
             snapshot_entries: o.snapshot_entries,
             voters: o.voters.min(o.servers),
             churn: churn::Churn::default(),
+            clock: clock::Now::default(),
+            clocks: Vec::new(),
         };
+        sim.clocks = clock::clocks(&sim.clock, o.servers);
         sim.network.unreliable = o.unreliable;
         for i in 0..o.servers {
             sim.start(i);
@@ -181,8 +190,11 @@ impl Sim {
             true => (1..=self.voters as u64).collect(),
             false => Vec::new(), // a server waiting to be added
         };
+        // With clients, the key-value store: reads of every consistency,
+        // lease reads included.
+        let kv = self.clients.any();
         let config =
-            raft::Config { noop_on_election: self.clients.any(), ..raft::Config::lab(i as u64 + 1, voters) };
+            raft::Config { noop_on_election: kv, lease_reads: kv, ..raft::Config::lab(i as u64 + 1, voters) };
         let rng = Box::new(ChaCha8Rng::seed_from_u64(self.rng.random()));
         let mut persisted = self.nodes[i].disk.persisted();
         self.checker.reset(i);
@@ -202,12 +214,16 @@ impl Sim {
             Some(entries) => ::node::member::snapshot_store::SnapshotPolicy { entries, bytes: u64::MAX },
             None => ::node::member::snapshot_store::SnapshotPolicy::NEVER,
         };
+        let mut member = ::node::member::Member::with_snapshots(raft, sm, store, policy);
+        if kv {
+            member.set_lease(Box::new(self.clock_of(i)), clock::lease());
+        }
         let node = &mut self.nodes[i];
-        node.member = Some(::node::member::Member::with_snapshots(raft, sm, store, policy));
+        node.member = Some(member);
         node.incarnation += 1;
         let incarnation = node.incarnation;
         self.invariants.on_restart(i);
-        let phase = self.rng.random_range(1..=TICK_US);
+        let phase = self.rng.random_range(1..=self.tick_us(i));
         self.queue.push(self.now_us + phase, queue::Event::Tick { server: i, incarnation });
     }
 
@@ -238,8 +254,9 @@ impl Sim {
     /// torn), its turn in progress and waiting inputs with it.
     fn crash(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        if node.member.take().is_some() {
+        if let Some(member) = node.member.take() {
             node.incarnation += 1;
+            self.clients.count_reads(member.read_counts());
         }
         node.dirty = false;
         node.deferred.clear();

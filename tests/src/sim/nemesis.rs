@@ -18,6 +18,10 @@
 //! - forge: 1% of messages are followed by a forged copy with an extreme
 //!   value (a term past `MAX_TERM`, a log position with index and term
 //!   disagreeing, entries out of order), which the receiver must refuse.
+//! - clock: every server's clock runs at its own rate, within the lease's
+//!   drift bound, redrawn every 0.3–1 s (`clock.rs`). `clockbeyond` breaks
+//!   the bound (the leader's clock runs 5× slow), for the test that shows
+//!   the checker catches what the bound is for; never in `all`.
 //! - churn: membership changes and leadership transfers every 50–300 ms
 //!   (`churn.rs`), with every other fault above: the run has 7 servers, 3
 //!   of them the bootstrap voters, and the voters go between 3 and 7.
@@ -47,6 +51,8 @@ pub struct Nemesis {
     pub churn: bool,
     pub self_remove: bool,
     pub relearn: bool,
+    pub clock: bool,
+    pub clock_beyond: bool,
 }
 
 impl Nemesis {
@@ -60,6 +66,8 @@ impl Nemesis {
         churn: false,
         self_remove: false,
         relearn: false,
+        clock: false,
+        clock_beyond: false,
     };
     pub const ALL: Nemesis = Nemesis {
         crash: true,
@@ -71,10 +79,12 @@ impl Nemesis {
         churn: false,
         self_remove: false,
         relearn: false,
+        clock: true,
+        clock_beyond: false,
     };
 
     /// Profile names, for the command line and the tests.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "none",
         "crash",
         "partition",
@@ -82,6 +92,7 @@ impl Nemesis {
         "holdback",
         "slowdisk",
         "forge",
+        "clock",
         "all",
         "churn",
         "selfremove",
@@ -98,6 +109,8 @@ impl Nemesis {
             "holdback" => Nemesis { hold_back: true, ..n },
             "slowdisk" => Nemesis { slow_disk: true, ..n },
             "forge" => Nemesis { forge: true, ..n },
+            "clock" => Nemesis { clock: true, ..n },
+            "clockbeyond" => Nemesis { clock: true, clock_beyond: true, ..n },
             "all" => Nemesis::ALL,
             "churn" => Nemesis { churn: true, ..Nemesis::ALL },
             "selfremove" => Nemesis { self_remove: true, ..n },
@@ -120,6 +133,8 @@ impl Nemesis {
                 churn: acc.churn || n.churn,
                 self_remove: acc.self_remove || n.self_remove,
                 relearn: acc.relearn || n.relearn,
+                clock: acc.clock || n.clock,
+                clock_beyond: acc.clock_beyond || n.clock_beyond,
             })
         })
     }
@@ -149,6 +164,8 @@ pub enum Fault {
     /// The next step of the `selfremove` and `relearn` operators.
     SelfRemoveNext,
     RelearnNext,
+    /// New clock rates (`clock.rs`).
+    ClockNext,
     /// The end of a `selfremove` cut.
     Rejoin,
 }
@@ -164,6 +181,7 @@ impl Sim {
             (n.churn, Fault::ChurnNext),
             (n.self_remove, Fault::SelfRemoveNext),
             (n.relearn, Fault::RelearnNext),
+            (n.clock, Fault::ClockNext),
         ];
         for (on, fault) in first {
             if on {
@@ -232,6 +250,7 @@ impl Sim {
             }
             Fault::SelfRemoveNext if n.self_remove => self.self_remove_next(),
             Fault::RelearnNext if n.relearn => self.relearn_next(),
+            Fault::ClockNext if n.clock => self.clock_next(),
             Fault::Rejoin => self.network.set_groups(None),
             _ => {} // healed since
         }

@@ -23,6 +23,8 @@ pub enum Packet {
     Raft { msg: Message, hostile: bool },
     /// Client to server: propose `command`.
     Request { client: u64, seq: u64, command: Vec<u8> },
+    /// Client to server: answer `query` as fresh as `consistency` asks.
+    Read { client: u64, seq: u64, query: Vec<u8>, consistency: node::proto::Consistency },
     /// Server to client.
     Reply(ClientReply),
     /// Server to server: a snapshot chunk or its acknowledgement.
