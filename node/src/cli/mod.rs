@@ -3,6 +3,7 @@
 //! cluster.toml exit with 2, other failures with 1.
 
 mod admin;
+mod bench;
 mod local;
 mod ops;
 mod run;
@@ -109,6 +110,9 @@ enum Command {
     Remove { id: u64 },
     /// Hand leadership to voter ID, and wait until it leads.
     TransferLeader { id: u64 },
+    /// Measure the cluster (put, get, mixed) from many clients, beside this
+    /// machine's floor (floor: UDP echo on loopback, write + fdatasync).
+    Bench(bench::BenchArgs),
 }
 
 /// Parses the arguments, runs the command, returns the exit code.
@@ -131,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Promote { id } => admin::promote(&args.config, args.timeout, id),
         Command::Remove { id } => admin::remove(&args.config, args.timeout, id),
         Command::TransferLeader { id } => admin::transfer_leader(&args.config, args.timeout, id),
+        Command::Bench(bench) => bench::bench(&args.config, args.timeout, &bench),
     }
 }
 

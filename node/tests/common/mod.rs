@@ -21,6 +21,7 @@ pub fn local_config(n: u64, dir: &Path) -> ClusterConfig {
         timing: Timing::FAST_TEST,
         limits: Default::default(),
         log: Default::default(),
+        reads: Default::default(),
         insecure: false,
         data_dir: dir.to_path_buf(),
         nodes,
