@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use tests::procs::cli::MemberStatus;
+use tests::procs::cli::{Cli, PutOutcome};
 use tests::procs::netns::NetnsLab;
 use tests::procs::oracle::{assert_final, Writer};
 use tests::procs::ProcCluster;
@@ -147,4 +148,62 @@ fn netns_returning_member_does_not_disrupt_the_leader() {
     assert_eq!(leaders, vec![leader], "the leader changed");
     let report = writer.stop();
     assert_final(&mut cluster, &report);
+}
+
+/// What a leader cut off from its peers (`pause`: and stopped meanwhile)
+/// answers reads with, while a client still reaches it, once a new leader
+/// has acknowledged a newer value: the newer value or nothing, never the
+/// old one, in every consistency that promises linearizability.
+fn stale_reads_at_a_deposed_leader(test: &str, pause: bool) {
+    let ids = [1, 2, 3];
+    let Some(lab) = NetnsLab::create_or_skip(test, &ids) else { return };
+    let mut spec = lab.cluster_spec();
+    spec.extra_toml = "[reads]\nlease = true\n".into();
+    let mut cluster = ProcCluster::start(spec).unwrap();
+    let old = cluster.wait_leader(TIMEOUT).unwrap();
+    let cli = cluster.cli().clone();
+    assert!(matches!(cli.put("k", "old").unwrap(), PutOutcome::Acked));
+    let at_old = cluster.cli_for(old).unwrap();
+    assert_eq!(at_old.get_with("k", "lease", "leader").unwrap(), Some(Some("old".into())));
+    let rest: Vec<u64> = ids.into_iter().filter(|&id| id != old).collect();
+    lab.partition(&[&[old], &rest]).unwrap();
+    if pause {
+        cluster.pause(old, true).unwrap();
+    }
+    cluster
+        .wait_for("a leader among the others", TIMEOUT, |m| m.iter().any(|s| s.is_leader() && s.id != old))
+        .unwrap();
+    assert!(matches!(cli.put("k", "new").unwrap(), PutOutcome::Acked), "the new leader took no write");
+    if pause {
+        cluster.pause(old, false).unwrap();
+    }
+    let at_old = Cli { timeout: "300ms".into(), ..at_old };
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        for consistency in ["lease", "linearizable"] {
+            let answer = at_old.get_with("k", consistency, "leader").unwrap();
+            assert_ne!(
+                answer,
+                Some(Some("old".into())),
+                "a {consistency} read at the cut-off leader was stale"
+            );
+        }
+    }
+    lab.heal().unwrap();
+    assert_eq!(cli.get("k").unwrap(), Some("new".into()));
+}
+
+/// §6.4: a leader cut off from its peers (CheckQuorum has not deposed it
+/// yet) never serves a read older than what the new leader acknowledged.
+#[test]
+fn netns_a_leader_cut_off_from_its_peers_never_serves_a_stale_read() {
+    stale_reads_at_a_deposed_leader("netns_cut_off_reads", false);
+}
+
+/// §6.4.1: a leader stopped (SIGSTOP) past an election timeout while cut
+/// off, then resumed: its lease is over by the clock, though its ticks did
+/// not advance while it was stopped.
+#[test]
+fn netns_a_leader_paused_past_an_election_timeout_never_serves_a_stale_read() {
+    stale_reads_at_a_deposed_leader("netns_paused_reads", true);
 }

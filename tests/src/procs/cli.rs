@@ -92,6 +92,27 @@ impl Cli {
         }
     }
 
+    /// `node get KEY --consistency C --from F`: `Ok(Some(answer))` when a
+    /// member answered (`answer` is `None` for "not found"), `Ok(None)`
+    /// when none did within the timeout.
+    pub fn get_with(&self, key: &str, consistency: &str, from: &str) -> Result<Option<Option<String>>> {
+        let out = self.run(&["get", key, "--consistency", consistency, "--from", from])?;
+        let stderr = stderr_line(&out);
+        match out.status.code() {
+            Some(0) => {
+                Ok(Some(Some(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())))
+            }
+            Some(1) if stderr.contains("not found") => Ok(Some(None)),
+            Some(1) if stderr.contains("no answer") => Ok(None),
+            _ => Err(failed("node get", &out)),
+        }
+    }
+
+    /// This client with another cluster file.
+    pub fn with_config(&self, config: PathBuf) -> Cli {
+        Cli { config, ..self.clone() }
+    }
+
     /// `node status --json`, one entry per member, by id.
     pub fn status(&self) -> Result<Vec<MemberStatus>> {
         let out = self.run_with(&self.status_timeout, &["status", "--json"])?;

@@ -159,6 +159,31 @@ impl ProcCluster {
     pub fn log_path(&self, id: u64) -> PathBuf {
         log_path(&self.root, id)
     }
+    /// A client that knows member `id` only (a cluster file naming just
+    /// it): it asks that member and no other, whatever it answers.
+    pub fn cli_for(&self, id: u64) -> Result<Cli> {
+        let only = ClusterSpec {
+            members: self.spec.members.iter().filter(|m| m.0 == id).cloned().collect(),
+            ..self.spec.clone()
+        };
+        let path = self.root.join(format!("cluster-only-{id}.toml"));
+        fs::write(&path, only.toml(&self.root.join("data")))
+            .map_err(io("write a one-member cluster file"))?;
+        Ok(self.cli.with_config(path))
+    }
+
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) member `id`: a process
+    /// paused like a long stall or a VM migration.
+    pub fn pause(&self, id: u64, paused: bool) -> Result<()> {
+        let pid = self.pid(id).and_then(|p| rustix::process::Pid::from_raw(p as i32));
+        let pid = pid.ok_or_else(|| ProcError::Command {
+            command: "pause".into(),
+            detail: format!("member {id} is not running"),
+        })?;
+        let signal = if paused { rustix::process::Signal::STOP } else { rustix::process::Signal::CONT };
+        rustix::process::kill_process(pid, signal).map_err(|e| io("signal a member")(std::io::Error::from(e)))
+    }
+
     /// The temp dir: `cluster.toml`, `data/`, `logs/`.
     pub fn root(&self) -> &Path {
         &self.root
