@@ -72,6 +72,8 @@ pub(crate) struct Peer {
     pub(crate) rto: RtoEstimator,
     /// Acks to send, each with the boot of this peer it is for.
     pub(crate) acks: VecDeque<(u64, Ack)>,
+    /// When the oldest ack in `acks` was queued.
+    pub(crate) acks_since_us: u64,
     pub(crate) dedup: BootWindows,
     /// A learned client rather than a member from the peer table.
     pub(crate) is_client: bool,
@@ -92,6 +94,7 @@ impl Peer {
             sender: SendQueue::new(limits),
             rto: RtoEstimator::new(config.rto),
             acks: VecDeque::new(),
+            acks_since_us: 0,
             dedup: BootWindows::new(config.dedup_entries),
             is_client: false,
             last_heard_us: 0,
@@ -225,7 +228,8 @@ impl Endpoint {
     /// When `handle_timeout` should run next (it may be early, never late).
     pub fn poll_timeout(&self) -> Option<u64> {
         let peers = self.peers.iter().filter_map(|p| p.sender.next_timer());
-        peers.chain(self.reassembly.next_expiry()).chain(self.faults.next_release()).min()
+        let timers = peers.chain(self.reassembly.next_expiry()).chain(self.faults.next_release());
+        timers.chain(self.acks_due()).min()
     }
 
     /// The next delivered message, as bytes.
@@ -321,7 +325,7 @@ impl Endpoint {
         let n = self.peers.len();
         for step in 0..n {
             let i = (self.round_robin + step) % n;
-            if let Some(t) = self.build_data(now_us, i).or_else(|| self.build_acks(i)) {
+            if let Some(t) = self.build_data(now_us, i).or_else(|| self.build_acks(now_us, i)) {
                 self.round_robin = (i + 1) % n;
                 return Some((self.peers[i].id, t));
             }
@@ -343,8 +347,8 @@ impl Endpoint {
         Some(self.seal(i, &Frame { header, acks: &acks, data: &frag.data }))
     }
 
-    fn build_acks(&mut self, i: usize) -> Option<Transmit> {
-        if self.peers[i].acks.is_empty() {
+    fn build_acks(&mut self, now_us: u64, i: usize) -> Option<Transmit> {
+        if self.peers[i].acks.is_empty() || self.acks_may_wait(now_us, i) {
             return None;
         }
         let (ack_boot, acks) = self.take_acks(i, MAX_ACKS);
@@ -353,6 +357,22 @@ impl Endpoint {
         header.ack_boot = ack_boot;
         self.counters.acks_sent += acks.len() as u64;
         Some(self.seal(i, &Frame { header, acks: &acks, data: &[] }))
+    }
+
+    /// A client's acks wait for a message to ride on, up to
+    /// `client_ack_delay_us` and while they fit in one datagram.
+    fn acks_may_wait(&self, now_us: u64, i: usize) -> bool {
+        let peer = &self.peers[i];
+        peer.is_client
+            && peer.acks.len() < MAX_PIGGYBACK_ACKS
+            && now_us < peer.acks_since_us.saturating_add(self.config.client_ack_delay_us)
+    }
+
+    /// When the acks held for clients must go at the latest.
+    fn acks_due(&self) -> Option<u64> {
+        let delay = self.config.client_ack_delay_us;
+        let waiting = self.peers.iter().filter(|p| p.is_client && !p.acks.is_empty());
+        waiting.map(|p| p.acks_since_us.saturating_add(delay)).min()
     }
 
     /// Up to `max` queued acks for peer `i`, all for one boot of it (the

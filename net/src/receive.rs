@@ -114,7 +114,7 @@ impl Endpoint {
         let key = (self.peers[i].id, h.from_boot, h.msg_id);
         if self.peers[i].dedup.seen(h.from_boot, h.msg_id) || self.reassembly.holds(key, h.frag_index) {
             self.counters.duplicates += 1;
-            self.queue_ack(i, ack);
+            self.queue_ack(now_us, i, ack, false);
             return;
         }
         if self.events.len() >= self.config.event_queue {
@@ -131,18 +131,18 @@ impl Endpoint {
         }
         if h.frag_count == 1 {
             self.deliver(i, h, data.to_vec());
-            self.queue_ack(i, ack);
+            self.queue_ack(now_us, i, ack, true);
             return;
         }
         match self.reassembly.insert(now_us, key, h.frag_index, h.frag_count, data) {
-            Inserted::Stored => self.queue_ack(i, ack),
+            Inserted::Stored => self.queue_ack(now_us, i, ack, false),
             Inserted::Complete(bytes) => {
                 self.deliver(i, h, bytes);
-                self.queue_ack(i, ack);
+                self.queue_ack(now_us, i, ack, false);
             }
             Inserted::Duplicate => {
                 self.counters.duplicates += 1;
-                self.queue_ack(i, ack);
+                self.queue_ack(now_us, i, ack, false);
             }
             Inserted::Full => self.counters.drop(DropReason::QueueFull),
             Inserted::Inconsistent => self.counters.drop(DropReason::Malformed),
@@ -159,8 +159,18 @@ impl Endpoint {
     }
 
     /// Queues an ack of a fragment of `ack.0`, a boot of peer `i`.
-    fn queue_ack(&mut self, i: usize, ack: (u64, Ack)) {
-        let acks = &mut self.peers[i].acks;
+    /// `may_wait`: the ack of a whole single-datagram message, which may
+    /// wait a little for a reply to ride on (`client_ack_delay_us`);
+    /// others (fragments, duplicates) make every queued ack due now.
+    fn queue_ack(&mut self, now_us: u64, i: usize, ack: (u64, Ack), may_wait: bool) {
+        let peer = &mut self.peers[i];
+        let due_now = now_us.saturating_sub(self.config.client_ack_delay_us);
+        if peer.acks.is_empty() {
+            peer.acks_since_us = if may_wait { now_us } else { due_now };
+        } else if !may_wait {
+            peer.acks_since_us = peer.acks_since_us.min(due_now);
+        }
+        let acks = &mut peer.acks;
         acks.push_back(ack);
         if acks.len() > self.config.ack_queue {
             acks.pop_front();

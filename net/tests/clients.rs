@@ -133,3 +133,36 @@ fn a_client_that_rebinds_is_answered_at_its_new_address() {
     assert_eq!(round_trip(&mut s, &mut c, moved).as_deref(), Some("pong"));
     assert_eq!(s.clients(), 1);
 }
+
+/// A client's request is acknowledged by the reply when the reply comes
+/// within `client_ack_delay_us`: one datagram back, not two. Without a
+/// reply the ack goes alone once the delay has passed, and
+/// `poll_timeout` says when.
+#[test]
+fn a_clients_ack_waits_for_the_reply_then_goes_alone_at_the_delay() {
+    let mut s = server(true, 8, None);
+    let (mut c, me) = client(1, None);
+    let delay = Config::new(9, SERVER, BTreeMap::new()).client_ack_delay_us;
+    let t0 = 1_000_000;
+    c.send(t0, SERVER, "ping").unwrap();
+    while let Some(t) = c.poll_transmit(t0) {
+        s.handle_datagram(t0, me, &t.bytes);
+    }
+    let (from, _) = s.poll_message::<String>().expect("request");
+    assert!(s.poll_transmit(t0).is_none(), "the ack went at once");
+    assert_eq!(s.poll_timeout(), Some(t0 + delay), "no timer for the held ack");
+    s.send(t0 + delay / 2, from, "pong").unwrap();
+    let replies: Vec<_> = std::iter::from_fn(|| s.poll_transmit(t0 + delay / 2)).collect();
+    assert_eq!(replies.len(), 1, "the reply carries the ack");
+    for t in &replies {
+        c.handle_datagram(t0 + delay / 2, addr(7000), &t.bytes);
+    }
+    assert_eq!(c.counters().acks_received, 1);
+    // A second request, never answered: its ack goes alone at the delay.
+    c.send(t0 + delay, SERVER, "ping").unwrap();
+    while let Some(t) = c.poll_transmit(t0 + delay) {
+        s.handle_datagram(t0 + delay, me, &t.bytes);
+    }
+    assert!(s.poll_transmit(t0 + delay + delay / 2).is_none());
+    assert!(s.poll_transmit(t0 + 2 * delay).is_some(), "the ack did not go at the delay");
+}

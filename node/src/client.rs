@@ -39,6 +39,7 @@ use raft::MembershipChange;
 use crate::addr::PeerAddr;
 use crate::config::{ClusterConfig, ConfigError, Member};
 use crate::kv::{KvCommand, KvReply, Op};
+pub use crate::proto::ReadFrom;
 use crate::proto::{AdminRequest, Consistency, MemberStatus, MembersInfo, Reply, Role, Wire};
 
 /// How long one attempt at one member may take before the next member is
@@ -88,18 +89,6 @@ impl ClientError {
             _ => 1,
         }
     }
-}
-
-/// Which member a read goes to (`node get --from`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum ReadFrom {
-    /// The leader (found and followed like for writes).
-    #[default]
-    Leader,
-    /// Any member: each client picks one of its file by its id, so many
-    /// clients spread their reads over all members. A follower serves a
-    /// linearizable read after one message to the leader.
-    Any,
 }
 
 /// One client: a socket, an id and a sequence number.
@@ -212,7 +201,7 @@ impl Client {
                 self.members.get(self.client_id as usize % self.members.len().max(1)).map(|m| m.id)
             }
         };
-        let reply = match self.call_from(seq, Wire::Read { seq, query, consistency }, start)?.reply {
+        let reply = match self.call_from(seq, Wire::Read { seq, query, consistency, from }, start)?.reply {
             Reply::Applied(bytes) => postcard::from_bytes(&bytes).map_err(|_| ClientError::BadReply)?,
             _ => return Err(ClientError::BadReply),
         };

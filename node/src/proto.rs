@@ -28,13 +28,6 @@ pub enum Wire {
         seq: u64,
         reply: Reply,
     },
-    /// Client to any member: answer `query` from the state machine, as
-    /// fresh as `consistency` asks (`member/reads.rs`). No log entry.
-    Read {
-        seq: u64,
-        query: Vec<u8>,
-        consistency: Consistency,
-    },
     /// Client to any member: how are you?
     StatusQuery {
         seq: u64,
@@ -51,6 +44,15 @@ pub enum Wire {
     Admin {
         seq: u64,
         request: AdminRequest,
+    },
+    /// Client to any member: answer `query` from the state machine, as
+    /// fresh as `consistency` asks (`member/reads.rs`). No log entry. Last, so that
+    /// the variants before it keep their encoding.
+    Read {
+        seq: u64,
+        query: Vec<u8>,
+        consistency: Consistency,
+        from: ReadFrom,
     },
 }
 
@@ -109,6 +111,19 @@ impl Consistency {
             Consistency::Serializable => "serializable",
         }
     }
+}
+
+/// Which member a read goes to (`node get --from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+pub enum ReadFrom {
+    /// The leader (found and followed like for writes): another member
+    /// redirects the read.
+    #[default]
+    Leader,
+    /// Any member: each client picks one of its file by its id, so many
+    /// clients spread their reads over all members. A follower serves a
+    /// linearizable read after one message to the leader.
+    Any,
 }
 
 /// A member's answer to a request.

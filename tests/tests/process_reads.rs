@@ -36,7 +36,8 @@ fn client(config: ClusterConfig, c: u64, epoch: Instant, stop: Arc<AtomicBool>) 
             let result = client.put(key, value.as_bytes());
             (KvOp::Put(value.into_bytes()), result.is_ok())
         } else {
-            let consistency = if rng.random_bool(0.5) { Consistency::Linearizable } else { Consistency::Lease };
+            let consistency =
+                if rng.random_bool(0.5) { Consistency::Linearizable } else { Consistency::Lease };
             match client.get_with(key, consistency, ReadFrom::Any) {
                 Ok(v) => (KvOp::Get(v), true),
                 Err(ClientError::Timeout(_)) => continue,
@@ -73,7 +74,8 @@ fn follower_reads_stay_linearizable_while_the_leader_is_killed() {
     }
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
-    let history: Vec<Operation> = clients.into_iter().flat_map(|h| h.join().expect("client thread")).collect();
+    let history: Vec<Operation> =
+        clients.into_iter().flat_map(|h| h.join().expect("client thread")).collect();
     let gets = history.iter().filter(|o| matches!(o.op, KvOp::Get(_))).count();
     assert!(gets > 100, "only {gets} gets answered");
     if let Err(v) = linearizability::check(&history) {

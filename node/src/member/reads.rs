@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use super::lease::Lease;
 use super::ClientReply;
-use crate::proto::{Consistency, Reply};
+use crate::proto::{Consistency, ReadFrom, Reply};
 
 /// Ticks a read may wait for the core before its client is redirected:
 /// long enough for a round or two of heartbeats, short next to a client's
@@ -154,14 +154,18 @@ impl Reads {
 
 impl super::Member {
     /// A client's read (see the module doc): answered now, or later from
-    /// a turn, or redirected.
+    /// a turn, or redirected (always, by a member that does not lead, when
+    /// the client asked for the leader).
     pub fn on_read(
         &mut self,
         client: u64,
         seq: u64,
         query: Vec<u8>,
-        consistency: Consistency,
+        (consistency, from): (Consistency, ReadFrom),
     ) -> Option<ClientReply> {
+        if from == ReadFrom::Leader && self.raft.role() != raft::Role::Leader {
+            return Some(ClientReply { client, seq, reply: self.redirect() });
+        }
         let read = self.reads.read(client, seq, query);
         if consistency == Consistency::Serializable {
             self.reads.counts.serializable += 1;

@@ -279,8 +279,8 @@ impl EventLoop {
                     self.reply(reply);
                 }
             }
-            Wire::Read { seq, query, consistency } => {
-                if let Some(reply) = self.member.on_read(from, seq, query, consistency) {
+            Wire::Read { seq, query, consistency, from: at } => {
+                if let Some(reply) = self.member.on_read(from, seq, query, (consistency, at)) {
                     self.reply(reply);
                 }
             }

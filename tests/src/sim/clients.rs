@@ -18,7 +18,7 @@
 
 use node::kv::{KvCommand, KvReply, Op};
 use node::member::{ClientReply, ReadCounts};
-use node::proto::{Consistency, Reply};
+use node::proto::{Consistency, ReadFrom, Reply};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -254,7 +254,10 @@ impl Sim {
         let Some(p) = client.pending.as_ref() else { return };
         let (id, seq, command) = (client.id, p.seq, p.command.clone());
         let packet = match p.read {
-            Some(consistency) => Packet::Read { client: id, seq, query: command, consistency },
+            Some(consistency) => {
+                let from = if p.to.is_some() { ReadFrom::Any } else { ReadFrom::Leader };
+                Packet::Read { client: id, seq, query: command, consistency, from }
+            }
             None => Packet::Request { client: id, seq, command },
         };
         let to = Addr::Server(p.to.unwrap_or(client.leader));

@@ -118,9 +118,9 @@ impl Sim {
             }
             Input::Packet {
                 from: Addr::Client(c),
-                packet: Packet::Read { client, seq, query, consistency },
+                packet: Packet::Read { client, seq, query, consistency, from },
             } => {
-                if let Some(reply) = member.on_read(client, seq, query, consistency) {
+                if let Some(reply) = member.on_read(client, seq, query, (consistency, from)) {
                     self.send_reply(i, c, reply);
                 }
             }

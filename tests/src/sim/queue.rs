@@ -24,7 +24,13 @@ pub enum Packet {
     /// Client to server: propose `command`.
     Request { client: u64, seq: u64, command: Vec<u8> },
     /// Client to server: answer `query` as fresh as `consistency` asks.
-    Read { client: u64, seq: u64, query: Vec<u8>, consistency: node::proto::Consistency },
+    Read {
+        client: u64,
+        seq: u64,
+        query: Vec<u8>,
+        consistency: node::proto::Consistency,
+        from: node::proto::ReadFrom,
+    },
     /// Server to client.
     Reply(ClientReply),
     /// Server to server: a snapshot chunk or its acknowledgement.
