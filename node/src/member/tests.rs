@@ -275,3 +275,56 @@ fn a_member_restarted_with_its_removal_in_its_log_says_so_once_it_commits() {
     drain(&mut m);
     assert_eq!(m.removed(), Some(1));
 }
+
+/// A client's read of the Recorder (which knows no queries: its answer
+/// is empty, still an answer and not a redirect).
+fn read(
+    m: &mut Member,
+    seq: u64,
+    consistency: crate::proto::Consistency,
+    from: crate::proto::ReadFrom,
+) -> Option<ClientReply> {
+    m.on_read(net::CLIENT_ID_MIN, seq, b"q".to_vec(), (consistency, from))
+}
+
+fn replies(actions: &[Action]) -> Vec<ClientReply> {
+    actions
+        .iter()
+        .filter_map(|a| if let Action::Reply(r) = a { Some(r.clone()) } else { None })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn a_linearizable_read_is_answered_after_a_turn_without_writing_anything() {
+    use crate::proto::{Consistency, ReadFrom};
+    let (mut m, _) = leader();
+    let last = m.raft().log().last_index();
+    assert!(
+        read(&mut m, 1, Consistency::Linearizable, ReadFrom::Leader).is_none(),
+        "answered before the core placed it"
+    );
+    let actions = drain(&mut m);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Persist(_))),
+        "a read persisted something: {actions:?}"
+    );
+    let answered = replies(&actions);
+    assert_eq!(answered.len(), 1, "{actions:?}");
+    assert_eq!(answered[0].seq, 1);
+    assert!(matches!(answered[0].reply, Reply::Applied(_)));
+    assert_eq!(m.raft().log().last_index(), last, "a read appended an entry");
+    assert_eq!(m.read_counts().read_index, 1);
+}
+
+#[test]
+fn a_serializable_read_is_answered_at_once_and_a_leader_read_at_a_follower_redirects() {
+    use crate::proto::{Consistency, ReadFrom};
+    let (mut m, _) = member(vec![1, 2, 3]);
+    let answer = read(&mut m, 1, Consistency::Serializable, ReadFrom::Any).expect("answered at once");
+    assert!(matches!(answer.reply, Reply::Applied(_)));
+    let answer = read(&mut m, 2, Consistency::Serializable, ReadFrom::Leader).expect("answered at once");
+    assert!(matches!(answer.reply, Reply::NotLeader { .. }), "{answer:?}");
+    let answer = read(&mut m, 3, Consistency::Linearizable, ReadFrom::Any).expect("no leader to ask");
+    assert!(matches!(answer.reply, Reply::NotLeader { .. }), "{answer:?}");
+}
