@@ -25,6 +25,16 @@ use crate::endpoint::{Endpoint, SendError, Transmit};
 /// Kernel socket buffers asked for, so bursts of datagrams are not dropped
 /// by the kernel.
 const SOCKET_BUFFER_BYTES: usize = 4 << 20;
+/// Asks the kernel for the transport's socket buffers on `socket`, best
+/// effort (it may cap them: `net.core.rmem_max`), so a burst of datagrams
+/// is not dropped before it is read. Also for sockets that measure what the
+/// transport is compared with (`node bench floor`).
+pub fn size_socket_buffers(socket: &UdpSocket) {
+    let sock = socket2::SockRef::from(socket);
+    let _ = sock.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
+    let _ = sock.set_send_buffer_size(SOCKET_BUFFER_BYTES);
+}
+
 /// Datagrams read per turn before timers and sends get a chance.
 const READ_BATCH: usize = 64;
 
@@ -60,10 +70,7 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
     /// needed for peers to tell this run from an earlier one.
     pub fn with_socket(config: Config, socket: UdpSocket) -> Result<Self, BindError> {
         let endpoint = Endpoint::new(config)?;
-        let sock = socket2::SockRef::from(&socket);
-        // Best effort: the kernel may cap these (net.core.rmem_max).
-        let _ = sock.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
-        let _ = sock.set_send_buffer_size(SOCKET_BUFFER_BYTES);
+        size_socket_buffers(&socket);
         Ok(Transport {
             endpoint,
             socket: Async::new(socket)?,

@@ -90,7 +90,7 @@ pub mod wire;
 
 pub use config::{Config, ConfigError, NodeId, CLIENT_ID_MIN};
 pub use counters::{Counters, DropReason, Drops};
-pub use driver::{BindError, Transport};
+pub use driver::{size_socket_buffers, BindError, Transport};
 pub use endpoint::{Delivered, Endpoint, RttEstimate, SendError, Transmit};
 pub use faults::FaultConfig;
 pub use reliability::rto::RtoConfig;

@@ -1,5 +1,6 @@
 //! `node bench` against real `node` processes: puts from 4 clients and the
-//! machine's floor, each as one JSON object with consistent figures.
+//! machine's floor, each as one JSON object with consistent figures; and
+//! the suite (every workload at several client counts) with leases on.
 
 use std::process::Command;
 use std::time::Duration;
@@ -59,5 +60,51 @@ fn bench_put_and_floor_report_consistent_figures() {
     assert_sane("echo", &floor["floor"]["echo"]);
     assert_sane("fdatasync", &floor["floor"]["fsync"]);
     assert_eq!(floor["floor"]["fsync"]["ops"], 500);
+    cluster.check_alive().unwrap();
+}
+
+#[test]
+fn bench_suite_reports_every_workload_at_every_client_count() {
+    let mut spec = ClusterSpec::loopback(3).unwrap();
+    spec.extra_toml = "[reads]\nlease = true\n".into();
+    let mut cluster = ProcCluster::start(spec).unwrap();
+    cluster.wait_leader(Duration::from_secs(10)).unwrap();
+
+    let suite = bench(&cluster, "suite --clients 1,4 --total 100");
+    assert_eq!((suite["mode"].as_str(), suite["lease_reads"].as_bool()), (Some("suite"), Some(true)));
+    assert_sane("fdatasync", &suite["floor"]["fsync"]);
+    let echoes = suite["floor"]["echo"].as_array().unwrap();
+    let rows = suite["rows"].as_array().unwrap();
+    assert_eq!((echoes.len(), rows.len()), (2, 2 * 7), "{suite}");
+    for (i, clients) in [1, 4].into_iter().enumerate() {
+        assert_eq!(echoes[i]["clients"], clients, "{suite}");
+        assert_sane(&format!("echo of {clients}"), &echoes[i]);
+        let mut expected = vec![("put".to_string(), None, None)];
+        for consistency in ["linearizable", "lease", "serializable"] {
+            for from in ["leader", "any"] {
+                expected.push(("get".into(), Some(consistency), Some(from)));
+            }
+        }
+        for (workload, consistency, from) in expected {
+            let what = format!("{clients} clients {workload} {consistency:?} {from:?}");
+            let row = rows
+                .iter()
+                .find(|r| {
+                    r["clients"] == clients
+                        && r["workload"] == workload.as_str()
+                        && r["consistency"].as_str() == consistency
+                        && r["from"].as_str() == from
+                })
+                .unwrap_or_else(|| panic!("no row for {what}: {suite}"));
+            assert_sane(&what, row);
+            // Warm-up operations are not counted: exactly the --total.
+            assert_eq!(row["ops"], 100, "{what}: {row}");
+            let ratios = &row["ratios"];
+            assert!(ratios["ops_per_sec_vs_echo"].as_f64().is_some_and(|r| r > 0.0), "{what}: {row}");
+            assert!(ratios["p50_vs_echo_p50"].as_f64().is_some_and(|r| r > 0.0), "{what}: {row}");
+            let vs_put = ratios["ops_per_sec_vs_put"].as_f64();
+            assert_eq!(vs_put.is_some(), workload == "get", "{what}: {row}");
+        }
+    }
     cluster.check_alive().unwrap();
 }

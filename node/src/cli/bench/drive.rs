@@ -74,7 +74,7 @@ struct Tally {
 /// `budget`; a progress bar labelled `label` on stderr if `show`. A
 /// failed setup stops everything and is the error.
 pub(super) fn drive<S>(
-    label: &'static str,
+    label: &str,
     clients: u64,
     budget: Budget,
     show: bool,
@@ -172,7 +172,7 @@ fn merge(tallies: Vec<Tally>, start: Instant) -> Result<Outcome, String> {
 
 /// A bar on stderr (hidden unless `show`): operations out of --total, or
 /// time out of --duration.
-fn progress(label: &'static str, budget: Budget, show: bool) -> ProgressBar {
+fn progress(label: &str, budget: Budget, show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
@@ -184,7 +184,7 @@ fn progress(label: &'static str, budget: Budget, show: bool) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
         .with_style(style.progress_chars("=> "))
-        .with_prefix(label)
+        .with_prefix(label.to_string())
 }
 
 fn show_progress(bar: &ProgressBar, budget: Budget, shared: &Shared, start: Instant) {

@@ -44,10 +44,16 @@ pub(super) struct Floor {
 
 /// Measures both, the echo first.
 pub(super) fn measure(plan: &Plan, dir: &Path) -> Result<Floor, String> {
-    let echo_bytes = plan.value_bytes.clamp(MIN_DATAGRAM, MAX_DATAGRAM);
+    let echo_bytes = echo_bytes(plan.value_bytes);
     let echo = echo(plan.clients, plan.echo_budget(), echo_bytes, plan.progress)?;
     let fsync = fsync(dir, plan.value_bytes, FSYNCS, plan.progress)?;
     Ok(Floor { echo, echo_bytes, fsync, fsync_dir: dir.to_path_buf() })
+}
+
+/// The echoed datagrams' size for values of `value_bytes`: the same,
+/// within what one UDP datagram (and the echo's sequence number) allows.
+pub(super) fn echo_bytes(value_bytes: usize) -> usize {
+    value_bytes.clamp(MIN_DATAGRAM, MAX_DATAGRAM)
 }
 
 /// Where the fdatasync floor writes: `--dir`, else the cluster's data_dir
@@ -63,7 +69,7 @@ pub(super) fn fsync_dir(dir: Option<&Path>, config: Option<&ClusterConfig>) -> P
 
 /// `clients` threads echoing `bytes`-byte datagrams through one echo
 /// thread on loopback.
-fn echo(clients: u64, budget: Budget, bytes: usize, show: bool) -> Result<Outcome, String> {
+pub(super) fn echo(clients: u64, budget: Budget, bytes: usize, show: bool) -> Result<Outcome, String> {
     let server = EchoServer::start().map_err(|e| format!("cannot start the UDP echo: {e}"))?;
     let setup = |_| {
         let socket = UdpSocket::bind("127.0.0.1:0")
@@ -104,6 +110,9 @@ struct EchoServer {
 impl EchoServer {
     fn start() -> std::io::Result<EchoServer> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
+        // As large as a member's: the floor must not drop what a member
+        // would have queued.
+        net::size_socket_buffers(&socket);
         socket.set_read_timeout(Some(ECHO_POLL))?;
         let addr = socket.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -133,7 +142,7 @@ impl Drop for EchoServer {
 
 /// `count` rounds of appending `bytes` bytes and `fdatasync`, in a
 /// directory of its own under `dir`, removed afterwards.
-fn fsync(dir: &Path, bytes: usize, count: u64, show: bool) -> Result<Outcome, String> {
+pub(super) fn fsync(dir: &Path, bytes: usize, count: u64, show: bool) -> Result<Outcome, String> {
     let scratch = Scratch::create(dir)?;
     let path = scratch.0.join("append");
     let setup = |_| {

@@ -37,6 +37,17 @@ pub(super) fn run(plan: &Plan, config: &ClusterConfig, timeout: Duration) -> Res
     if plan.gets() {
         preload(plan, config, timeout)?;
     }
+    measure(plan, config, timeout, plan.mode.name())
+}
+
+/// The load alone, on keys already preloaded (`suite` preloads once for
+/// all its rows); `label` names its progress bar.
+pub(super) fn measure(
+    plan: &Plan,
+    config: &ClusterConfig,
+    timeout: Duration,
+    label: &str,
+) -> Result<Load, String> {
     let warmup_errors = AtomicU64::new(0);
     let setup = |c| {
         let mut worker = Worker::new(plan, config, timeout, c)?;
@@ -44,13 +55,12 @@ pub(super) fn run(plan: &Plan, config: &ClusterConfig, timeout: Duration) -> Res
         warmup_errors.fetch_add(failed, Ordering::Relaxed);
         Ok(worker)
     };
-    let outcome =
-        drive(plan.mode.name(), plan.clients, plan.budget, plan.progress, setup, |w, turn| w.op(turn.i))?;
+    let outcome = drive(label, plan.clients, plan.budget, plan.progress, setup, |w, turn| w.op(turn.i))?;
     Ok(Load { outcome, warmup_errors: warmup_errors.into_inner() })
 }
 
 /// Every key gets read must exist: a failed preload put stops the run.
-fn preload(plan: &Plan, config: &ClusterConfig, timeout: Duration) -> Result<(), String> {
+pub(super) fn preload(plan: &Plan, config: &ClusterConfig, timeout: Duration) -> Result<(), String> {
     let value = payload(plan.value_bytes, u64::MAX);
     let setup = |_| Client::new(config, timeout).map_err(|e| e.to_string());
     let clients = plan.clients.min(PRELOAD_CLIENTS);

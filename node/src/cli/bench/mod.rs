@@ -1,4 +1,4 @@
-//! `node bench put|get|mixed|floor`: load from many clients against the
+//! `node bench put|get|mixed|floor|suite`: load from many clients against the
 //! cluster of a cluster.toml, reported beside a floor measured on this
 //! machine in the same run (modelled on etcd's `benchmark` and `etcdctl
 //! check perf`).
@@ -9,12 +9,15 @@
 //! from as many clients, and `write` + `fdatasync` of the value's size.
 //! Figures are printed as ratios to it, so runs on different machines
 //! compare. The load itself is in `load.rs`, the table and JSON in
-//! `report.rs`.
+//! `report.rs`; `suite.rs` runs all of it at several client counts in one
+//! invocation, into one table (`suite_report.rs`).
 
 mod drive;
 mod floor;
 mod load;
 mod report;
+mod suite;
+mod suite_report;
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -39,6 +42,9 @@ pub(super) enum Mode {
     Mixed,
     /// Only this machine's floor: UDP echo on loopback and fdatasync.
     Floor,
+    /// At each of `--clients` (a list): the echo, puts, and gets of every
+    /// consistency from every `--from`, in one table.
+    Suite,
 }
 
 impl Mode {
@@ -48,6 +54,7 @@ impl Mode {
             Mode::Get => "get",
             Mode::Mixed => "mixed",
             Mode::Floor => "floor",
+            Mode::Suite => "suite",
         }
     }
 }
@@ -56,13 +63,14 @@ impl Mode {
 #[derive(clap::Args, Debug, Clone)]
 pub(super) struct BenchArgs {
     mode: Mode,
-    /// Client threads, each with one request in flight.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
-    clients: u64,
+    /// Client threads, each with one request in flight (default 16); for
+    /// suite a list measured in its order (default 1,64,256).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=4096))]
+    clients: Option<Vec<u64>>,
     /// Stop after this many operations over all clients.
     #[arg(long, group = "stop", value_parser = clap::value_parser!(u64).range(1..))]
     total: Option<u64>,
-    /// Stop after this long (e.g. 10s).
+    /// Stop after this long (e.g. 10s; suite's default: 3s a row).
     #[arg(long, group = "stop", value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
     /// Bytes per value (and per echo datagram and fdatasync write).
@@ -96,7 +104,10 @@ pub(super) struct BenchArgs {
 #[derive(Debug, Clone)]
 struct Plan {
     mode: Mode,
+    /// The largest of `counts`: what the longest key and the preload use.
     clients: u64,
+    /// Client counts in the order measured: suite's list, or `[clients]`.
+    counts: Vec<u64>,
     budget: Budget,
     value_bytes: usize,
     /// Fraction of gets: 0 for put, 1 for get.
@@ -114,6 +125,14 @@ struct Plan {
 /// The floor's echo runs this long before a load (and in `floor` mode
 /// without --total or --duration): long enough for stable percentiles.
 const ECHO_TIME: Duration = Duration::from_secs(2);
+/// Clients when --clients is not given, but in suite.
+const CLIENTS: u64 = 16;
+/// Suite's client counts when --clients is not given: one alone (latency),
+/// a few dozen, a few hundred (throughput).
+const SUITE_CLIENTS: [u64; 3] = [1, 64, 256];
+/// Each of suite's rows runs this long without --total or --duration: 21
+/// rows at the default counts, about a minute with the echoes.
+const SUITE_TIME: Duration = Duration::from_secs(3);
 
 /// A fraction between 0 and 1.
 fn parse_ratio(s: &str) -> Result<f64, String> {
@@ -142,20 +161,23 @@ impl BenchArgs {
         if self.duration == Some(Duration::ZERO) {
             return Err("--duration must be more than 0".into());
         }
+        let counts = self.counts()?;
         let budget = match (self.total, self.duration) {
             (Some(n), _) => Budget::Total(n),
             (None, Some(d)) => Budget::For(d),
             (None, None) if self.mode == Mode::Floor => Budget::For(ECHO_TIME),
+            (None, None) if self.mode == Mode::Suite => Budget::For(SUITE_TIME),
             (None, None) => return Err(format!("{mode} needs --total N or --duration D")),
         };
         let read_ratio = match self.mode {
-            Mode::Put | Mode::Floor => 0.0,
+            Mode::Put | Mode::Floor | Mode::Suite => 0.0,
             Mode::Get => 1.0,
             Mode::Mixed => self.read_ratio.unwrap_or(0.9),
         };
         Ok(Plan {
             mode: self.mode,
-            clients: self.clients,
+            clients: counts.iter().copied().max().unwrap_or(CLIENTS),
+            counts,
             budget,
             value_bytes: self.value_bytes,
             read_ratio,
@@ -168,14 +190,42 @@ impl BenchArgs {
             progress: !self.json && std::io::stderr().is_terminal(),
         })
     }
+
+    /// The client counts: a list only in suite, each count once (a
+    /// repeat would be a row measured twice, two rows of one name).
+    fn counts(&self) -> Result<Vec<u64>, String> {
+        let counts = match (&self.clients, self.mode) {
+            (Some(list), _) => list.clone(),
+            (None, Mode::Suite) => SUITE_CLIENTS.to_vec(),
+            (None, _) => vec![CLIENTS],
+        };
+        if counts.is_empty() {
+            return Err("--clients needs at least one count".into());
+        }
+        if counts.len() > 1 && self.mode != Mode::Suite {
+            return Err(format!("--clients takes one count in {}; lists are for suite", self.mode.name()));
+        }
+        match counts.iter().enumerate().find(|&(i, c)| counts[..i].contains(c)) {
+            Some((_, c)) => Err(format!("--clients lists {c} twice")),
+            None => Ok(counts),
+        }
+    }
 }
 
 impl Plan {
     fn puts(&self) -> bool {
-        self.mode != Mode::Floor && self.read_ratio < 1.0
+        match self.mode {
+            Mode::Put | Mode::Suite => true,
+            Mode::Mixed => self.read_ratio < 1.0,
+            Mode::Get | Mode::Floor => false,
+        }
     }
     fn gets(&self) -> bool {
-        self.mode != Mode::Floor && self.read_ratio > 0.0
+        match self.mode {
+            Mode::Get | Mode::Suite => true,
+            Mode::Mixed => self.read_ratio > 0.0,
+            Mode::Put | Mode::Floor => false,
+        }
     }
     /// The floor's echo before a load runs at most [`ECHO_TIME`]; in
     /// `floor` mode it gets the whole budget.
@@ -232,10 +282,11 @@ pub(super) fn bench(config: &Path, timeout: Duration, args: &BenchArgs) -> ExitC
             return fail(2, e);
         }
     }
-    match run(&plan, config.as_ref(), timeout) {
-        Ok(report) => report.print(plan.json),
-        Err(e) => fail(1, e),
-    }
+    let printed = match (plan.mode, &config) {
+        (Mode::Suite, Some(config)) => suite::run(&plan, config, timeout).map(|s| s.print(plan.json)),
+        _ => run(&plan, config.as_ref(), timeout).map(|report| report.print(plan.json)),
+    };
+    printed.unwrap_or_else(|e| fail(1, e))
 }
 
 /// The floor (unless --no-floor), then the load.

@@ -50,11 +50,11 @@ impl Stats {
     }
 
     /// The latencies, unless there are none.
-    fn latencies(&self) -> Option<[u64; 5]> {
+    pub fn latencies(&self) -> Option<[u64; 5]> {
         (self.ops > 0).then_some([self.p50, self.p90, self.p99, self.p999, self.max])
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         let latency = self.latencies().map(|[p50, p90, p99, p99_9, max]| {
             json!({"p50": p50, "p90": p90, "p99": p99, "p99_9": p99_9, "max": max})
         });
@@ -102,7 +102,8 @@ pub(super) struct Report {
     pub warmup_errors: u64,
 }
 
-fn ratio(a: f64, b: f64) -> Option<f64> {
+/// `a ÷ b`, or `None` when `b` has nothing to divide by.
+pub(super) fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0 && a.is_finite()).then(|| a / b)
 }
 
@@ -162,10 +163,7 @@ impl Report {
     }
 
     pub fn json(&self) -> Value {
-        let (total, seconds) = match self.budget {
-            Budget::Total(n) => (Some(n), None),
-            Budget::For(d) => (None, Some(d.as_secs_f64())),
-        };
+        let (total, seconds) = budget_fields(self.budget);
         let floor = match (&self.echo, &self.fsync) {
             (Some((echo, bytes)), Some((fsync, dir))) => json!({
                 "echo": with(echo.json(), "payload_bytes", json!(bytes)),
@@ -219,15 +217,12 @@ impl Report {
 
     /// What was run, in a line or three.
     fn header(&self) -> String {
-        let until = match self.budget {
-            Budget::Total(n) => format!("{n} ops"),
-            Budget::For(d) => humantime::format_duration(d).to_string(),
-        };
         let mut out = format!(
-            "node bench {}: {} clients, {}-byte values, {until}",
+            "node bench {}: {} clients, {}-byte values, {}",
             self.mode.name(),
             self.clients,
-            self.value_bytes
+            self.value_bytes,
+            until(self.budget)
         );
         if let Some(r) = &self.reads {
             let _ = write!(out, "; gets {} from {}", r.consistency, r.from);
@@ -250,23 +245,46 @@ impl Report {
     }
 }
 
+/// The budget as JSON's `total` and `duration_s`, one of them null.
+pub(super) fn budget_fields(budget: Budget) -> (Option<u64>, Option<f64>) {
+    match budget {
+        Budget::Total(n) => (Some(n), None),
+        Budget::For(d) => (None, Some(d.as_secs_f64())),
+    }
+}
+
+/// The budget for people: `200 ops` or `3s`.
+pub(super) fn until(budget: Budget) -> String {
+    match budget {
+        Budget::Total(n) => format!("{n} ops"),
+        Budget::For(d) => humantime::format_duration(d).to_string(),
+    }
+}
+
 /// `value` with one more field.
-fn with(mut value: Value, key: &str, extra: Value) -> Value {
+pub(super) fn with(mut value: Value, key: &str, extra: Value) -> Value {
     if let Value::Object(map) = &mut value {
         map.insert(key.into(), extra);
     }
     value
 }
 
-fn first(e: &Option<String>) -> String {
+/// `; first: MESSAGE` after an error count, when there is a message.
+pub(super) fn first(e: &Option<String>) -> String {
     e.as_ref().map_or(String::new(), |e| format!("; first: {e}"))
 }
 
 /// One row: the name left-aligned, the figures right-aligned.
 fn line(cells: [String; 9]) -> String {
     let [name, rest @ ..] = cells;
-    let mut out = format!("{name:<10}");
-    for (cell, width) in rest.iter().zip([8, 9, 7, 9, 9, 9, 9, 9]) {
+    aligned(&name, 10, &rest, &[8, 9, 7, 9, 9, 9, 9, 9])
+}
+
+/// `name` left-aligned in `name_width`, then each cell right-aligned in
+/// its width (in characters: `µ`, `÷` and `×` count one).
+pub(super) fn aligned(name: &str, name_width: usize, cells: &[String], widths: &[usize]) -> String {
+    let mut out = format!("{name:<name_width$}");
+    for (cell, width) in cells.iter().zip(widths) {
         let _ = write!(out, "{cell:>width$}");
     }
     out

@@ -237,3 +237,135 @@ fn the_loop_records_long_latencies_and_counts_every_failure() {
     let err = drive::drive("test", 3, Budget::For(Duration::from_secs(60)), false, setup, |_, _| Ok(()));
     assert_eq!(err.unwrap_err(), "client 1: no socket");
 }
+
+#[test]
+fn suite_takes_a_list_of_client_counts_each_at_least_one() {
+    for bad in [
+        "bench suite --clients 0,4",
+        "bench suite --clients 4,0",
+        "bench suite --clients=",
+        "bench suite --clients ,",
+        "bench suite --clients 1,,4",
+        "bench suite --clients 1,5000",
+        "bench suite --clients x",
+    ] {
+        let e = parse(bad).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{bad}");
+        assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}: {e}");
+    }
+    for (bad, says) in [
+        ("bench suite --clients 4,1,4", "--clients lists 4 twice"),
+        ("bench put --clients 1,4 --total 3", "--clients takes one count in put; lists are for suite"),
+        ("bench floor --clients 1,4", "lists are for suite"),
+        ("bench suite --consistency lease", "--consistency and --from are for get and mixed, not suite"),
+        ("bench suite --from any", "not suite"),
+        ("bench suite --read-ratio 0.5", "--read-ratio is for mixed, not suite"),
+        ("bench suite --duration 0s", "--duration must be more than 0"),
+    ] {
+        let e = plan(bad).unwrap_err();
+        assert!(e.contains(says), "{bad}: {e}");
+        assert!(!e.contains('\n'), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn suite_defaults_and_the_largest_count_for_keys() {
+    let p = plan("bench suite").unwrap();
+    assert_eq!((p.mode, p.counts.as_slice(), p.clients), (Mode::Suite, &[1, 64, 256][..], 256));
+    assert_eq!((p.budget, p.echo_budget()), (Budget::For(SUITE_TIME), Budget::For(ECHO_TIME)));
+    assert!(p.puts() && p.gets() && p.floor);
+    let p = plan("bench suite --clients 11,1 --total 100 --keys 100000 --json").unwrap();
+    assert_eq!((p.counts.as_slice(), p.clients, p.budget), (&[11, 1][..], 11, Budget::Total(100)));
+    assert_eq!(p.longest_key(), "bench/10/99999");
+    let p = plan("bench suite --clients 64 --clients 8").unwrap();
+    assert_eq!(p.counts, [64, 8]);
+    let p = plan("bench put --total 1").unwrap();
+    assert_eq!((p.counts.as_slice(), p.clients), (&[CLIENTS][..], CLIENTS));
+}
+
+#[test]
+fn suite_runs_puts_then_every_consistency_from_every_member() {
+    use suite::Workload;
+    let all = Workload::all();
+    let names: Vec<String> = all.iter().map(|w| w.short()).collect();
+    assert_eq!(
+        names,
+        [
+            "put",
+            "get lin/leader",
+            "get lin/any",
+            "get lease/leader",
+            "get lease/any",
+            "get ser/leader",
+            "get ser/any"
+        ]
+    );
+    assert!(names.iter().all(|n| n.chars().count() <= 16), "the table's workload column");
+}
+
+/// A suite at 1 and 4 clients: echo 10000 and 40000 ops/s, puts a tenth
+/// of that, gets half the echo; one get with errors.
+fn suite() -> suite_report::Suite {
+    use suite::Workload;
+    let p = plan("bench suite --clients 1,4 --total 100").unwrap();
+    let mut s = suite_report::Suite::new(&p, true, Some((stats(500, 1.0, 2000, 9000, 0), "/data".into())));
+    for (clients, k) in [(1, 1), (4, 4)] {
+        s.echoes.push((clients, stats(10_000 * k, 1.0, 100, 900, 0)));
+        for w in Workload::all() {
+            let (ops, p50) = if w == Workload::Put { (1_000 * k, 1_000) } else { (5_000 * k, 200) };
+            let errors = u64::from(clients == 4 && w.short() == "get ser/any");
+            s.rows.push(suite_report::Row {
+                clients,
+                workload: w,
+                stats: stats(ops, 1.0, p50, 9_000, errors),
+                warmup_errors: 0,
+            });
+        }
+    }
+    s
+}
+
+#[test]
+fn suite_rows_divide_by_the_echo_and_puts_of_as_many_clients() {
+    let s = suite();
+    let put = &s.rows[7];
+    let r = s.ratios(put);
+    assert_eq!((put.clients, r.ops_vs_echo, r.ops_vs_put, r.p50_vs_echo), (4, Some(0.1), None, Some(10.0)));
+    let r = s.ratios(&s.rows[8]);
+    assert_eq!((r.ops_vs_echo, r.ops_vs_put, r.p50_vs_echo), (Some(0.5), Some(5.0), Some(2.0)));
+}
+
+#[test]
+fn the_suite_table_has_a_row_per_count_and_workload_aligned() {
+    let table = suite().table();
+    assert!(table.starts_with("node bench suite: clients 1, 4; 100-byte values; 100 ops a row"), "{table}");
+    assert!(table.contains("lease reads: on"), "{table}");
+    let head = table.lines().position(|l| l.starts_with("clients  workload")).unwrap();
+    let rows: Vec<&str> = table.lines().skip(head).take_while(|l| !l.contains(": 1 errors")).collect();
+    let rows: Vec<&str> = rows.into_iter().filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 1 + 2 * 8, "{table}");
+    assert!(rows.iter().all(|l| l.chars().count() == rows[0].chars().count()), "{table}");
+    assert!(rows[1].trim_start().starts_with("1  udp echo") && rows[2].contains(" put "), "{table}");
+    let get = rows.iter().find(|l| l.trim_start().starts_with("4  get lin/leader")).unwrap();
+    assert!(get.ends_with("0.50×    5.00×    2.00×"), "{get}");
+    assert!(table.contains("4× get ser/any: 1 errors; first: no answer"), "{table}");
+    let mut off = suite();
+    off.lease = false;
+    assert!(off.table().contains("lease reads: off"));
+}
+
+#[test]
+fn the_suite_json_has_every_row_with_its_ratios() {
+    let v = suite().json();
+    assert_eq!((v["mode"].as_str(), v["lease_reads"].as_bool()), (Some("suite"), Some(true)));
+    assert_eq!(v["clients"], serde_json::json!([1, 4]));
+    assert_eq!((v["total"].as_u64(), v["floor"]["echo"][1]["clients"].as_u64()), (Some(100), Some(4)));
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 14);
+    let row = &rows[12];
+    assert_eq!((row["clients"].as_u64(), row["workload"].as_str()), (Some(4), Some("get")));
+    assert_eq!((row["consistency"].as_str(), row["from"].as_str()), (Some("serializable"), Some("leader")));
+    assert_eq!(row["ratios"]["ops_per_sec_vs_put"], 5.0);
+    assert_eq!(row["latency_us"]["p99_9"], 800);
+    assert!(rows[0]["consistency"].is_null() && rows[0]["ratios"]["ops_per_sec_vs_put"].is_null());
+}
