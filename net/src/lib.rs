@@ -74,6 +74,7 @@
 //! ```
 
 mod auth;
+mod blocking;
 mod boot;
 mod clients;
 mod config;
@@ -88,6 +89,7 @@ mod receive;
 pub mod reliability;
 pub mod wire;
 
+pub use blocking::BlockingTransport;
 pub use config::{Config, ConfigError, NodeId, CLIENT_ID_MIN};
 pub use counters::{Counters, DropReason, Drops};
 pub use driver::{size_socket_buffers, BindError, Transport};

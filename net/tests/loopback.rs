@@ -158,3 +158,44 @@ fn a_backlog_of_garbage_does_not_starve_a_timer_raced_against_recv() {
     while block_on(t.recv_timeout(Duration::from_millis(20))).is_some() {}
     assert!(t.endpoint().counters().datagrams_received > 1000);
 }
+
+/// The blocking driver talks to the async one like another async one
+/// would: requests and replies while 20% of the async side's datagrams
+/// are lost (the blocking side's retransmissions run while it waits), and a wait with nothing to receive ends at
+/// its timeout.
+#[test]
+fn a_blocking_transport_exchanges_with_an_async_one_under_loss() {
+    let (mut socks, addrs) = sockets(2);
+    let faults = FaultConfig { drop_outbound: 0.2, ..FaultConfig::default() };
+    let mut server = transport(2, socks.pop().unwrap(), &addrs, faults);
+    let mut c = Config::new(9, 1, addrs.clone());
+    c.secret = Some(b"loopback".to_vec());
+    let mut client = net::BlockingTransport::<Msg>::with_socket(c, socks.pop().unwrap()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_server = stop.clone();
+    let echo = thread::spawn(move || {
+        while !stop_server.load(Ordering::Acquire) {
+            if let Some((from, m)) = block_on(server.recv_timeout(Duration::from_millis(20))) {
+                server.send(from, &m).unwrap();
+            }
+        }
+    });
+    for seq in 0..50 {
+        client.send(2, &Msg { seq, pad: vec![7; 100] }).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let reply = loop {
+            match client.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Some((2, m)) if m.seq == seq => break Some(m),
+                Some(_) => continue, // a duplicate of an earlier reply
+                None => break None,
+            }
+        };
+        assert_eq!(reply.map(|m| m.seq), Some(seq), "no reply to {seq}");
+    }
+    assert!(client.endpoint().counters().retransmissions > 0, "20% loss and nothing resent");
+    let started = Instant::now();
+    assert!(client.recv_timeout(Duration::from_millis(50)).is_none());
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    stop.store(true, Ordering::Release);
+    echo.join().unwrap();
+}

@@ -94,7 +94,7 @@ impl ClientError {
 /// One client: a socket, an id and a sequence number.
 pub struct Client {
     members: Vec<Member>,
-    transport: net::Transport<Wire>,
+    transport: net::BlockingTransport<Wire>,
     client_id: u64,
     seq: u64,
     leader: Option<u64>,
@@ -135,7 +135,7 @@ impl Client {
         net_config.secret = config.secret.clone();
         net_config.max_message_bytes = crate::limits::MAX_MESSAGE_BYTES;
         net_config.window_fragments = CLIENT_WINDOW_FRAGMENTS;
-        let transport = net::Transport::with_socket(net_config, socket)?;
+        let transport = net::BlockingTransport::with_socket(net_config, socket)?;
         tracing::debug!(target: "client", client_id, "client ready");
         let max_entry_bytes = config.limits.max_entry_bytes;
         Ok(Client {
@@ -443,7 +443,7 @@ impl Client {
 
     fn recv_until(&mut self, until: Instant) -> Option<(u64, Wire)> {
         let left = until.checked_duration_since(Instant::now())?;
-        smol::block_on(self.transport.recv_timeout(left))
+        self.transport.recv_timeout(left)
     }
 
     fn next_member(&self, after: u64) -> u64 {
