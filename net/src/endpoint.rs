@@ -79,6 +79,8 @@ pub(crate) struct Peer {
     pub(crate) is_client: bool,
     /// When a valid datagram from it last arrived (clients are evicted by it).
     pub(crate) last_heard_us: u64,
+    /// In `Endpoint::active`: it may have something to send.
+    pub(crate) active: bool,
 }
 
 impl Peer {
@@ -98,6 +100,7 @@ impl Peer {
             dedup: BootWindows::new(config.dedup_entries),
             is_client: false,
             last_heard_us: 0,
+            active: false,
         }
     }
 }
@@ -118,7 +121,11 @@ pub struct Endpoint {
     pub(crate) boot: u64,
     /// Message ids start at 1 in every boot.
     next_id: u64,
-    pub(crate) round_robin: usize,
+    /// The peers that may have a datagram to send, in turn (a peer with
+    /// more goes to the back). `poll_transmit` looks at these only, not at
+    /// every peer: a leader with hundreds of clients has work for a few.
+    /// An id may be stale (the peer removed): it is skipped.
+    active: VecDeque<NodeId>,
 }
 
 impl Endpoint {
@@ -155,7 +162,7 @@ impl Endpoint {
             events: VecDeque::new(),
             boot: boot.get(),
             next_id: 1,
-            round_robin: 0,
+            active: VecDeque::new(),
             config,
         })
     }
@@ -184,12 +191,15 @@ impl Endpoint {
         let count = fragment_count(bytes.len()) as u16;
         let deadline = now_us + self.config.message_deadline_us;
         let evicted = self.peers[index].sender.push(id, bytes, count, deadline);
+        self.activate(index);
         self.counters.messages_sent += 1;
         self.counters.drop_n(DropReason::QueueFull, evicted);
         Ok(id)
     }
 
-    /// The next datagram to send, if any. Call until it returns `None`.
+    /// The next datagram to send, if any. Call until it returns `None`,
+    /// and again after `handle_timeout` (retransmissions and held acks
+    /// become due there).
     pub fn poll_transmit(&mut self, now_us: u64) -> Option<Transmit> {
         loop {
             let (peer, t) = match self.faults.release(now_us) {
@@ -216,10 +226,14 @@ impl Endpoint {
     /// Runs the timers due at `now_us`: retransmissions, message deadlines,
     /// reassembly timeouts.
     pub fn handle_timeout(&mut self, now_us: u64) {
-        for peer in &mut self.peers {
-            let expired = peer.sender.on_timers(now_us);
+        for i in 0..self.peers.len() {
+            let expired = self.peers[i].sender.on_timers(now_us);
             self.counters.retransmissions += expired.retransmits;
             self.counters.drop_n(DropReason::Deadline, expired.deadline_drops);
+            let acks_due = !self.peers[i].acks.is_empty() && !self.acks_may_wait(now_us, i);
+            if expired.retransmits + expired.deadline_drops > 0 || acks_due {
+                self.activate(i);
+            }
         }
         let dropped = self.reassembly.expire(now_us) as u64;
         self.counters.drop_n(DropReason::ReassemblyTimeout, dropped);
@@ -322,15 +336,25 @@ impl Endpoint {
     /// The next datagram by round robin over peers: a fragment (with acks
     /// piggy-backed), else a datagram of acks alone.
     fn build_next(&mut self, now_us: u64) -> Option<(NodeId, Transmit)> {
-        let n = self.peers.len();
-        for step in 0..n {
-            let i = (self.round_robin + step) % n;
+        while let Some(id) = self.active.pop_front() {
+            let Some(&i) = self.by_id.get(&id) else { continue };
             if let Some(t) = self.build_data(now_us, i).or_else(|| self.build_acks(now_us, i)) {
-                self.round_robin = (i + 1) % n;
-                return Some((self.peers[i].id, t));
+                self.active.push_back(id);
+                return Some((id, t));
             }
+            self.peers[i].active = false;
         }
         None
+    }
+
+    /// Peer `i` may have something to send: queued data, acks, a window
+    /// just opened or a retransmission due.
+    pub(crate) fn activate(&mut self, i: usize) {
+        let peer = &mut self.peers[i];
+        if !peer.active {
+            peer.active = true;
+            self.active.push_back(peer.id);
+        }
     }
 
     fn build_data(&mut self, now_us: u64, i: usize) -> Option<Transmit> {

@@ -112,8 +112,6 @@ impl Endpoint {
         if held {
             self.adopt_addr(gone.addr);
         }
-        // Round robin restarts; fairness over one pass is all it promises.
-        self.round_robin = 0;
         gone
     }
 

@@ -54,6 +54,8 @@ impl Endpoint {
         if h.flags & FLAG_DATA != 0 {
             self.on_data(now_us, i, &h, decoded.data);
         }
+        // Acks to send, or a window the acks just opened.
+        self.activate(i);
     }
 
     /// Every check a datagram must pass before it may change any state.

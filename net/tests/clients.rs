@@ -163,6 +163,9 @@ fn a_clients_ack_waits_for_the_reply_then_goes_alone_at_the_delay() {
     while let Some(t) = c.poll_transmit(t0 + delay) {
         s.handle_datagram(t0 + delay, me, &t.bytes);
     }
+    s.handle_timeout(t0 + delay + delay / 2);
     assert!(s.poll_transmit(t0 + delay + delay / 2).is_none());
+    assert_eq!(s.poll_timeout(), Some(t0 + 2 * delay));
+    s.handle_timeout(t0 + 2 * delay);
     assert!(s.poll_transmit(t0 + 2 * delay).is_some(), "the ack did not go at the delay");
 }
