@@ -66,7 +66,7 @@ pub use config::{
     Config, ConfigError, DEFAULT_MAX_UNCOMMITTED_BYTES, ENTRY_OVERHEAD_BYTES, LAB_ELECTION_TICKS,
     LAB_HEARTBEAT_TICKS,
 };
-pub use log::{Installed, RaftLog};
+pub use log::{Installed, RaftLog, WriteMark};
 pub use membership::{Membership, MembershipChange, MAX_ADDRESS_BYTES, MAX_MEMBERS};
 pub use message::{AppendReply, Body, Entry, EntryKind, HardState, Message, NodeId, SnapshotMeta};
 pub use read_index::{LeaseRead, ReadError, ReadState};

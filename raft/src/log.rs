@@ -19,10 +19,24 @@ pub struct RaftLog {
     unpersisted_from: u64,
     /// Last index handed out for persisting but not yet confirmed durable.
     persisting_up_to: u64,
-    /// Entries up to here are durable (confirmed by `advance`).
+    /// Entries up to here are durable (confirmed by `advance` or
+    /// `persisted`).
     stable_index: u64,
+    /// Bumped whenever persisted entries are replaced (a truncation, a
+    /// snapshot that drops the log): a confirmation of writes handed out
+    /// before then says nothing of the entries that replaced them.
+    epoch: u64,
     /// The configurations of the snapshot and of the membership entries.
     memberships: MembershipLog,
+}
+
+/// Names the writes handed out by one [`crate::Ready`], for
+/// [`crate::Raft::persisted`]: the last index handed out by then, and the
+/// log's epoch (see `RaftLog::epoch`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteMark {
+    index: u64,
+    epoch: u64,
 }
 
 /// What [`RaftLog::install`] did to the persisted entries after the
@@ -53,6 +67,7 @@ impl RaftLog {
             unpersisted_from: last + 1,
             persisting_up_to: last,
             stable_index: last,
+            epoch: 0,
             memberships,
         }
     }
@@ -227,6 +242,7 @@ impl RaftLog {
         self.unpersisted_from = self.unpersisted_from.min(index);
         self.persisting_up_to = self.persisting_up_to.min(index - 1);
         self.stable_index = self.stable_index.min(index - 1);
+        self.epoch += 1;
     }
 
     /// The service holds a snapshot through `index` (which the log holds):
@@ -268,6 +284,7 @@ impl RaftLog {
         self.unpersisted_from = snapshot.index + 1;
         self.persisting_up_to = self.persisting_up_to.min(snapshot.index);
         self.stable_index = self.stable_index.min(snapshot.index);
+        self.epoch += 1;
         Installed::Discarded
     }
 
@@ -286,6 +303,19 @@ impl RaftLog {
     /// The driver confirmed that everything handed out is durable.
     pub(crate) fn mark_stable(&mut self) {
         self.stable_index = self.persisting_up_to;
+    }
+
+    /// What is handed out so far, to confirm later with `mark_stable_to`.
+    pub(crate) fn write_mark(&self) -> WriteMark {
+        WriteMark { index: self.persisting_up_to, epoch: self.epoch }
+    }
+
+    /// The driver confirmed the writes handed out up to `mark`: durable,
+    /// unless entries they held were replaced since.
+    pub(crate) fn mark_stable_to(&mut self, mark: WriteMark) {
+        if mark.epoch == self.epoch {
+            self.stable_index = self.stable_index.max(mark.index.min(self.persisting_up_to));
+        }
     }
 
     /// Entries up to here are durable on this member.
@@ -336,6 +366,42 @@ mod tests {
         assert_eq!(l.term(3), Some(3));
         assert_eq!(l.stable_index(), 2);
         assert_eq!(l.take_unpersisted(), vec![e(3, 3)]);
+    }
+
+    /// Writes confirmed after a truncation replaced some of them: the
+    /// confirmation is of the old entries, not of those that replaced them.
+    #[test]
+    fn a_write_mark_from_before_a_truncation_marks_nothing_durable() {
+        let mut l = log(&[1, 1]);
+        l.push(e(3, 1));
+        l.push(e(4, 1));
+        assert_eq!(l.take_unpersisted().len(), 2);
+        let old = l.write_mark();
+        assert!(l.merge(&[e(3, 2)]));
+        assert_eq!(l.take_unpersisted(), vec![e(3, 2)]);
+        let new = l.write_mark();
+        l.mark_stable_to(old);
+        assert_eq!(l.stable_index(), 2, "entry 3 of term 2 is not durable yet");
+        l.mark_stable_to(new);
+        assert_eq!(l.stable_index(), 3);
+    }
+
+    /// Marks confirm in order, and each only as far as it reached.
+    #[test]
+    fn write_marks_confirm_up_to_their_own_index() {
+        let mut l = log(&[1]);
+        l.push(e(2, 1));
+        l.take_unpersisted();
+        let first = l.write_mark();
+        l.push(e(3, 1));
+        l.take_unpersisted();
+        let second = l.write_mark();
+        l.mark_stable_to(first);
+        assert_eq!(l.stable_index(), 2);
+        l.mark_stable_to(second);
+        assert_eq!(l.stable_index(), 3);
+        l.mark_stable_to(first);
+        assert_eq!(l.stable_index(), 3, "a late mark never lowers it");
     }
 
     #[test]

@@ -146,6 +146,21 @@ pub enum Body {
     ReadIndexReply { ctx: u64, index: Option<u64> },
 }
 
+impl Body {
+    /// True for messages that promise nothing about the sender's durable
+    /// state (see [`crate::Ready::take_early_messages`]).
+    pub fn may_precede_persist(&self) -> bool {
+        matches!(
+            self,
+            Body::AppendEntries { .. }
+                | Body::InstallSnapshot { .. }
+                | Body::TimeoutNow
+                | Body::ReadIndex { .. }
+                | Body::ReadIndexReply { .. }
+        )
+    }
+}
+
 /// What a follower answers to `AppendEntries`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppendReply {

@@ -10,6 +10,15 @@ use crate::{Entry, HardState, Message, SnapshotMeta};
 ///    the state behind it survives a crash);
 /// 3. apply `committed_entries` to the state machine, in order;
 /// 4. call [`crate::Raft::advance`].
+///
+/// A driver may instead overlap the writes with the network and the next
+/// turns (thesis §10.2.1): write, send [`Ready::take_early_messages`] at
+/// once, apply, and hold the rest of `messages` until the writes are
+/// durable; then send them and call [`crate::Raft::persisted`] with
+/// `mark` (not `advance`). Writes must become durable in the order they
+/// were handed out. A leader counts its own log toward a majority only as
+/// far as it is durable, so its entries may commit on its followers'
+/// disks while its own write is still in progress.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Ready {
     /// New `current_term` / `voted_for` to persist.
@@ -35,9 +44,24 @@ pub struct Ready {
     /// machine has applied its index) or refused (`read_index.rs`).
     /// Nothing to persist for them.
     pub read_states: Vec<crate::ReadState>,
+    /// Names this Ready's writes, for [`crate::Raft::persisted`].
+    pub mark: crate::WriteMark,
 }
 
 impl Ready {
+    /// Takes out of `messages` those that may leave before this Ready's
+    /// writes are durable: a leader's AppendEntries, InstallSnapshot and
+    /// TimeoutNow, and reads' traffic. None of them vouches for this
+    /// member's durable state (thesis §10.2.1: "the leader may send
+    /// AppendEntries before its own write completes"); votes, vote
+    /// requests and acknowledgements do, and stay.
+    pub fn take_early_messages(&mut self) -> Vec<Message> {
+        let (early, after): (Vec<Message>, Vec<Message>) =
+            std::mem::take(&mut self.messages).into_iter().partition(|m| m.body.may_precede_persist());
+        self.messages = after;
+        early
+    }
+
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()

@@ -363,6 +363,7 @@ impl Raft {
             messages: std::mem::take(&mut self.messages),
             committed_entries,
             read_states: std::mem::take(&mut self.read_states),
+            mark: self.log.write_mark(),
         }
     }
 
@@ -370,6 +371,14 @@ impl Raft {
     /// leader counts its own log toward a quorum only from here on.
     pub fn advance(&mut self) {
         self.log.mark_stable();
+        self.maybe_commit();
+    }
+
+    /// The writes of the `Ready` that carried `mark`, and all before them,
+    /// are durable (for drivers that overlap writes, see [`Ready`]). A
+    /// leader counts its own log toward a quorum only as far as this says.
+    pub fn persisted(&mut self, mark: crate::WriteMark) {
+        self.log.mark_stable_to(mark);
         self.maybe_commit();
     }
 

@@ -11,6 +11,7 @@ mod config;
 mod election_5_2;
 mod flow_control;
 mod hostile;
+mod leader_write_10_2_1;
 mod lease;
 mod log;
 mod membership_4;
