@@ -52,6 +52,11 @@ pub struct Opened {
 /// A member's WAL.
 pub struct Storage {
     wal: Wal,
+    /// Written since the last sync.
+    unsynced: bool,
+    /// An installed snapshot's index: the segments it covers go once the
+    /// write that replaced the log is durable.
+    compact_after_sync: Option<u64>,
 }
 
 impl Storage {
@@ -96,7 +101,11 @@ impl Storage {
         };
         tracing::info!(target: "wal", dir = %dir.display(), entries = persisted.entries.len(),
             snapshot = meta.index, term = persisted.hard_state.current_term, "recovered");
-        Ok(Opened { storage: Storage { wal }, persisted, snapshot })
+        Ok(Opened {
+            storage: Storage { wal, unsynced: false, compact_after_sync: None },
+            persisted,
+            snapshot,
+        })
     }
 
     /// A snapshot through `index` is durable: drops the log segments it
@@ -121,6 +130,17 @@ impl Storage {
     /// log: every entry goes unless the log held the snapshot's last entry,
     /// and the segments it covers are dropped after the sync.
     pub fn persist(&mut self, ready: &raft::Ready) -> Result<bool, StorageError> {
+        let written = self.write(ready)?;
+        if written {
+            self.sync()?;
+        }
+        Ok(written)
+    }
+
+    /// Writes what `ready` asks to persist, not yet durable: the next
+    /// [`Storage::sync`] makes it so, with everything written before it.
+    /// Returns whether anything was written.
+    pub fn write(&mut self, ready: &raft::Ready) -> Result<bool, StorageError> {
         if ready.hard_state.is_none() && ready.entries.is_empty() && ready.snapshot.is_none() {
             return Ok(false);
         }
@@ -138,12 +158,28 @@ impl Storage {
             let entries: Vec<wal::Entry> = ready.entries.iter().map(to_wal).collect();
             self.wal.append(&entries)?;
         }
-        self.wal.sync()?;
-        tracing::trace!(target: "wal", entries = ready.entries.len(), "synced");
         if let Some(install) = &ready.snapshot {
-            self.compact(install.snapshot.index)?;
+            self.compact_after_sync = Some(install.snapshot.index);
         }
+        self.unsynced = true;
         Ok(true)
+    }
+
+    /// Makes everything written so far durable with one sync (group
+    /// commit), then drops the segments an installed snapshot covers.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        self.wal.sync()?;
+        self.unsynced = false;
+        tracing::trace!(target: "wal", "synced");
+        if let Some(index) = self.compact_after_sync.take() {
+            self.compact(index)?;
+        }
+        Ok(())
+    }
+
+    /// Something was written since the last sync.
+    pub fn has_unsynced(&self) -> bool {
+        self.unsynced
     }
 }
 

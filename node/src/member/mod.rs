@@ -13,8 +13,8 @@
 //! ```text
 //! loop {
 //!     match member.poll() {
-//!         Action::Persist(writes) => storage.persist(&writes)?, // write, then sync: durable
-//!         Action::Send(messages) => send each,  // only now: votes and acks promise durability
+//!         Action::Write(writes, id) => storage.write(&writes)?, // not yet durable
+//!         Action::Send(messages) => send each,  // votes and acks only once durable
 //!         Action::Reply(replies) => answer each, // entries applied first
 //!         Action::RoleChanged { change, abandoned } => log it, answer each,
 //!         Action::Transfer(parts) => send each (snapshot chunks and acks),
@@ -25,14 +25,17 @@
 //!         Action::Idle => break,
 //!     }
 //! }
+//! // and whenever a sync covering writes up to `id` completed (at once, or
+//! // later on another thread while inputs go on): member.synced(id)
 //! ```
 //!
-//! The order lives here, not in the drivers: a persist is complete when the
-//! driver polls again, messages go out only after it, and a client is
+//! The order lives here, not in the drivers: a leader's AppendEntries go
+//! out while its own write is in progress, votes and acknowledgements only
+//! once the writes behind them are durable (`writes.rs`), and a client is
 //! answered only after its entry is applied. A simulated driver lets
 //! virtual time pass between two polls and can crash the member there.
 //! Inputs wait while a turn is in progress (the event loop handles them
-//! between turns).
+//! between turns), not while a sync is.
 
 mod admin;
 pub mod config_frame;
@@ -43,6 +46,9 @@ pub use reads::ReadCounts;
 mod requests;
 pub mod snapshot_store;
 mod transfer;
+mod writes;
+
+pub use writes::WriteId;
 
 use raft::{Message, Raft, Role};
 
@@ -52,6 +58,7 @@ use reads::Reads;
 use requests::Requests;
 use snapshot_store::{SnapshotJob, SnapshotPart, SnapshotPolicy, SnapshotSource, SnapshotStore};
 use transfer::Senders;
+use writes::Writes;
 
 /// What the log's committed entries are applied to.
 pub trait StateMachine: Send + 'static {
@@ -119,6 +126,8 @@ pub struct Member {
     was_member: bool,
     phase: Phase,
     snapshots: Snapshots,
+    /// Writes in progress and the messages that wait for them.
+    writes: Writes,
 }
 
 /// The member's snapshot state.
@@ -151,10 +160,13 @@ pub struct RoleChange {
 #[derive(Debug)]
 #[must_use = "an action must be done before polling again"]
 pub enum Action {
-    /// Make `hard_state` and `entries` durable (write, then sync); the
-    /// next poll means it is done. An entry at index i replaces every
-    /// persisted entry from i on. The other fields are empty.
-    Persist(raft::Ready),
+    /// Write `hard_state`, the snapshot's log replacement and `entries`,
+    /// in order after every earlier write; they need not be durable when
+    /// the driver polls again. Syncs make writes durable in order (one
+    /// covers all written before it); report each with
+    /// [`Member::synced`]. An entry at index i replaces every persisted
+    /// entry from i on. The other fields are empty.
+    Write(raft::Ready, WriteId),
     /// Hand these messages to the network.
     Send(Vec<Message>),
     /// Answer these clients (their entries are applied).
@@ -183,7 +195,8 @@ pub enum Action {
 enum Phase {
     #[default]
     Idle,
-    /// Its writes were handed out; the messages and committed entries wait.
+    /// Its writes were handed out; the messages that may go and the
+    /// committed entries wait.
     Persisting(raft::Ready),
     /// Its messages were handed out; the committed entries wait.
     Sending(raft::Ready),
@@ -228,6 +241,7 @@ impl Member {
             was_member,
             phase: Phase::Idle,
             snapshots,
+            writes: Writes::default(),
         }
     }
 
@@ -251,6 +265,20 @@ impl Member {
 
     pub fn applied_index(&self) -> u64 {
         self.applied_index
+    }
+
+    /// A sync completed that covers every write up to `id`: the messages
+    /// waiting for them go at the next poll, and a leader counts its log
+    /// that far toward a majority.
+    pub fn synced(&mut self, id: WriteId) {
+        if let Some(mark) = self.writes.durable(id) {
+            self.raft.persisted(mark);
+        }
+    }
+
+    /// Writes handed out and not yet reported durable.
+    pub fn writes_in_progress(&self) -> usize {
+        self.writes.in_progress()
     }
 
     /// Bytes of the log the core holds (each entry's data with its
@@ -354,7 +382,6 @@ impl Member {
                 }
                 replies.extend(self.apply(ready.committed_entries));
                 replies.extend(self.serve_reads(ready.read_states));
-                self.raft.advance();
                 self.maybe_snapshot();
                 if replies.is_empty() {
                     return self.poll();
@@ -367,6 +394,9 @@ impl Member {
     /// Work outside a turn (chunks to send, a snapshot to write), then the
     /// next turn.
     fn between_turns(&mut self) -> Action {
+        if self.writes.has_released() {
+            return Action::Send(self.writes.take_released());
+        }
         if !self.snapshots.parts.is_empty() {
             return Action::Transfer(std::mem::take(&mut self.snapshots.parts));
         }
@@ -400,11 +430,17 @@ impl Member {
             entries: std::mem::take(&mut ready.entries),
             ..raft::Ready::default()
         };
-        self.phase = Phase::Persisting(ready);
+        let early = ready.take_early_messages();
+        let held = std::mem::replace(&mut ready.messages, early);
         if writes.is_empty() {
+            let now = self.writes.hold(held);
+            ready.messages.extend(now);
+            self.phase = Phase::Persisting(ready);
             return self.poll();
         }
-        Action::Persist(writes)
+        let id = self.writes.begin(ready.mark, held);
+        self.phase = Phase::Persisting(ready);
+        Action::Write(writes, id)
     }
 
     /// Applies committed entries in order; the replies for the clients

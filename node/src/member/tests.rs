@@ -36,12 +36,24 @@ fn leader() -> (Member, Recorder) {
     (m, sm)
 }
 
-/// Does every action; returns them.
+/// Does every action, each write durable at once; returns them.
 fn drain(m: &mut Member) -> Vec<Action> {
+    drain_with(m, true)
+}
+
+/// Does every action; with `sync`, each write is reported durable as soon
+/// as it is handed out, else none is.
+fn drain_with(m: &mut Member, sync: bool) -> Vec<Action> {
     let mut actions = Vec::new();
     loop {
         match m.poll() {
             Action::Idle => return actions,
+            Action::Write(writes, id) => {
+                if sync {
+                    m.synced(id);
+                }
+                actions.push(Action::Write(writes, id));
+            }
             a => actions.push(a),
         }
     }
@@ -52,10 +64,12 @@ fn a_client_is_answered_only_after_its_entry_is_durable_and_applied() {
     let (mut m, sm) = leader();
     assert!(m.on_request(net::CLIENT_ID_MIN, 7, b"x".to_vec()).is_none());
     let index = m.raft().log().last_index();
-    let Action::Persist(writes) = m.poll() else { panic!("the entry is persisted first") };
+    let Action::Write(writes, id) = m.poll() else { panic!("the entry is written first") };
     assert_eq!(writes.entries.len(), 1);
     assert!(m.in_turn());
-    assert!(!sm.0.lock().unwrap().contains(&index), "nothing applied before the persist is done");
+    assert!(drain_with(&mut m, false).is_empty(), "answered before its write was durable");
+    assert!(!sm.0.lock().unwrap().contains(&index), "applied before its write was durable");
+    m.synced(id);
     let actions = drain(&mut m);
     assert_eq!(sm.0.lock().unwrap().last(), Some(&index));
     let expected = ClientReply {
@@ -74,12 +88,86 @@ fn a_candidate_persists_its_vote_before_asking_for_votes() {
     while m.raft().role() != Role::Candidate {
         m.tick();
     }
-    let Action::Persist(writes) = m.poll() else { panic!("the vote is persisted first") };
+    let Action::Write(writes, id) = m.poll() else { panic!("the vote is written first") };
     assert_eq!(writes.hard_state.map(|h| h.voted_for), Some(Some(1)));
+    assert!(matches!(m.poll(), Action::RoleChanged { change, .. } if change.role == Role::Candidate));
+    assert!(matches!(m.poll(), Action::Idle), "a request went before the vote was durable");
+    m.synced(id);
     let Action::Send(requests) = m.poll() else { panic!("then the requests go out") };
     assert_eq!(requests.len(), 2);
-    assert!(matches!(m.poll(), Action::RoleChanged { change, .. } if change.role == Role::Candidate));
     assert!(matches!(m.poll(), Action::Idle));
+}
+
+/// Thesis §10.2.1: the leader's AppendEntries leave while its own write is
+/// in progress; the entry commits on the followers' acknowledgements.
+#[test]
+fn a_leaders_appends_leave_before_its_write_is_durable() {
+    let mut m = leader_of_three();
+    let term = m.raft().current_term();
+    let ack_all = |m: &mut Member, index: u64| {
+        for from in [2, 3] {
+            let ack =
+                raft::Body::AppendEntriesReply(raft::AppendReply::Success { match_index: index, round: 0 });
+            m.step(from, Message { from, to: 1, term, body: ack }).unwrap();
+        }
+    };
+    let noop = m.raft().log().last_index();
+    ack_all(&mut m, noop);
+    drain(&mut m);
+    assert!(m.on_request(net::CLIENT_ID_MIN, 9, b"x".to_vec()).is_none());
+    let actions = drain_with(&mut m, false);
+    assert!(matches!(actions[0], Action::Write(..)), "{actions:?}");
+    let sent: Vec<&Message> = actions
+        .iter()
+        .filter_map(|a| if let Action::Send(ms) = a { Some(ms) } else { None })
+        .flatten()
+        .collect();
+    assert_eq!(sent.len(), 2, "{actions:?}");
+    let index = m.raft().log().last_index();
+    ack_all(&mut m, index);
+    let answered = replies(&drain_with(&mut m, false));
+    assert_eq!(answered.len(), 1, "committed on the followers' disks, the client is answered");
+    assert_eq!(m.writes_in_progress(), 1);
+}
+
+/// A follower acknowledges entries only once they are durable, and a
+/// heartbeat of a later turn that wrote nothing waits for them too.
+#[test]
+fn a_followers_acknowledgements_wait_for_its_write() {
+    let (mut m, _) = member(vec![1, 2, 3]);
+    let append = |prev: u64, entries: Vec<raft::Entry>| Message {
+        from: 2,
+        to: 1,
+        term: 1,
+        body: raft::Body::AppendEntries {
+            prev_log_index: prev,
+            prev_log_term: 0,
+            entries,
+            leader_commit: 0,
+            round: 0,
+        },
+    };
+    m.step(2, append(0, vec![raft::Entry::new(1, 1, vec![1])])).unwrap();
+    let actions = drain_with(&mut m, false);
+    let Some(Action::Write(_, id)) = actions.first() else { panic!("{actions:?}") };
+    let id = *id;
+    assert!(!actions.iter().any(|a| matches!(a, Action::Send(_))), "acked before durable: {actions:?}");
+    let heartbeat = Message {
+        body: raft::Body::AppendEntries {
+            prev_log_index: 1,
+            prev_log_term: 1,
+            entries: vec![],
+            leader_commit: 0,
+            round: 0,
+        },
+        ..append(0, vec![])
+    };
+    m.step(2, heartbeat).unwrap();
+    let actions = drain_with(&mut m, false);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Send(_))), "acked before durable: {actions:?}");
+    m.synced(id);
+    let Action::Send(acks) = m.poll() else { panic!("the acknowledgements go once durable") };
+    assert_eq!(acks.len(), 2);
 }
 
 #[test]
@@ -306,7 +394,7 @@ fn a_linearizable_read_is_answered_after_a_turn_without_writing_anything() {
     );
     let actions = drain(&mut m);
     assert!(
-        !actions.iter().any(|a| matches!(a, Action::Persist(_))),
+        !actions.iter().any(|a| matches!(a, Action::Write(..))),
         "a read persisted something: {actions:?}"
     );
     let answered = replies(&actions);

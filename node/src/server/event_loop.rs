@@ -2,10 +2,12 @@
 //!
 //! 1. wait for an input (tick timer, datagram, command from the handle),
 //!    then take every other input already waiting;
-//! 2. drain the member's turns ([`crate::member`]): one WAL batch and one
-//!    `sync`, then send the messages, then apply the committed entries and
-//!    answer the clients whose entries they are; repeat while the core has
-//!    more (an `advance` can move the leader's commit index).
+//! 2. drain the member's turns ([`crate::member`]): write the WAL batch,
+//!    send what need not wait for it (a leader's AppendEntries), apply the
+//!    committed entries and answer the clients whose entries they are;
+//!    then one `sync` for the turn's writes, and the votes and
+//!    acknowledgements that waited for it; repeat while the core has more
+//!    (the sync can move the leader's commit index).
 //!
 //! Proposals made during a turn leave in one AppendEntries per follower,
 //! since `ready()` runs once per turn.
@@ -30,7 +32,7 @@ use super::resolver::Resolver;
 use super::{Command, FatalError, Shared};
 use crate::addr::PeerAddr;
 use crate::member::snapshot_store::{SnapshotError, SnapshotInfo, SnapshotJob, SnapshotPart};
-use crate::member::{Action, ClientReply, Member};
+use crate::member::{Action, ClientReply, Member, WriteId};
 use crate::proto::{MemberStatus, Wire};
 use crate::storage::Storage;
 
@@ -52,6 +54,8 @@ pub(super) struct EventLoop {
     /// What the handle reads: the status after each turn, the counters.
     shared: Arc<Shared>,
     storage: Storage,
+    /// The last write handed to `storage` and not yet synced.
+    written: Option<WriteId>,
     transport: net::Transport<Wire>,
     /// Re-resolves the names of silent peers (`resolver.rs`).
     resolver: Resolver,
@@ -84,6 +88,7 @@ impl EventLoop {
             member,
             shared,
             storage,
+            written: None,
             transport,
             resolver,
             bootstrap,
@@ -309,8 +314,9 @@ impl EventLoop {
         loop {
             let action = self.member.poll();
             match action {
-                Action::Persist(writes) => {
-                    self.storage.persist(&writes)?;
+                Action::Write(writes, id) => {
+                    self.storage.write(&writes)?;
+                    self.written = Some(id);
                 }
                 Action::Send(messages) => messages.into_iter().for_each(|m| self.send_raft(m)),
                 Action::Reply(replies) => replies.into_iter().for_each(|r| self.reply(r)),
@@ -327,6 +333,7 @@ impl EventLoop {
                     tracing::error!(target: "wal", error = %e, "stopping");
                     return Err(FatalError::Snapshot(e));
                 }
+                Action::Idle if self.written.is_some() => self.sync()?,
                 Action::Idle => {
                     let Some(index) = self.member.removed() else { return Ok(()) };
                     if let Err(e) = crate::removed::record(self.storage.dir(), index) {
@@ -336,6 +343,17 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// Makes the turn's writes durable with one sync, after the messages
+    /// that need not wait for it went out (a leader's AppendEntries: the
+    /// followers write while the leader does, thesis §10.2.1).
+    fn sync(&mut self) -> Result<(), FatalError> {
+        self.storage.sync()?;
+        if let Some(id) = self.written.take() {
+            self.member.synced(id);
+        }
+        Ok(())
     }
 
     /// A new configuration is in force: the transport reaches its members

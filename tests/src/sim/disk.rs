@@ -201,10 +201,17 @@ impl SimDisk {
         rng.random_range(lo..=hi.max(lo))
     }
 
-    /// A sync completed: everything written so far is durable. Each write
-    /// is checked as it becomes durable.
-    pub fn sync(&mut self, server: usize, inv: &mut Invariants) -> Result<(), String> {
-        for w in std::mem::take(&mut self.unsynced) {
+    /// Writes issued and not yet durable (a sync started now covers them).
+    pub fn unsynced_writes(&self) -> usize {
+        self.unsynced.len()
+    }
+
+    /// A sync that started when `n` writes were unsynced completed: those
+    /// `n` are durable, the ones issued since are not. Each write is
+    /// checked as it becomes durable.
+    pub fn sync_first(&mut self, n: usize, server: usize, inv: &mut Invariants) -> Result<(), String> {
+        let n = n.min(self.unsynced.len());
+        for w in self.unsynced.drain(..n).collect::<Vec<_>>() {
             self.make_durable(server, &w, w.units(), inv)?;
         }
         Ok(())
@@ -308,13 +315,28 @@ mod tests {
         let mut d = SimDisk::new(DiskProfile::SSD);
         let mut inv = Invariants::new(1);
         d.write(&ready(None, vec![e(1, 1)])).unwrap();
-        d.sync(0, &mut inv).unwrap();
+        d.sync_first(d.unsynced_writes(), 0, &mut inv).unwrap();
         let hs = HardState { current_term: 2, voted_for: Some(3) };
         d.write(&ready(Some(hs), vec![e(2, 2)])).unwrap();
         assert_eq!(d.durable().last_index(), 1);
         d.crash(0, &mut rng, &mut inv).unwrap();
         assert_eq!(d.durable().entries, vec![e(1, 1)]);
         assert_eq!(d.durable().hard_state, HardState::default());
+    }
+
+    /// A write issued while a sync runs is not covered by it.
+    #[test]
+    fn a_sync_covers_only_the_writes_issued_before_it_started() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut d = SimDisk::new(DiskProfile::SSD);
+        let mut inv = Invariants::new(1);
+        d.write(&ready(None, vec![e(1, 1)])).unwrap();
+        let covered = d.unsynced_writes();
+        d.write(&ready(None, vec![e(2, 1)])).unwrap();
+        d.sync_first(covered, 0, &mut inv).unwrap();
+        assert_eq!(d.unsynced_writes(), 1);
+        d.crash(0, &mut rng, &mut inv).unwrap();
+        assert_eq!(d.durable().entries, vec![e(1, 1)]);
     }
 
     #[test]

@@ -138,7 +138,12 @@ impl Sim {
             }
             let Some(member) = self.nodes[i].member.as_mut() else { return };
             match member.poll() {
-                Action::Persist(writes) => return self.begin_sync(i, &writes),
+                Action::Write(writes, id) => {
+                    if let Err(e) = self.nodes[i].disk.write(&writes) {
+                        return self.violation(format!("server {i} {e}"));
+                    }
+                    self.nodes[i].written = Some(id);
+                }
                 Action::Send(messages) => {
                     if self.crash_point(i, CrashPoint::BeforeSend) {
                         return self.crash(i);
@@ -165,6 +170,7 @@ impl Sim {
                 Action::Membership(_) => {}
                 Action::Failed(why) => return self.violation(format!("server {i} stopped: {why}")),
                 Action::Idle => {
+                    self.begin_sync(i);
                     if !self.take_deferred(i) {
                         return;
                     }
@@ -173,14 +179,17 @@ impl Sim {
         }
     }
 
-    /// Writes `writes` to server `i`'s disk and starts the sync; the member
-    /// waits for it (`sync_done`).
-    fn begin_sync(&mut self, i: usize, writes: &raft::Ready) {
+    /// Starts a sync of what server `i` wrote, unless one is in progress
+    /// (it starts when that one ends: group commit) or nothing is
+    /// unsynced. The member goes on meanwhile.
+    fn begin_sync(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        if let Err(e) = node.disk.write(writes) {
-            return self.violation(format!("server {i} {e}"));
+        let (Some(id), None) = (node.written, node.syncing) else { return };
+        let unsynced = node.disk.unsynced_writes();
+        if unsynced == 0 {
+            return;
         }
-        let node = &mut self.nodes[i];
+        node.syncing = Some((id, unsynced));
         let latency = node.disk.sync_latency(self.now_us, &mut self.rng);
         let incarnation = node.incarnation;
         self.queue.push(self.now_us + latency, Event::SyncDone { server: i, incarnation });
@@ -209,10 +218,16 @@ impl Sim {
         if self.crash_point(i, CrashPoint::DuringSync) {
             return self.crash(i);
         }
-        if let Err(e) = self.nodes[i].disk.sync(i, &mut self.invariants) {
+        let Some((id, covered)) = self.nodes[i].syncing.take() else { return };
+        if let Err(e) = self.nodes[i].disk.sync_first(covered, i, &mut self.invariants) {
             return self.violation(e);
         }
-        self.work(i);
+        if let Some(member) = self.nodes[i].member.as_mut() {
+            member.synced(id);
+        }
+        if !self.nodes[i].busy() {
+            self.work(i);
+        }
     }
 
     /// True when server `i` is to crash at `point` now (and counts it).

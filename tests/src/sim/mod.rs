@@ -261,6 +261,8 @@ impl Sim {
         node.dirty = false;
         node.deferred.clear();
         node.crash_at = None;
+        node.written = None;
+        node.syncing = None;
         if let Err(e) = node.disk.crash(i, &mut self.rng, &mut self.invariants) {
             self.violation(e);
         }

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use node::member::Member;
+use node::member::{Member, WriteId};
 
 use super::disk::{DiskProfile, SimDisk};
 use super::queue::{Addr, Packet};
@@ -49,6 +49,11 @@ pub struct SimNode {
     pub deferred: VecDeque<Input>,
     /// Crash when the member's turn reaches this point.
     pub crash_at: Option<CrashPoint>,
+    /// The last write the member handed out.
+    pub written: Option<WriteId>,
+    /// The sync in progress: the last write and how many unsynced writes
+    /// it covers.
+    pub syncing: Option<(WriteId, usize)>,
 }
 
 impl SimNode {
@@ -60,11 +65,13 @@ impl SimNode {
             dirty: false,
             deferred: VecDeque::new(),
             crash_at: None,
+            written: None,
+            syncing: None,
         }
     }
 
-    /// A turn is in progress (between the driver's polls that means: its
-    /// sync is): inputs wait in `deferred`.
+    /// A turn is in progress: inputs wait in `deferred` (a sync in
+    /// progress does not hold them up).
     pub fn busy(&self) -> bool {
         self.member.as_ref().is_some_and(|m| m.in_turn())
     }
