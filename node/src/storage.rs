@@ -52,8 +52,6 @@ pub struct Opened {
 /// A member's WAL.
 pub struct Storage {
     wal: Wal,
-    /// Written since the last sync.
-    unsynced: bool,
     /// An installed snapshot's index: the segments it covers go once the
     /// write that replaced the log is durable.
     compact_after_sync: Option<u64>,
@@ -101,11 +99,7 @@ impl Storage {
         };
         tracing::info!(target: "wal", dir = %dir.display(), entries = persisted.entries.len(),
             snapshot = meta.index, term = persisted.hard_state.current_term, "recovered");
-        Ok(Opened {
-            storage: Storage { wal, unsynced: false, compact_after_sync: None },
-            persisted,
-            snapshot,
-        })
+        Ok(Opened { storage: Storage { wal, compact_after_sync: None }, persisted, snapshot })
     }
 
     /// A snapshot through `index` is durable: drops the log segments it
@@ -161,7 +155,6 @@ impl Storage {
         if let Some(install) = &ready.snapshot {
             self.compact_after_sync = Some(install.snapshot.index);
         }
-        self.unsynced = true;
         Ok(true)
     }
 
@@ -169,17 +162,11 @@ impl Storage {
     /// commit), then drops the segments an installed snapshot covers.
     pub fn sync(&mut self) -> Result<(), StorageError> {
         self.wal.sync()?;
-        self.unsynced = false;
         tracing::trace!(target: "wal", "synced");
         if let Some(index) = self.compact_after_sync.take() {
             self.compact(index)?;
         }
         Ok(())
-    }
-
-    /// Something was written since the last sync.
-    pub fn has_unsynced(&self) -> bool {
-        self.unsynced
     }
 }
 

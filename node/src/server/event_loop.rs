@@ -2,12 +2,15 @@
 //!
 //! 1. wait for an input (tick timer, datagram, command from the handle),
 //!    then take every other input already waiting;
-//! 2. drain the member's turns ([`crate::member`]): write the WAL batch,
-//!    send what need not wait for it (a leader's AppendEntries), apply the
-//!    committed entries and answer the clients whose entries they are;
-//!    then one `sync` for the turn's writes, and the votes and
-//!    acknowledgements that waited for it; repeat while the core has more
-//!    (the sync can move the leader's commit index).
+//! 2. drain the member's turns ([`crate::member`]): hand the WAL batch to
+//!    the WAL thread (`wal_writer.rs`), send what need not wait for it (a
+//!    leader's AppendEntries), apply the committed entries and answer the
+//!    clients whose entries they are; repeat while the core has more.
+//!
+//! The WAL thread writes and syncs while the loop goes on; its report
+//! ([`Command::Synced`]) is an input like any other: the votes and
+//! acknowledgements that waited for the sync go out, and a leader counts
+//! its own log that far.
 //!
 //! Proposals made during a turn leave in one AppendEntries per follower,
 //! since `ready()` runs once per turn.
@@ -29,12 +32,12 @@ use smol::channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 
 use super::resolver::Resolver;
+use super::wal_writer::WalWriter;
 use super::{Command, FatalError, Shared};
 use crate::addr::PeerAddr;
 use crate::member::snapshot_store::{SnapshotError, SnapshotInfo, SnapshotJob, SnapshotPart};
-use crate::member::{Action, ClientReply, Member, WriteId};
+use crate::member::{Action, ClientReply, Member};
 use crate::proto::{MemberStatus, Wire};
-use crate::storage::Storage;
 
 /// Inputs taken per turn before the turn's persist, at most (so a flood of
 /// datagrams cannot starve the timer).
@@ -53,9 +56,7 @@ pub(super) struct EventLoop {
     member: Member,
     /// What the handle reads: the status after each turn, the counters.
     shared: Arc<Shared>,
-    storage: Storage,
-    /// The last write handed to `storage` and not yet synced.
-    written: Option<WriteId>,
+    wal: WalWriter,
     transport: net::Transport<Wire>,
     /// Re-resolves the names of silent peers (`resolver.rs`).
     resolver: Resolver,
@@ -78,7 +79,7 @@ impl EventLoop {
     pub(super) fn new(
         member: Member,
         shared: Arc<Shared>,
-        storage: Storage,
+        wal: WalWriter,
         (transport, resolver, bootstrap): (net::Transport<Wire>, Resolver, BTreeMap<u64, PeerAddr>),
         (commands, inbox): (Sender<Command>, Receiver<Command>),
         tick: Duration,
@@ -87,8 +88,7 @@ impl EventLoop {
         EventLoop {
             member,
             shared,
-            storage,
-            written: None,
+            wal,
             transport,
             resolver,
             bootstrap,
@@ -206,7 +206,12 @@ impl EventLoop {
                 self.resolver.tick(Instant::now());
             }
             Event::Wire(from, wire) => self.on_wire(from, wire),
-            Event::Command(Command::SnapshotWritten(outcome)) => self.on_snapshot_written(outcome)?,
+            Event::Command(Command::SnapshotWritten(outcome)) => self.on_snapshot_written(outcome),
+            Event::Command(Command::Synced(outcome)) => {
+                if let Some(id) = outcome? {
+                    self.member.synced(id);
+                }
+            }
             Event::Command(c) => return Ok(self.on_command(c)),
             Event::Closed => return Ok(false),
         }
@@ -215,23 +220,17 @@ impl EventLoop {
 
     /// Our snapshot is durable (or failed): the core drops its log through
     /// it, then the WAL its segments.
-    fn on_snapshot_written(
-        &mut self,
-        outcome: Result<SnapshotInfo, SnapshotError>,
-    ) -> Result<(), FatalError> {
-        let compact_through = self.member.snapshot_written(outcome);
-        if let Some(index) = compact_through {
-            let removed = self.storage.compact(index)?;
-            tracing::debug!(target: "wal", index, removed, "log compacted behind a snapshot");
+    fn on_snapshot_written(&mut self, outcome: Result<SnapshotInfo, SnapshotError>) {
+        if let Some(index) = self.member.snapshot_written(outcome) {
+            self.wal.compact(index);
         }
-        Ok(())
     }
 
     /// Writes the snapshot on a thread of its own, so the loop goes on; the
     /// thread reports with [`Command::SnapshotWritten`].
     fn write_snapshot(&mut self, job: SnapshotJob) {
-        let dir = self.storage.dir().to_path_buf();
-        let identity = self.storage.identity();
+        let dir = self.wal.dir().to_path_buf();
+        let identity = self.wal.identity();
         let report = self.commands.clone();
         let spawned = std::thread::Builder::new().name("snapshot-writer".into()).spawn(move || {
             let outcome = write_snapshot_file(&dir, identity, job);
@@ -265,7 +264,7 @@ impl EventLoop {
                     self.transport.set_peer(peer, addr);
                 }
             }
-            Command::SnapshotWritten(_) | Command::Stop => return false,
+            Command::SnapshotWritten(_) | Command::Synced(_) | Command::Stop => return false,
         }
         true
     }
@@ -314,10 +313,7 @@ impl EventLoop {
         loop {
             let action = self.member.poll();
             match action {
-                Action::Write(writes, id) => {
-                    self.storage.write(&writes)?;
-                    self.written = Some(id);
-                }
+                Action::Write(writes, id) => self.wal.write(writes, id),
                 Action::Send(messages) => messages.into_iter().for_each(|m| self.send_raft(m)),
                 Action::Reply(replies) => replies.into_iter().for_each(|r| self.reply(r)),
                 Action::RoleChanged { change, abandoned } => {
@@ -333,27 +329,15 @@ impl EventLoop {
                     tracing::error!(target: "wal", error = %e, "stopping");
                     return Err(FatalError::Snapshot(e));
                 }
-                Action::Idle if self.written.is_some() => self.sync()?,
                 Action::Idle => {
                     let Some(index) = self.member.removed() else { return Ok(()) };
-                    if let Err(e) = crate::removed::record(self.storage.dir(), index) {
+                    if let Err(e) = crate::removed::record(self.wal.dir(), index) {
                         tracing::warn!(target: "election", error = %e, "cannot record the removal");
                     }
                     return Err(FatalError::Removed { index });
                 }
             }
         }
-    }
-
-    /// Makes the turn's writes durable with one sync, after the messages
-    /// that need not wait for it went out (a leader's AppendEntries: the
-    /// followers write while the leader does, thesis §10.2.1).
-    fn sync(&mut self) -> Result<(), FatalError> {
-        self.storage.sync()?;
-        if let Some(id) = self.written.take() {
-            self.member.synced(id);
-        }
-        Ok(())
     }
 
     /// A new configuration is in force: the transport reaches its members

@@ -11,6 +11,7 @@
 
 mod event_loop;
 pub mod resolver;
+mod wal_writer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -151,6 +152,9 @@ enum Command {
         faults: net::FaultConfig,
         done: Sender<()>,
     },
+    /// The WAL thread synced every write up to this one (None: it only
+    /// compacted), or failed.
+    Synced(Result<Option<crate::member::WriteId>, StorageError>),
     /// The writer thread finished a snapshot.
     SnapshotWritten(
         Result<crate::member::snapshot_store::SnapshotInfo, crate::member::snapshot_store::SnapshotError>,
@@ -198,18 +202,19 @@ impl Server {
         if let Some(lease) = options.config.reads.lease(&options.config.timing) {
             member.set_lease(Box::new(crate::member::lease::BootClock), lease);
         }
-        let storage = opened.storage;
         let transport = net::Transport::bind(net_config)
             .map_err(|source| StartError::Bind { addr: display_addr(&name, addr), source })?;
         let shared = Arc::new(Shared::new(&member));
         let (commands, inbox) = smol::channel::unbounded();
+        let wal =
+            wal_writer::WalWriter::spawn(opened.storage, commands.clone()).map_err(StartError::Thread)?;
         let tick = Duration::from_millis(options.config.timing.tick_ms);
         let resolver = resolver::for_member(&options.config, options.id, &peers, commands.clone());
         let bootstrap = options.config.nodes.iter().map(|m| (m.id, m.addr.clone())).collect();
         let event_loop = event_loop::EventLoop::new(
             member,
             shared.clone(),
-            storage,
+            wal,
             (transport, resolver, bootstrap),
             (commands.clone(), inbox),
             tick,
