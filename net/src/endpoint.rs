@@ -24,7 +24,9 @@ use crate::reassembly::{Reassembly, ReassemblyLimits};
 use crate::reliability::dedup::BootWindows;
 use crate::reliability::rto::RtoEstimator;
 use crate::reliability::sender::{SendLimits, SendQueue};
-use crate::wire::{self, Ack, Frame, Header, FLAG_ACK, FLAG_DATA, MAX_ACKS, MAX_PIGGYBACK_ACKS};
+use crate::wire::{
+    self, Ack, Frame, Header, FLAG_ACK, FLAG_DATA, FLAG_UNACKED, FRAGMENT_BYTES, MAX_ACKS, MAX_PIGGYBACK_ACKS,
+};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,6 +72,9 @@ pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     pub(crate) sender: SendQueue,
     pub(crate) rto: RtoEstimator,
+    /// Messages to send once, unacknowledged (`Endpoint::send_unacked`):
+    /// id and bytes.
+    pub(crate) unacked: VecDeque<(u64, Vec<u8>)>,
     /// Acks to send, each with the boot of this peer it is for.
     pub(crate) acks: VecDeque<(u64, Ack)>,
     /// When the oldest ack in `acks` was queued.
@@ -95,6 +100,7 @@ impl Peer {
             addr,
             sender: SendQueue::new(limits),
             rto: RtoEstimator::new(config.rto),
+            unacked: VecDeque::new(),
             acks: VecDeque::new(),
             acks_since_us: 0,
             dedup: BootWindows::new(config.dedup_entries),
@@ -194,6 +200,30 @@ impl Endpoint {
         self.activate(index);
         self.counters.messages_sent += 1;
         self.counters.drop_n(DropReason::QueueFull, evicted);
+        Ok(id)
+    }
+
+    /// Queues an encoded message for `to` to go once, in one datagram,
+    /// neither acknowledged nor resent nor deduplicated by the receiver:
+    /// for messages the application resends on its own (Raft's), which
+    /// then cost one datagram, not a datagram and an ack. A message larger
+    /// than one fragment goes as [`Endpoint::send_bytes`] does. Returns
+    /// its id.
+    pub fn send_unacked(&mut self, now_us: u64, to: NodeId, bytes: Vec<u8>) -> Result<u64, SendError> {
+        if bytes.len() > FRAGMENT_BYTES {
+            return self.send_bytes(now_us, to, bytes);
+        }
+        let Some(&index) = self.by_id.get(&to) else { return Err(SendError::UnknownPeer(to)) };
+        let id = self.next_id;
+        self.next_id += 1;
+        let queue = &mut self.peers[index].unacked;
+        queue.push_back((id, bytes));
+        if queue.len() > self.config.send_queue_messages {
+            queue.pop_front();
+            self.counters.drop(DropReason::QueueFull);
+        }
+        self.counters.messages_sent += 1;
+        self.activate(index);
         Ok(id)
     }
 
@@ -358,6 +388,22 @@ impl Endpoint {
     }
 
     fn build_data(&mut self, now_us: u64, i: usize) -> Option<Transmit> {
+        self.build_unacked(i).or_else(|| self.build_reliable(now_us, i))
+    }
+
+    fn build_unacked(&mut self, i: usize) -> Option<Transmit> {
+        let (msg_id, data) = self.peers[i].unacked.pop_front()?;
+        let (ack_boot, acks) = self.take_acks(i, MAX_PIGGYBACK_ACKS);
+        let mut header = self.header(i);
+        header.flags = FLAG_DATA | FLAG_UNACKED | if acks.is_empty() { 0 } else { FLAG_ACK };
+        header.ack_boot = ack_boot;
+        header.msg_id = msg_id;
+        header.frag_count = 1;
+        self.counters.acks_sent += acks.len() as u64;
+        Some(self.seal(i, &Frame { header, acks: &acks, data: &data }))
+    }
+
+    fn build_reliable(&mut self, now_us: u64, i: usize) -> Option<Transmit> {
         let peer = &mut self.peers[i];
         let frag = peer.sender.next_fragment(now_us, &peer.rto)?;
         let (ack_boot, acks) = self.take_acks(i, MAX_PIGGYBACK_ACKS);

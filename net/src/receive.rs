@@ -11,7 +11,7 @@ use crate::counters::DropReason;
 use crate::endpoint::{Delivered, Endpoint};
 use crate::faults::Verdict;
 use crate::reassembly::Inserted;
-use crate::wire::{self, Ack, Decoded, Header, FLAG_DATA};
+use crate::wire::{self, Ack, Decoded, Header, FLAG_DATA, FLAG_UNACKED};
 
 impl Endpoint {
     /// Handles one received datagram from `from`. Delivered messages come
@@ -112,6 +112,9 @@ impl Endpoint {
     }
 
     fn on_data(&mut self, now_us: u64, i: usize, h: &Header, data: &[u8]) {
+        if h.flags & FLAG_UNACKED != 0 {
+            return self.on_unacked(i, h, data);
+        }
         let ack = (h.from_boot, Ack { msg_id: h.msg_id, frag_index: h.frag_index });
         let key = (self.peers[i].id, h.from_boot, h.msg_id);
         if self.peers[i].dedup.seen(h.from_boot, h.msg_id) || self.reassembly.holds(key, h.frag_index) {
@@ -150,6 +153,19 @@ impl Endpoint {
             Inserted::Inconsistent => self.counters.drop(DropReason::Malformed),
             Inserted::TooManyFragments => self.counters.drop(DropReason::TooLarge),
         }
+    }
+
+    /// A whole message sent once: delivered as it comes (a duplicate the
+    /// network made is delivered again; its sender tolerates that), never
+    /// acknowledged.
+    fn on_unacked(&mut self, i: usize, h: &Header, data: &[u8]) {
+        if self.events.len() >= self.config.event_queue {
+            self.counters.drop(DropReason::QueueFull);
+            return;
+        }
+        self.counters.messages_delivered += 1;
+        let from = self.peers[i].id;
+        self.events.push_back(Delivered { from, boot: h.from_boot, msg_id: h.msg_id, bytes: data.to_vec() });
     }
 
     fn deliver(&mut self, i: usize, h: &Header, bytes: Vec<u8>) {

@@ -54,6 +54,10 @@ pub const FLAG_DATA: u8 = 1;
 pub const FLAG_ACK: u8 = 2;
 /// Header flag: a MAC follows (set by [`encode`] itself).
 pub const FLAG_MAC: u8 = 4;
+/// Header flag: the datagram carries a whole message sent once, which is
+/// not acknowledged, resent or deduplicated (the application resends on
+/// its own: Raft's messages).
+pub const FLAG_UNACKED: u8 = 8;
 const CRC_RANGE: std::ops::Range<usize> = 4..8;
 
 /// One acknowledged fragment.
@@ -107,7 +111,7 @@ pub fn encode(frame: &Frame<'_>, mac_len: usize) -> Vec<u8> {
     let h = &frame.header;
     let len = HEADER_BYTES + frame.acks.len() * ACK_BYTES + frame.data.len() + mac_len;
     let mut out = Vec::with_capacity(len);
-    let mut flags = h.flags & (FLAG_DATA | FLAG_ACK);
+    let mut flags = h.flags & (FLAG_DATA | FLAG_ACK | FLAG_UNACKED);
     if mac_len > 0 {
         flags |= FLAG_MAC;
     }
@@ -185,8 +189,10 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DropReason> {
 fn check_shape(h: &Header, data_len: usize, ack_count: usize) -> Result<(), DropReason> {
     let data = h.flags & FLAG_DATA != 0;
     let ack = h.flags & FLAG_ACK != 0;
-    let unknown = h.flags & !(FLAG_DATA | FLAG_ACK | FLAG_MAC) != 0;
+    let unknown = h.flags & !(FLAG_DATA | FLAG_ACK | FLAG_MAC | FLAG_UNACKED) != 0;
+    let unacked_whole = h.flags & FLAG_UNACKED == 0 || (data && h.frag_count == 1);
     let ok = !unknown
+        && unacked_whole
         && (data || ack)
         && h.from_boot != 0
         && ack == (ack_count > 0)

@@ -427,8 +427,11 @@ impl EventLoop {
             // Less the one-byte variant tag of `Wire::Raft`: the message's own bytes.
             self.shared.rpc_bytes.fetch_add(bytes.len() as u64 - 1, Ordering::Relaxed);
         }
+        // Raft resends what is lost on its own (the next append's
+        // consistency check, heartbeats, election timeouts): one datagram,
+        // no transport ack or resend.
         let now = self.transport.now_us();
-        if let Err(e) = self.transport.endpoint_mut().send_bytes(now, to, bytes) {
+        if let Err(e) = self.transport.endpoint_mut().send_unacked(now, to, bytes) {
             tracing::debug!(target: "net", to, error = %e, "not sent");
         }
         self.transport.flush();
