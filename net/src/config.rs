@@ -52,8 +52,9 @@ pub struct Config {
     pub ack_queue: usize,
     /// A client's acks wait up to this long for a message to it to ride
     /// on (a request is acked by its reply, when the reply comes soon),
-    /// and go alone after it; acks to members go at once. Below the
-    /// minimum RTO, so a client never resends for want of them.
+    /// and go alone after it; acks to members go at once. The client's
+    /// RTO follows, since its RTT samples are then the replies' latency;
+    /// a resend before the reply is acknowledged at once (a duplicate).
     pub client_ack_delay_us: u64,
     /// Delivered messages the application has not taken yet.
     pub event_queue: usize,
@@ -102,7 +103,7 @@ impl Config {
             reassembly_timeout_us: 5_000_000,
             dedup_entries: 65_536,
             ack_queue: 4096,
-            client_ack_delay_us: 1_000,
+            client_ack_delay_us: 20_000,
             event_queue: 65_536,
             faults: FaultConfig::default(),
             accept_clients: false,
