@@ -18,7 +18,7 @@
 //!
 //! [log]                             # optional; these are the defaults
 //! snapshot_entries = 100000         # snapshot once the log holds this many entries
-//! snapshot_bytes = 2097152          # or this many data bytes (2 MiB)
+//! snapshot_bytes = 2097152          # or this many data bytes (2 MiB), and the last snapshot's size
 //! segment_bytes = 4194304           # WAL segment files of 4 MiB
 //!
 //! [reads]                          # optional; lease reads are off by default

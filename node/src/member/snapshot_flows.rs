@@ -180,7 +180,8 @@ impl Member {
     /// so and none is being written.
     pub(super) fn maybe_snapshot(&mut self) {
         let s = &self.snapshots;
-        if s.writing.is_some() || s.job.is_some() || !s.policy.is_due(s.since.0, s.since.1) {
+        let last_len = s.store.current().map_or(0, |info| info.len);
+        if s.writing.is_some() || s.job.is_some() || !s.policy.is_due(s.since.0, s.since.1, last_len) {
             return;
         }
         let index = self.applied_index;

@@ -87,7 +87,14 @@ pub trait SnapshotStore: Send {
 }
 
 /// When to take a snapshot: once the log since the last one holds
-/// `entries` entries or `bytes` data bytes, whichever comes first.
+/// `entries` entries, or `bytes` data bytes and at least as many as the
+/// last snapshot holds. The byte rule follows the store's size, so what
+/// snapshots write stays in proportion to what the log wrote: a store of
+/// large values would otherwise be written whole every `bytes` of log (a
+/// fill of 100 MB would write gigabytes of snapshots); with it, all the
+/// snapshots of a growing store together stay within about twice its live
+/// data. The entry count is a hard bound on the log (the lab's
+/// `maxraftstate`, etcd's `snapshot-count`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotPolicy {
     pub entries: u64,
@@ -98,8 +105,10 @@ impl SnapshotPolicy {
     /// Never (the lab's 2A–2C scenarios, and tests).
     pub const NEVER: SnapshotPolicy = SnapshotPolicy { entries: u64::MAX, bytes: u64::MAX };
 
-    pub fn is_due(&self, entries: u64, bytes: u64) -> bool {
-        entries >= self.entries || bytes >= self.bytes
+    /// Whether a log of `entries` entries and `bytes` data bytes since a
+    /// snapshot of `last_len` bytes calls for the next one.
+    pub fn is_due(&self, entries: u64, bytes: u64, last_len: u64) -> bool {
+        entries >= self.entries || (bytes >= self.bytes && bytes >= last_len)
     }
 }
 
@@ -157,5 +166,46 @@ impl SnapshotStore for NoSnapshots {
     }
     fn install(&mut self, _meta: SnapshotMeta) -> io::Result<()> {
         Err(io::Error::other("this member keeps no snapshots"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SnapshotPolicy;
+
+    const POLICY: SnapshotPolicy = SnapshotPolicy { entries: 1000, bytes: 2 << 20 };
+
+    #[test]
+    fn a_snapshot_is_due_at_the_first_threshold_reached() {
+        assert!(!POLICY.is_due(999, 1000, 0));
+        assert!(POLICY.is_due(1000, 1000, 0));
+        assert!(POLICY.is_due(1, 2 << 20, 0));
+    }
+
+    #[test]
+    fn a_snapshot_by_bytes_waits_for_a_log_as_large_as_the_last_one() {
+        let last = 10 << 20;
+        assert!(!POLICY.is_due(500, 4 << 20, last));
+        assert!(POLICY.is_due(500, 10 << 20, last));
+        assert!(POLICY.is_due(1000, 1 << 20, last), "the entry count bounds the log");
+    }
+
+    /// Filling a store with 100 MB of 100 KiB values (each key new): the
+    /// snapshots written together stay within twice the live data.
+    #[test]
+    fn a_growing_store_writes_snapshots_in_proportion_to_its_log() {
+        let policy = SnapshotPolicy { entries: 100_000, bytes: 2 << 20 };
+        let value = 100 << 10;
+        let (mut since, mut live, mut last, mut written) = (0u64, 0u64, 0u64, 0u64);
+        for n in 1..=1000u64 {
+            since += value;
+            live += value;
+            if policy.is_due(n, since, last) {
+                (last, since) = (live, 0);
+                written += live;
+            }
+        }
+        assert!(written <= 2 * live, "{written} bytes of snapshots for {live} live");
+        assert!(written >= live / 2, "snapshots stopped: {written}");
     }
 }
