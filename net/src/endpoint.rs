@@ -318,6 +318,13 @@ impl Endpoint {
         Some(RttEstimate { srtt_us: p.rto.srtt_us(), rttvar_us: p.rto.rttvar_us(), rto_us: p.rto.rto_us() })
     }
 
+    /// Whether message `msg_id` to `peer` is no longer waiting for its
+    /// acks: acknowledged (the peer is alive and has it), or given up
+    /// (its deadline, a full queue, the peer forgotten).
+    pub fn is_settled(&self, peer: NodeId, msg_id: u64) -> bool {
+        self.by_id.get(&peer).is_none_or(|&i| !self.peers[i].sender.holds(msg_id))
+    }
+
     /// Messages to `peer` not yet fully acknowledged (for flow control).
     pub fn queued(&self, peer: NodeId) -> usize {
         self.by_id.get(&peer).map_or(0, |&i| self.peers[i].sender.queued())

@@ -45,6 +45,12 @@ use crate::proto::{AdminRequest, Consistency, MemberStatus, MembersInfo, Reply, 
 /// How long one attempt at one member may take before the next member is
 /// tried: longer than a commit, shorter than an election.
 const ATTEMPT: Duration = Duration::from_millis(400);
+/// How long a member may stay silent, neither answering nor acknowledging
+/// the request, before the next member is tried: a member holds its ack
+/// for a reply to carry at most `client_ack_delay_us` (20 ms), so one that
+/// says nothing by then is down or cut off, and waiting the whole attempt
+/// on it would cost every client of a killed leader 400 ms.
+const FIRST_SIGN: Duration = Duration::from_millis(60);
 /// Pause after "not the leader, and I do not know who is": an election is
 /// on.
 const NO_LEADER_PAUSE: Duration = Duration::from_millis(50);
@@ -381,8 +387,8 @@ impl Client {
         let mut unanswered = false;
         while Instant::now() < deadline {
             tracing::debug!(target: "client", seq, to = target, "request");
-            let _ = self.transport.send(target, &wire);
-            let mut reply = self.await_reply(seq, (Instant::now() + ATTEMPT).min(deadline));
+            let sent = self.transport.send(target, &wire).ok();
+            let mut reply = self.await_attempt(seq, (target, sent), deadline);
             if let Some((_, Reply::NotLeader { leader_hint: Some(hint), leader_addr: Some(addr) })) = &reply {
                 // A leader added after the cluster file was written.
                 let (hint, addr) = (*hint, addr.clone());
@@ -429,6 +435,25 @@ impl Client {
         }
         self.leader = None;
         Err(ClientError::Timeout(self.timeout))
+    }
+
+    /// One attempt's reply to request `seq`, sent to `to` as transport
+    /// message `sent`: waited for until the attempt's end, or only until
+    /// `FIRST_SIGN` when `to` has not even acknowledged the request by
+    /// then.
+    fn await_attempt(
+        &mut self,
+        seq: u64,
+        (to, sent): (u64, Option<u64>),
+        deadline: Instant,
+    ) -> Option<(u64, Reply)> {
+        let start = Instant::now();
+        let first = self.await_reply(seq, (start + FIRST_SIGN).min(deadline));
+        let alive = sent.is_some_and(|id| self.transport.endpoint().is_settled(to, id));
+        if first.is_some() || !alive {
+            return first;
+        }
+        self.await_reply(seq, (start + ATTEMPT).min(deadline))
     }
 
     /// The reply to request `seq` from any member, until `until`.

@@ -64,3 +64,24 @@ fn all_members_kill9_at_once_and_restarted() {
     let report = writer.stop();
     assert_final(&mut cluster, &report);
 }
+
+/// A client whose cluster file names a dead member first tries the next
+/// one as soon as the dead one has stayed silent (not acknowledged the
+/// request) for a short while, not after a whole 400 ms attempt.
+#[test]
+fn a_client_moves_on_from_a_silent_member_before_its_attempt_ends() {
+    let mut cluster = ProcCluster::start(ClusterSpec::loopback(3).unwrap()).unwrap();
+    cluster.wait_leader(LEADER_TIMEOUT).unwrap();
+    cluster.kill(1).unwrap();
+    cluster.wait_leader(LEADER_TIMEOUT).unwrap();
+    let config = node::config::ClusterConfig::load(cluster.config_path()).unwrap();
+    let mut warm = node::client::Client::new(&config, Duration::from_secs(10)).unwrap();
+    warm.put("warm", b"x").unwrap(); // the survivors have a leader that commits
+    for round in 0..5 {
+        let mut client = node::client::Client::new(&config, Duration::from_secs(10)).unwrap();
+        let start = std::time::Instant::now();
+        client.put(&format!("k{round}"), b"v").unwrap();
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(350), "round {round}: {took:?}: the client waited out member 1");
+    }
+}

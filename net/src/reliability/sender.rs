@@ -244,6 +244,12 @@ impl SendQueue {
         self.messages.keys().next().copied().unwrap_or(next_id)
     }
 
+    /// Whether message `msg_id` is still held: not yet fully acknowledged,
+    /// and not given up.
+    pub fn holds(&self, msg_id: u64) -> bool {
+        self.messages.contains_key(&msg_id)
+    }
+
     /// Messages not yet fully acknowledged.
     pub fn queued(&self) -> usize {
         self.messages.len()
