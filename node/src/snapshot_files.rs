@@ -38,6 +38,16 @@ impl FileSnapshots {
         FileSnapshots { dir: dir.to_path_buf(), identity, current, incoming: None, received: None }
     }
 
+    /// The file header's view of `info`, a snapshot of this member's.
+    fn wal_info(&self, info: SnapshotInfo) -> wal::snapshot::SnapshotInfo {
+        wal::snapshot::SnapshotInfo {
+            meta: to_wal_meta(info.meta),
+            len: info.len,
+            crc32c: info.crc32c,
+            identity: self.identity,
+        }
+    }
+
     fn make_current(&mut self, reader: SnapshotReader) -> io::Result<()> {
         let meta = reader.info().meta;
         self.current = Some(Arc::new(reader));
@@ -80,12 +90,11 @@ impl SnapshotStore for FileSnapshots {
         Ok(Box::new(FileData(current)))
     }
 
+    /// The writer's checksum stands: the file is not read again here, on
+    /// the event loop's thread (`SnapshotReader::open_written`).
     fn adopt(&mut self, info: SnapshotInfo) -> io::Result<()> {
         let path = wal::snapshot::format::path(&self.dir, to_wal_meta(info.meta));
-        let reader = SnapshotReader::open(&path).map_err(io::Error::other)?;
-        if info_of(reader.info()) != info {
-            return Err(io::Error::other(format!("{} is not the snapshot written", path.display())));
-        }
+        let reader = SnapshotReader::open_written(&path, &self.wal_info(info)).map_err(io::Error::other)?;
         self.make_current(reader)
     }
 
@@ -117,7 +126,9 @@ impl SnapshotStore for FileSnapshots {
     fn install(&mut self, meta: raft::SnapshotMeta) -> io::Result<()> {
         match self.received.take() {
             Some((info, path)) if info.meta == meta => {
-                let reader = SnapshotReader::open(&path).map_err(io::Error::other)?;
+                // `finish_receive` checked the received bytes' sum.
+                let reader =
+                    SnapshotReader::open_written(&path, &self.wal_info(info)).map_err(io::Error::other)?;
                 self.make_current(reader)
             }
             _ => Err(io::Error::other(format!("snapshot {meta:?} was not received"))),
