@@ -72,6 +72,7 @@ pub use message::{AppendReply, Body, Entry, EntryKind, HardState, Message, NodeI
 pub use read_index::{LeaseRead, ReadError, ReadState};
 pub use ready::{Persisted, Ready, SnapshotInstall};
 pub use reconfig::MembershipError;
+pub use replication::ReplicationCounters;
 pub use server::{CompactError, ProposeError, Raft, RestoreError, Role, Status, StepError};
 pub use transfer::TransferError;
 pub use validate::{MAX_INDEX, MAX_TERM, MAX_TERM_JUMP};

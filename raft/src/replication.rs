@@ -2,6 +2,7 @@
 //! side, and the leader's sending, heartbeats, resends and fast backoff.
 
 use crate::progress::ReplicationState;
+use crate::role::RoleState;
 use crate::server::Raft;
 use crate::{AppendReply, Body, Entry, NodeId};
 
@@ -18,7 +19,22 @@ pub(crate) enum AppendKind {
     EmptyProbe,
 }
 
+/// What replication cost a leader beyond the entries themselves: for
+/// operators, and for the simulator's reordering profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicationCounters {
+    /// AppendEntries rejected for a log mismatch (not stale ones).
+    pub rejections: u64,
+    /// Times a follower went back to probing: after a rejection, or when
+    /// what was sent went unanswered for the resend interval.
+    pub probes: u64,
+}
+
+/// AppendEntries a follower holds at most, ahead of a gap in its log.
+const MAX_REORDERED: usize = 8;
+
 /// The fields of an AppendEntries request, with its sender.
+#[derive(Debug)]
 pub(crate) struct AppendRequest {
     pub from: NodeId,
     pub prev_log_index: u64,
@@ -37,6 +53,7 @@ impl Raft {
         self.reset_election_timer();
 
         let Some(req) = self.skip_compacted(req) else { return };
+        let Some(req) = self.hold_if_ahead(req) else { return };
         // 2. "Reply false if log doesn't contain an entry at prevLogIndex
         // whose term matches prevLogTerm", with the fast-backoff hint.
         if self.log.term(req.prev_log_index) != Some(req.prev_log_term) {
@@ -56,6 +73,37 @@ impl Raft {
         }
         let round = req.round;
         self.send(req.from, Body::AppendEntriesReply(AppendReply::Success { match_index, round }));
+        if let RoleState::Follower(f) = &mut self.state {
+            f.replicating = true;
+        }
+        if let Some(next) = self.next_reordered() {
+            self.handle_append_entries(next);
+        }
+    }
+
+    /// A request with entries that starts past the end of the log of a
+    /// follower the leader replicates to (an earlier one is late or lost)
+    /// is held, up to `MAX_REORDERED`, rather than rejected: over a network that reorders, the earlier one
+    /// usually comes next, and a rejection would send the leader back to
+    /// probing. A lost one is resent by the leader after its resend
+    /// interval, and the held requests follow it.
+    fn hold_if_ahead(&mut self, req: AppendRequest) -> Option<AppendRequest> {
+        let ahead = req.prev_log_index > self.log.last_index() && !req.entries.is_empty();
+        match &mut self.state {
+            RoleState::Follower(f) if ahead && f.replicating && f.reordered.len() < MAX_REORDERED => {
+                f.reordered.push(req);
+                None
+            }
+            _ => Some(req),
+        }
+    }
+
+    /// A held request the log now reaches, to take.
+    fn next_reordered(&mut self) -> Option<AppendRequest> {
+        let last = self.log.last_index();
+        let RoleState::Follower(f) = &mut self.state else { return None };
+        let i = f.reordered.iter().position(|r| r.prev_log_index <= last)?;
+        Some(f.reordered.swap_remove(i))
     }
 
     /// A request that starts inside our snapshot: those entries are
@@ -151,6 +199,9 @@ impl Raft {
         if pr.is_stale_rejection(rejected_index) {
             return;
         }
+        self.replication_counters.rejections += 1;
+        self.replication_counters.probes += 1;
+        let Some(pr) = self.progress_mut(from) else { return };
         let next = match leader_last_of_term {
             Some(last) => last + 1,
             None => conflict_index,
@@ -186,6 +237,7 @@ impl Raft {
                     ReplicationState::Probe | ReplicationState::Snapshot { .. } => pr.next_index,
                 };
                 pr.probe_from(from);
+                self.replication_counters.probes += 1;
                 self.send_append(peer, kind);
             } else if now.saturating_sub(pr.last_sent_at) >= interval {
                 self.send_heartbeat(peer);

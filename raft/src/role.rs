@@ -14,7 +14,7 @@ use crate::NodeId;
 
 /// The role of a server and the state only that role has.
 pub(crate) enum RoleState {
-    Follower,
+    Follower(Follower),
     /// Asking for pre-votes (thesis §9.6): who said they would vote for
     /// us at the next term, ourselves included.
     PreCandidate {
@@ -25,6 +25,20 @@ pub(crate) enum RoleState {
         votes: BTreeSet<NodeId>,
     },
     Leader(Leader),
+}
+
+/// What only a follower has.
+#[derive(Default)]
+pub(crate) struct Follower {
+    /// AppendEntries of this term that arrived ahead of a gap in the log
+    /// (the network reordered them), held until the entries before them
+    /// arrive instead of being rejected (`replication.rs`).
+    pub reordered: Vec<crate::replication::AppendRequest>,
+    /// It took an AppendEntries of this term: the leader pipelines to it,
+    /// so a gap means a late request, not a log that is behind (a new
+    /// leader's first probe past its log is refused at once, as Figure 2
+    /// says, so that the leader backs off without waiting).
+    pub replicating: bool,
 }
 
 /// What only a leader has.
@@ -61,7 +75,7 @@ impl RoleState {
 
     pub fn role(&self) -> Role {
         match self {
-            RoleState::Follower => Role::Follower,
+            RoleState::Follower(_) => Role::Follower,
             RoleState::PreCandidate { .. } => Role::PreCandidate,
             RoleState::Candidate { .. } => Role::Candidate,
             RoleState::Leader(_) => Role::Leader,
@@ -72,7 +86,7 @@ impl RoleState {
     pub fn votes(&self) -> Option<&BTreeSet<NodeId>> {
         match self {
             RoleState::PreCandidate { votes } | RoleState::Candidate { votes } => Some(votes),
-            RoleState::Follower | RoleState::Leader(_) => None,
+            RoleState::Follower(_) | RoleState::Leader(_) => None,
         }
     }
 }

@@ -147,6 +147,8 @@ pub struct Raft {
     /// election timeout pass since it started: it refuses to vote as if it
     /// had just heard from a leader (it may have, before a restart).
     pub(crate) start_lease: bool,
+    /// What replication cost beyond the entries themselves.
+    pub(crate) replication_counters: crate::ReplicationCounters,
 }
 
 impl Raft {
@@ -177,7 +179,7 @@ impl Raft {
             // restores its state machine from it.
             commit_index: snapshot.index,
             last_applied: snapshot.index,
-            state: RoleState::Follower,
+            state: RoleState::Follower(Default::default()),
             leader_id: None,
             election_elapsed: 0,
             election_timeout: 0,
@@ -187,6 +189,7 @@ impl Raft {
             messages: Vec::new(),
             read_states: Vec::new(),
             start_lease: false,
+            replication_counters: crate::ReplicationCounters::default(),
         };
         raft.start_lease = raft.config.lease_reads;
         raft.reset_election_timer();
@@ -400,6 +403,11 @@ impl Raft {
         self.config.id
     }
 
+    /// Rejections and probes since start, over every term this member led.
+    pub fn replication_counters(&self) -> crate::ReplicationCounters {
+        self.replication_counters
+    }
+
     pub fn role(&self) -> Role {
         self.state.role()
     }
@@ -489,7 +497,10 @@ impl Raft {
     }
 
     /// Converts to follower of `term`; a new term forgets the vote.
+    /// A follower of the same term stays as it is (with the requests it
+    /// holds).
     pub(crate) fn become_follower(&mut self, term: u64, leader: Option<NodeId>) {
+        let stays = term <= self.current_term && matches!(self.state, RoleState::Follower(_));
         if term > self.current_term {
             self.current_term = term;
             self.voted_for = None;
@@ -500,7 +511,9 @@ impl Raft {
             self.reset_election_timer();
             self.refuse_reads();
         }
-        self.state = RoleState::Follower;
+        if !stays {
+            self.state = RoleState::Follower(Default::default());
+        }
         self.leader_id = leader;
     }
 

@@ -34,6 +34,8 @@ pub struct ChaosRun {
     pub churn: Churn,
     /// Reads the servers answered, by kind.
     pub reads: node::member::ReadCounts,
+    /// Rejections and probes over the run, and the entries committed.
+    pub replication: (raft::ReplicationCounters, u64),
     pub result: Result<(), Failure>,
 }
 
@@ -78,6 +80,7 @@ pub fn run(seed: u64, nemesis: &'static str, disk: DiskProfile) -> ChaosRun {
         crash_points,
         churn: sim.churn_stats(),
         reads: sim.read_counts(),
+        replication: sim.replication_counts(),
         result,
     }
 }

@@ -123,3 +123,42 @@ fn s5_3_proposals_between_two_readies_share_one_append_per_follower() {
     assert_eq!(net.requests_sent() - before, 4);
     assert!(net.nodes.values().all(|r| r.commit_index() == 12));
 }
+
+/// A follower the leader already replicates to holds an AppendEntries that
+/// arrives ahead of a gap (the network reordered two requests) and takes
+/// it once the earlier one arrives: both are acknowledged, neither is
+/// rejected, so the leader keeps pipelining instead of probing.
+#[test]
+fn a_request_reordered_ahead_of_a_gap_is_held_then_taken() {
+    let mut r = new_raft(1, 3, Persisted::default());
+    r.step(append(1, (0, 0), vec![entry(1, 1)], 0)).unwrap();
+    assert!(matches!(reply(&mut r), AppendReply::Success { match_index: 1, .. }));
+    r.step(append(1, (2, 1), vec![entry(3, 1)], 0)).unwrap();
+    assert!(r.ready().messages.is_empty(), "a reordered request was answered at once");
+    r.step(append(1, (1, 1), vec![entry(2, 1)], 0)).unwrap();
+    let replies: Vec<Body> = r.ready().messages.into_iter().map(|m| m.body).collect();
+    let matched: Vec<u64> = replies
+        .iter()
+        .filter_map(|b| match b {
+            Body::AppendEntriesReply(AppendReply::Success { match_index, .. }) => Some(*match_index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(matched, vec![2, 3], "{replies:?}");
+    assert_eq!(r.log().last_index(), 3);
+}
+
+/// A follower holds only so many requests ahead of a gap; past that it
+/// refuses, as Figure 2 has it.
+#[test]
+fn a_follower_holds_a_bounded_number_of_requests_ahead_of_a_gap() {
+    let mut r = new_raft(1, 3, Persisted::default());
+    r.step(append(1, (0, 0), vec![entry(1, 1)], 0)).unwrap();
+    reply(&mut r);
+    let mut refused = 0;
+    for i in 3..30 {
+        r.step(append(1, (i - 1, 1), vec![entry(i, 1)], 0)).unwrap();
+        refused += r.ready().messages.len();
+    }
+    assert!(refused > 0 && refused < 27, "{refused} of 27 refused");
+}

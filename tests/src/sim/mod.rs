@@ -76,6 +76,8 @@ pub struct Sim {
     /// The bootstrap configuration's size (`SimOptions::voters`).
     voters: usize,
     churn: churn::Churn,
+    /// Replication counters of the members crashed so far.
+    replication_of_the_dead: raft::ReplicationCounters,
     /// Virtual time, as every server's clock reads it (`clock.rs`).
     clock: clock::Now,
     /// Each server's clock (its rate against virtual time).
@@ -149,6 +151,7 @@ impl Sim {
             snapshot_entries: o.snapshot_entries,
             voters: o.voters.min(o.servers),
             churn: churn::Churn::default(),
+            replication_of_the_dead: raft::ReplicationCounters::default(),
             clock: clock::Now::default(),
             clocks: Vec::new(),
         };
@@ -257,6 +260,9 @@ impl Sim {
         if let Some(member) = node.member.take() {
             node.incarnation += 1;
             self.clients.count_reads(member.read_counts());
+            let c = member.raft().replication_counters();
+            self.replication_of_the_dead.rejections += c.rejections;
+            self.replication_of_the_dead.probes += c.probes;
         }
         node.dirty = false;
         node.deferred.clear();
@@ -361,6 +367,19 @@ impl Backend for Sim {
 
 impl Sim {
     /// The crash points at which a server was crashed so far.
+    /// Rejections and probes over the run, every member's, and the highest
+    /// commit index: what replication cost beyond its entries.
+    pub fn replication_counts(&self) -> (raft::ReplicationCounters, u64) {
+        let mut total = self.replication_of_the_dead;
+        let mut commit = 0;
+        for raft in self.nodes.iter().filter_map(|n| n.member.as_ref()).map(|m| m.raft()) {
+            total.rejections += raft.replication_counters().rejections;
+            total.probes += raft.replication_counters().probes;
+            commit = commit.max(raft.status().commit_index);
+        }
+        (total, commit)
+    }
+
     pub fn crash_points_hit(&self) -> &[CrashPoint] {
         &self.points_hit
     }

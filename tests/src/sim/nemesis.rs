@@ -53,6 +53,7 @@ pub struct Nemesis {
     pub relearn: bool,
     pub clock: bool,
     pub clock_beyond: bool,
+    pub reorder: bool,
 }
 
 impl Nemesis {
@@ -68,6 +69,7 @@ impl Nemesis {
         relearn: false,
         clock: false,
         clock_beyond: false,
+        reorder: false,
     };
     pub const ALL: Nemesis = Nemesis {
         crash: true,
@@ -81,10 +83,11 @@ impl Nemesis {
         relearn: false,
         clock: true,
         clock_beyond: false,
+        reorder: true,
     };
 
     /// Profile names, for the command line and the tests.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "none",
         "crash",
         "partition",
@@ -93,6 +96,7 @@ impl Nemesis {
         "slowdisk",
         "forge",
         "clock",
+        "reorder",
         "all",
         "churn",
         "selfremove",
@@ -111,6 +115,7 @@ impl Nemesis {
             "forge" => Nemesis { forge: true, ..n },
             "clock" => Nemesis { clock: true, ..n },
             "clockbeyond" => Nemesis { clock: true, clock_beyond: true, ..n },
+            "reorder" => Nemesis { reorder: true, ..n },
             "all" => Nemesis::ALL,
             "churn" => Nemesis { churn: true, ..Nemesis::ALL },
             "selfremove" => Nemesis { self_remove: true, ..n },
@@ -135,6 +140,7 @@ impl Nemesis {
                 relearn: acc.relearn || n.relearn,
                 clock: acc.clock || n.clock,
                 clock_beyond: acc.clock_beyond || n.clock_beyond,
+                reorder: acc.reorder || n.reorder,
             })
         })
     }
@@ -191,6 +197,9 @@ impl Sim {
         if n.hold_back {
             self.network.hold_back_per_mille = 20;
         }
+        if n.reorder {
+            self.network.reorder_per_mille = 100;
+        }
         if n.relearn {
             self.network.unreliable = true;
         }
@@ -210,6 +219,7 @@ impl Sim {
         }
         self.nemesis = Nemesis::NONE;
         self.network.hold_back_per_mille = 0;
+        self.network.reorder_per_mille = 0;
         self.network.set_groups(None);
         for i in 0..self.nodes.len() {
             self.network.set_deaf(i, false);

@@ -15,6 +15,9 @@ const LOSS_PER_MILLE: u32 = 100;
 const DUPLICATE_PER_MILLE: u32 = 10;
 /// How long a held-back message waits (a nemesis): across several terms.
 const HOLD_BACK_US: std::ops::Range<u64> = 500_000..3_000_000;
+/// The extra delay of a reordered message (the `reorder` nemesis): a few
+/// times the usual one, so it arrives after those sent just after it.
+const REORDER_US: std::ops::Range<u64> = 200..5_000;
 
 /// Connection state and fault profile of the simulated network.
 pub struct Network {
@@ -27,6 +30,8 @@ pub struct Network {
     pub long_reordering: bool,
     /// Per mille of messages held back for 0.5–3 s.
     pub hold_back_per_mille: u32,
+    /// Per mille of messages delayed by `REORDER_US` (reordering).
+    pub reorder_per_mille: u32,
 }
 
 impl Network {
@@ -39,6 +44,7 @@ impl Network {
             unreliable: false,
             long_reordering: false,
             hold_back_per_mille: 0,
+            reorder_per_mille: 0,
         }
     }
 
@@ -78,10 +84,15 @@ impl Network {
     /// none when it is lost, two when it is duplicated.
     pub fn fates(&self, is_request: bool, rng: &mut ChaCha8Rng) -> Vec<u64> {
         let mut fates = self.lab_fates(is_request, rng);
-        if self.hold_back_per_mille > 0 {
+        for (per_mille, extra) in
+            [(self.hold_back_per_mille, HOLD_BACK_US), (self.reorder_per_mille, REORDER_US)]
+        {
+            if per_mille == 0 {
+                continue;
+            }
             for delay in &mut fates {
-                if rng.random_range(0..1000) < self.hold_back_per_mille {
-                    *delay += rng.random_range(HOLD_BACK_US);
+                if rng.random_range(0..1000) < per_mille {
+                    *delay += rng.random_range(extra.clone());
                 }
             }
         }
