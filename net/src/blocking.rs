@@ -63,6 +63,11 @@ impl<M: Serialize + DeserializeOwned> BlockingTransport<M> {
         &self.endpoint
     }
 
+    /// Stops sending message `msg_id` to `to` (see [`Endpoint::cancel`]).
+    pub fn cancel(&mut self, to: NodeId, msg_id: u64) {
+        self.endpoint.cancel(to, msg_id);
+    }
+
     /// The next message, or `None` once `timeout` has passed. Runs the
     /// endpoint's timers (retransmissions) while it waits.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<(NodeId, M)> {

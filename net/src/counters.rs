@@ -107,6 +107,8 @@ pub struct Counters {
     /// (see `Config::accept_clients`).
     pub clients_learned: u64,
     pub clients_evicted: u64,
+    /// Our messages a peer refused as busy (`FLAG_BUSY`), dropped unsent.
+    pub refused: u64,
     pub drops: Drops,
 }
 

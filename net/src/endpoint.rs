@@ -25,7 +25,8 @@ use crate::reliability::dedup::BootWindows;
 use crate::reliability::rto::RtoEstimator;
 use crate::reliability::sender::{SendLimits, SendQueue};
 use crate::wire::{
-    self, Ack, Frame, Header, FLAG_ACK, FLAG_DATA, FLAG_UNACKED, FRAGMENT_BYTES, MAX_ACKS, MAX_PIGGYBACK_ACKS,
+    self, Ack, Frame, Header, FLAG_ACK, FLAG_BUSY, FLAG_DATA, FLAG_UNACKED, FRAGMENT_BYTES, MAX_ACKS,
+    MAX_PIGGYBACK_ACKS,
 };
 
 /// A datagram to send.
@@ -77,6 +78,10 @@ pub(crate) struct Peer {
     pub(crate) unacked: VecDeque<(u64, Vec<u8>)>,
     /// Acks to send, each with the boot of this peer it is for.
     pub(crate) acks: VecDeque<(u64, Ack)>,
+    /// Refusals to send (`FLAG_BUSY`): the peer's boot and message id.
+    pub(crate) busy: VecDeque<(u64, u64)>,
+    /// Our messages this peer refused as busy, latest last (a few).
+    pub(crate) refused: VecDeque<u64>,
     /// When the oldest ack in `acks` was queued.
     pub(crate) acks_since_us: u64,
     pub(crate) dedup: BootWindows,
@@ -102,6 +107,8 @@ impl Peer {
             rto: RtoEstimator::new(config.rto),
             unacked: VecDeque::new(),
             acks: VecDeque::new(),
+            busy: VecDeque::new(),
+            refused: VecDeque::new(),
             acks_since_us: 0,
             dedup: BootWindows::new(config.dedup_entries),
             is_client: false,
@@ -318,11 +325,25 @@ impl Endpoint {
         Some(RttEstimate { srtt_us: p.rto.srtt_us(), rttvar_us: p.rto.rttvar_us(), rto_us: p.rto.rto_us() })
     }
 
-    /// Whether message `msg_id` to `peer` is no longer waiting for its
-    /// acks: acknowledged (the peer is alive and has it), or given up
-    /// (its deadline, a full queue, the peer forgotten).
-    pub fn is_settled(&self, peer: NodeId, msg_id: u64) -> bool {
-        self.by_id.get(&peer).is_none_or(|&i| !self.peers[i].sender.holds(msg_id))
+    /// Whether `peer` acknowledged any of message `msg_id` (it is alive and
+    /// taking it), or the message is no longer waiting for acks at all
+    /// (acknowledged whole, refused, given up, the peer forgotten).
+    pub fn is_acknowledged(&self, peer: NodeId, msg_id: u64) -> bool {
+        self.by_id.get(&peer).is_none_or(|&i| self.peers[i].sender.acked_any(msg_id))
+    }
+
+    /// Whether `peer` refused message `msg_id` as busy (`FLAG_BUSY`): it is
+    /// alive but had no room for it; the message was dropped, not resent.
+    pub fn was_refused(&self, peer: NodeId, msg_id: u64) -> bool {
+        self.by_id.get(&peer).is_some_and(|&i| self.peers[i].refused.contains(&msg_id))
+    }
+
+    /// Gives up message `msg_id` to `peer`: it is not sent again (an
+    /// application that asks elsewhere now).
+    pub fn cancel(&mut self, peer: NodeId, msg_id: u64) {
+        if let Some(&i) = self.by_id.get(&peer) {
+            self.peers[i].sender.give_up(msg_id);
+        }
     }
 
     /// Messages to `peer` not yet fully acknowledged (for flow control).
@@ -375,7 +396,8 @@ impl Endpoint {
     fn build_next(&mut self, now_us: u64) -> Option<(NodeId, Transmit)> {
         while let Some(id) = self.active.pop_front() {
             let Some(&i) = self.by_id.get(&id) else { continue };
-            if let Some(t) = self.build_data(now_us, i).or_else(|| self.build_acks(now_us, i)) {
+            let built = self.build_busy(i).or_else(|| self.build_data(now_us, i));
+            if let Some(t) = built.or_else(|| self.build_acks(now_us, i)) {
                 self.active.push_back(id);
                 return Some((id, t));
             }
@@ -396,6 +418,15 @@ impl Endpoint {
 
     fn build_data(&mut self, now_us: u64, i: usize) -> Option<Transmit> {
         self.build_unacked(i).or_else(|| self.build_reliable(now_us, i))
+    }
+
+    fn build_busy(&mut self, i: usize) -> Option<Transmit> {
+        let (boot, msg_id) = self.peers[i].busy.pop_front()?;
+        let mut header = self.header(i);
+        header.flags = FLAG_BUSY;
+        header.ack_boot = boot;
+        header.msg_id = msg_id;
+        Some(self.seal(i, &Frame { header, acks: &[], data: &[] }))
     }
 
     fn build_unacked(&mut self, i: usize) -> Option<Transmit> {

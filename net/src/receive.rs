@@ -11,7 +11,10 @@ use crate::counters::DropReason;
 use crate::endpoint::{Delivered, Endpoint};
 use crate::faults::Verdict;
 use crate::reassembly::Inserted;
-use crate::wire::{self, Ack, Decoded, Header, FLAG_DATA, FLAG_UNACKED};
+use crate::wire::{self, Ack, Decoded, Header, FLAG_BUSY, FLAG_DATA, FLAG_UNACKED};
+
+/// Refusals kept per peer, to send and received.
+const MAX_REFUSALS: usize = 64;
 
 impl Endpoint {
     /// Handles one received datagram from `from`. Delivered messages come
@@ -51,6 +54,9 @@ impl Endpoint {
         }
         self.peers[i].dedup.advance(h.from_boot, h.low_watermark);
         self.on_acks(now_us, i, h.ack_boot, &decoded.acks);
+        if h.flags & FLAG_BUSY != 0 {
+            self.on_busy(i, h.ack_boot, h.msg_id);
+        }
         if h.flags & FLAG_DATA != 0 {
             self.on_data(now_us, i, &h, decoded.data);
         }
@@ -149,9 +155,43 @@ impl Endpoint {
                 self.counters.duplicates += 1;
                 self.queue_ack(now_us, i, ack, false);
             }
-            Inserted::Full => self.counters.drop(DropReason::QueueFull),
+            Inserted::Full => {
+                self.counters.drop(DropReason::QueueFull);
+                self.refuse_busy(i, h.from_boot, h.msg_id);
+            }
             Inserted::Inconsistent => self.counters.drop(DropReason::Malformed),
             Inserted::TooManyFragments => self.counters.drop(DropReason::TooLarge),
+        }
+    }
+
+    /// A client's message the reassembly has no room for: it is told so
+    /// (`FLAG_BUSY`), once per message, rather than left to resend its
+    /// fragments into the full buffer. Members' messages are only dropped:
+    /// Raft and the transport resend them.
+    fn refuse_busy(&mut self, i: usize, boot: u64, msg_id: u64) {
+        let peer = &mut self.peers[i];
+        if !peer.is_client || peer.busy.iter().any(|&b| b == (boot, msg_id)) {
+            return;
+        }
+        peer.busy.push_back((boot, msg_id));
+        if peer.busy.len() > MAX_REFUSALS {
+            peer.busy.pop_front();
+        }
+    }
+
+    /// The peer refused our message `msg_id` as busy: it is dropped here
+    /// and remembered for [`Endpoint::was_refused`].
+    fn on_busy(&mut self, i: usize, boot: u64, msg_id: u64) {
+        if boot != self.boot {
+            return;
+        }
+        let peer = &mut self.peers[i];
+        if peer.sender.give_up(msg_id) {
+            self.counters.refused += 1;
+        }
+        peer.refused.push_back(msg_id);
+        if peer.refused.len() > MAX_REFUSALS {
+            peer.refused.pop_front();
         }
     }
 

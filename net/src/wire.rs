@@ -58,6 +58,11 @@ pub const FLAG_MAC: u8 = 4;
 /// not acknowledged, resent or deduplicated (the application resends on
 /// its own: Raft's messages).
 pub const FLAG_UNACKED: u8 = 8;
+/// Header flag: the receiver refuses message `msg_id` of boot `ack_boot`
+/// of ours whole (its reassembly has no room for it now): the sender drops
+/// it and its application backs off, instead of resending fragments into a
+/// full buffer.
+pub const FLAG_BUSY: u8 = 16;
 const CRC_RANGE: std::ops::Range<usize> = 4..8;
 
 /// One acknowledged fragment.
@@ -111,7 +116,7 @@ pub fn encode(frame: &Frame<'_>, mac_len: usize) -> Vec<u8> {
     let h = &frame.header;
     let len = HEADER_BYTES + frame.acks.len() * ACK_BYTES + frame.data.len() + mac_len;
     let mut out = Vec::with_capacity(len);
-    let mut flags = h.flags & (FLAG_DATA | FLAG_ACK | FLAG_UNACKED);
+    let mut flags = h.flags & (FLAG_DATA | FLAG_ACK | FLAG_UNACKED | FLAG_BUSY);
     if mac_len > 0 {
         flags |= FLAG_MAC;
     }
@@ -189,15 +194,20 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DropReason> {
 fn check_shape(h: &Header, data_len: usize, ack_count: usize) -> Result<(), DropReason> {
     let data = h.flags & FLAG_DATA != 0;
     let ack = h.flags & FLAG_ACK != 0;
-    let unknown = h.flags & !(FLAG_DATA | FLAG_ACK | FLAG_MAC | FLAG_UNACKED) != 0;
+    let busy = h.flags & FLAG_BUSY != 0;
+    let unknown = h.flags & !(FLAG_DATA | FLAG_ACK | FLAG_MAC | FLAG_UNACKED | FLAG_BUSY) != 0;
     let unacked_whole = h.flags & FLAG_UNACKED == 0 || (data && h.frag_count == 1);
+    let busy_alone = !busy || (!data && !ack && h.msg_id != 0 && h.frag_count == 0 && data_len == 0);
     let ok = !unknown
         && unacked_whole
-        && (data || ack)
+        && busy_alone
+        && (data || ack || busy)
         && h.from_boot != 0
         && ack == (ack_count > 0)
-        && ack == (h.ack_boot != 0)
-        && if data {
+        && (ack || busy) == (h.ack_boot != 0)
+        && if busy {
+            true
+        } else if data {
             h.msg_id != 0 && h.frag_count > 0 && h.frag_index < h.frag_count && data_len <= FRAGMENT_BYTES
         } else {
             data_len == 0 && h.frag_count == 0 && h.frag_index == 0 && h.msg_id == 0

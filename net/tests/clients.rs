@@ -169,3 +169,29 @@ fn a_clients_ack_waits_for_the_reply_then_goes_alone_at_the_delay() {
     s.handle_timeout(t0 + 2 * delay);
     assert!(s.poll_transmit(t0 + 2 * delay).is_some(), "the ack did not go at the delay");
 }
+
+/// A client's message the server's reassembly has no room for is refused
+/// whole with one busy datagram: the client drops it (nothing more of it
+/// goes out) and learns it was refused, instead of resending fragments
+/// into a full buffer. A message that fits is taken as usual.
+#[test]
+fn a_client_message_without_room_is_refused_as_busy() {
+    let peers = BTreeMap::from([(SERVER, addr(7000))]);
+    let mut c = Config::new(9, SERVER, peers);
+    c.accept_clients = true;
+    c.reassembly_bytes = 64 << 10;
+    let mut s = Endpoint::new(c).unwrap();
+    let (mut small, small_addr) = client(1, None);
+    let (mut big, big_addr) = client(2, None);
+    let id = big.send(0, SERVER, &vec![7u8; 200 << 10]).unwrap();
+    pump(&mut big, big_addr, &mut s);
+    pump(&mut s, addr(7000), &mut big);
+    assert!(big.was_refused(SERVER, id), "not refused");
+    assert_eq!(big.counters().refused, 1);
+    assert!(big.poll_transmit(0).is_none(), "a refused message is still sent");
+    big.handle_timeout(10_000_000);
+    assert!(big.poll_transmit(10_000_000).is_none(), "a refused message is resent");
+    small.send(0, SERVER, &vec![1u8; 20 << 10]).unwrap();
+    pump(&mut small, small_addr, &mut s);
+    assert_eq!(s.poll_message::<Vec<u8>>().map(|(_, m)| m.len()), Some(20 << 10));
+}

@@ -51,6 +51,9 @@ const ATTEMPT: Duration = Duration::from_millis(400);
 /// says nothing by then is down or cut off, and waiting the whole attempt
 /// on it would cost every client of a killed leader 400 ms.
 const FIRST_SIGN: Duration = Duration::from_millis(60);
+/// How often an attempt looks again whether its member acknowledged or
+/// refused the request.
+const ATTEMPT_POLL: Duration = Duration::from_millis(5);
 /// Pause after "not the leader, and I do not know who is": an election is
 /// on.
 const NO_LEADER_PAUSE: Duration = Duration::from_millis(50);
@@ -439,8 +442,10 @@ impl Client {
 
     /// One attempt's reply to request `seq`, sent to `to` as transport
     /// message `sent`: waited for until the attempt's end, or only until
-    /// `FIRST_SIGN` when `to` has not even acknowledged the request by
-    /// then.
+    /// `FIRST_SIGN` while `to` has acknowledged none of the request. A
+    /// member that refused the request as busy (its reassembly had no room
+    /// for it) counts as a `Busy` reply. A request left unanswered is
+    /// cancelled, so it does not keep going out beside the next attempt's.
     fn await_attempt(
         &mut self,
         seq: u64,
@@ -448,12 +453,25 @@ impl Client {
         deadline: Instant,
     ) -> Option<(u64, Reply)> {
         let start = Instant::now();
-        let first = self.await_reply(seq, (start + FIRST_SIGN).min(deadline));
-        let alive = sent.is_some_and(|id| self.transport.endpoint().is_settled(to, id));
-        if first.is_some() || !alive {
-            return first;
+        let (first_sign, end) = ((start + FIRST_SIGN).min(deadline), (start + ATTEMPT).min(deadline));
+        loop {
+            let endpoint = self.transport.endpoint();
+            if sent.is_some_and(|id| endpoint.was_refused(to, id)) {
+                return Some((to, Reply::Busy));
+            }
+            let alive = sent.is_some_and(|id| endpoint.is_acknowledged(to, id));
+            let until = if alive { end } else { first_sign };
+            if Instant::now() >= until {
+                if let Some(id) = sent {
+                    self.transport.cancel(to, id);
+                }
+                return None;
+            }
+            let slice = (Instant::now() + ATTEMPT_POLL).min(until);
+            if let Some(reply) = self.await_reply(seq, slice) {
+                return Some(reply);
+            }
         }
-        self.await_reply(seq, (start + ATTEMPT).min(deadline))
     }
 
     /// The reply to request `seq` from any member, until `until`.

@@ -250,6 +250,20 @@ impl SendQueue {
         self.messages.contains_key(&msg_id)
     }
 
+    /// Whether any fragment of message `msg_id` was acknowledged (or it is
+    /// no longer held).
+    pub fn acked_any(&self, msg_id: u64) -> bool {
+        self.messages.get(&msg_id).is_none_or(|m| m.unacked < m.frags.len())
+    }
+
+    /// Drops message `msg_id` unsent or half sent (the receiver refused
+    /// it, or the application gave up on it); false if it was not held.
+    pub fn give_up(&mut self, msg_id: u64) -> bool {
+        let held = self.holds(msg_id);
+        self.forget(msg_id);
+        held
+    }
+
     /// Messages not yet fully acknowledged.
     pub fn queued(&self) -> usize {
         self.messages.len()
