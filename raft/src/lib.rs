@@ -6,7 +6,9 @@
 //! [`Raft::tick`] (logical time), [`Raft::step`] (messages from peers) and
 //! [`Raft::propose`] (client commands), and drains [`Raft::ready`]: state to
 //! persist, then messages to send, then committed entries to apply; then it
-//! calls [`Raft::advance`]. Randomness (election timeouts) comes from an RNG
+//! calls [`Raft::advance`] (or, overlapping its writes with the network,
+//! sends [`Ready::take_early_messages`] at once and reports each completed
+//! sync with [`Raft::persisted`], thesis §10.2.1). Randomness (election timeouts) comes from an RNG
 //! the driver injects, so a seed replays a run exactly.
 //!
 //! Beyond Figure 2: the election restriction (§5.4.1), the commit rule for

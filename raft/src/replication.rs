@@ -32,6 +32,10 @@ pub struct ReplicationCounters {
 
 /// AppendEntries a follower holds at most, ahead of a gap in its log.
 const MAX_REORDERED: usize = 8;
+/// Ticks a follower waits for a gap to fill before it takes the earlier
+/// request for lost rather than late: it then refuses what it holds, and
+/// the leader probes at once instead of after its resend interval.
+const REORDER_WAIT_TICKS: u64 = 2;
 
 /// The fields of an AppendEntries request, with its sender.
 #[derive(Debug)]
@@ -54,6 +58,11 @@ impl Raft {
 
         let Some(req) = self.skip_compacted(req) else { return };
         let Some(req) = self.hold_if_ahead(req) else { return };
+        self.append(req);
+    }
+
+    /// AppendEntries receiver steps 2 to 5, and the reply.
+    fn append(&mut self, req: AppendRequest) {
         // 2. "Reply false if log doesn't contain an entry at prevLogIndex
         // whose term matches prevLogTerm", with the fast-backoff hint.
         if self.log.term(req.prev_log_index) != Some(req.prev_log_term) {
@@ -89,13 +98,40 @@ impl Raft {
     /// interval, and the held requests follow it.
     fn hold_if_ahead(&mut self, req: AppendRequest) -> Option<AppendRequest> {
         let ahead = req.prev_log_index > self.log.last_index() && !req.entries.is_empty();
+        let now = self.now;
         match &mut self.state {
             RoleState::Follower(f) if ahead && f.replicating && f.reordered.len() < MAX_REORDERED => {
+                if f.reordered.is_empty() {
+                    f.held_since = now;
+                }
                 f.reordered.push(req);
                 None
             }
             _ => Some(req),
         }
+    }
+
+    /// Follower, every tick: requests held for `REORDER_WAIT_TICKS` wait
+    /// for a request that was lost. The lowest is taken as it stands (so
+    /// refused, with a conflict hint that names where the log ends, unless
+    /// the log reached it some other way, a snapshot say), the others
+    /// dropped: the leader probes from there and sends them all again.
+    pub(crate) fn tick_reordered(&mut self) {
+        if self.reordered_due() != Some(0) {
+            return;
+        }
+        let RoleState::Follower(f) = &mut self.state else { return };
+        let held = std::mem::take(&mut f.reordered);
+        let Some(first) = held.into_iter().min_by_key(|r| r.prev_log_index) else { return };
+        if let Some(req) = self.skip_compacted(first) {
+            self.append(req);
+        }
+    }
+
+    /// Ticks until held requests are given up on, if any are held.
+    pub(crate) fn reordered_due(&self) -> Option<u64> {
+        let RoleState::Follower(f) = &self.state else { return None };
+        (!f.reordered.is_empty()).then(|| (f.held_since + REORDER_WAIT_TICKS).saturating_sub(self.now))
     }
 
     /// A held request the log now reaches, to take.

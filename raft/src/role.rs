@@ -34,6 +34,8 @@ pub(crate) struct Follower {
     /// (the network reordered them), held until the entries before them
     /// arrive instead of being rejected (`replication.rs`).
     pub reordered: Vec<crate::replication::AppendRequest>,
+    /// When (the core's tick count) the oldest of `reordered` arrived.
+    pub held_since: u64,
     /// It took an AppendEntries of this term: the leader pipelines to it,
     /// so a gap means a late request, not a log that is behind (a new
     /// leader's first probe past its log is refused at once, as Figure 2

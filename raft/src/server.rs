@@ -205,7 +205,11 @@ impl Raft {
                 self.tick_check_quorum();
                 self.tick_transfer();
             }
-            Role::Follower | Role::PreCandidate | Role::Candidate => self.tick_election(),
+            Role::Follower => {
+                self.tick_reordered();
+                self.tick_election();
+            }
+            Role::PreCandidate | Role::Candidate => self.tick_election(),
         }
     }
 
@@ -217,7 +221,8 @@ impl Raft {
     pub fn ticks_until_due(&self) -> u64 {
         let due = match self.role() {
             Role::Follower | Role::PreCandidate | Role::Candidate => {
-                u64::from(self.election_timeout.saturating_sub(self.election_elapsed))
+                let election = u64::from(self.election_timeout.saturating_sub(self.election_elapsed));
+                election.min(self.reordered_due().unwrap_or(u64::MAX))
             }
             Role::Leader => self.leader_ticks_until_due(),
         };

@@ -162,3 +162,24 @@ fn a_follower_holds_a_bounded_number_of_requests_ahead_of_a_gap() {
     }
     assert!(refused > 0 && refused < 27, "{refused} of 27 refused");
 }
+
+/// A request held ahead of a gap that does not fill (the earlier one was
+/// lost, not late) is refused after two ticks, so the leader probes at
+/// once rather than after its resend interval; `ticks_until_due` wakes the
+/// driver for it.
+#[test]
+fn a_gap_that_does_not_fill_is_refused_after_two_ticks() {
+    let mut r = new_raft(1, 3, Persisted::default());
+    r.step(append(1, (0, 0), vec![entry(1, 1)], 0)).unwrap();
+    reply(&mut r);
+    r.step(append(1, (2, 1), vec![entry(3, 1)], 0)).unwrap();
+    assert!(r.ready().messages.is_empty());
+    assert_eq!(r.ticks_until_due(), 2);
+    r.tick();
+    assert!(r.ready().messages.is_empty(), "refused before the wait");
+    r.tick();
+    assert_eq!(
+        reply(&mut r),
+        AppendReply::Conflict { rejected_index: 2, conflict_term: None, conflict_index: 2, round: 0 }
+    );
+}
