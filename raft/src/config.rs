@@ -43,6 +43,12 @@ pub struct Config {
     /// retransmits by itself sets it longer, so that a large entry that is
     /// merely slow to arrive is not sent twice.
     pub resend_ticks: u32,
+    /// AppendEntries whose entries take at most this many bytes (data and
+    /// [`ENTRY_OVERHEAD_BYTES`] each) are taken as lost after a heartbeat
+    /// interval, not `resend_ticks`: the driver sends them in one datagram
+    /// its transport does not retransmit (the node's Raft messages), so
+    /// only the core resends them. 0: every append waits `resend_ticks`.
+    pub unacked_append_bytes: usize,
     /// Append an empty entry on winning an election (§8: "each leader
     /// commit a blank no-op entry into the log at the start of its term"),
     /// so entries of earlier terms commit without waiting for a client.
@@ -118,6 +124,7 @@ impl Config {
             election_timeout_max_ticks: LAB_ELECTION_TICKS.1,
             heartbeat_interval_ticks: LAB_HEARTBEAT_TICKS,
             resend_ticks: 10,
+            unacked_append_bytes: 0,
             noop_on_election: false,
             max_append_bytes: 64 * 1024,
             max_entry_bytes: 1 << 20,

@@ -19,6 +19,16 @@ pub enum ReplicationState {
 }
 
 /// The leader's view of one follower.
+/// An AppendEntries with entries, sent and not yet answered.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    last_index: u64,
+    sent_at: u64,
+    /// Small enough that the driver's transport does not retransmit it
+    /// (`Config::unacked_append_bytes`).
+    unacked: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Progress {
     /// "index of the next log entry to send to that server".
@@ -28,7 +38,7 @@ pub struct Progress {
     pub state: ReplicationState,
     /// Replicate: last index and send time (ticks) of each unanswered
     /// AppendEntries that carried entries, oldest first.
-    in_flight: VecDeque<(u64, u64)>,
+    in_flight: VecDeque<InFlight>,
     /// Probe: send time of the unanswered probe, if one is out. Snapshot:
     /// when the InstallSnapshot was sent.
     probe_sent_at: Option<u64>,
@@ -99,7 +109,7 @@ impl Progress {
         &mut self,
         last_index: u64,
         carried_entries: bool,
-        oversized: bool,
+        (oversized, unacked): (bool, bool),
         leader_commit: u64,
         now: u64,
     ) {
@@ -111,7 +121,7 @@ impl Progress {
             ReplicationState::Probe => self.probe_sent_at = Some(now),
             ReplicationState::Replicate if carried_entries => {
                 self.next_index = last_index + 1;
-                self.in_flight.push_back((last_index, now));
+                self.in_flight.push_back(InFlight { last_index, sent_at: now, unacked });
             }
             ReplicationState::Replicate | ReplicationState::Snapshot { .. } => {}
         }
@@ -132,7 +142,7 @@ impl Progress {
             // sent, since heartbeats at `match_index` succeed.
             ReplicationState::Probe => self.become_replicate(),
             ReplicationState::Replicate => {
-                self.in_flight.retain(|&(last, _)| last > self.match_index);
+                self.in_flight.retain(|f| f.last_index > self.match_index);
             }
             // Only an answer covering the snapshot ends the wait (the
             // follower installed it, or had it): replicate after it.
@@ -205,13 +215,15 @@ impl Progress {
     fn unanswered_since(&self) -> Option<u64> {
         match self.state {
             ReplicationState::Probe | ReplicationState::Snapshot { .. } => self.probe_sent_at,
-            ReplicationState::Replicate => self.in_flight.front().map(|&(_, at)| at),
+            ReplicationState::Replicate => self.in_flight.front().map(|f| f.sent_at),
         }
     }
 
     fn resend_after(&self, interval: u64, resend: u64) -> u64 {
         match self.state {
             ReplicationState::Probe => interval,
+            // Nothing but the core resends it.
+            ReplicationState::Replicate if self.in_flight.front().is_some_and(|f| f.unacked) => interval,
             // A snapshot is repeated as seldom as a batch of entries: the
             // driver may still be streaming it.
             ReplicationState::Replicate | ReplicationState::Snapshot { .. } => resend,

@@ -360,12 +360,13 @@ impl Raft {
         let carried_entries = !entries.is_empty();
         let entry_bytes: usize = entries.iter().map(|e| e.data.len() + crate::ENTRY_OVERHEAD_BYTES).sum();
         let oversized = entry_bytes > self.config.max_append_bytes;
+        let unacked = entry_bytes <= self.config.unacked_append_bytes;
         let leader_commit = self.commit_index;
         let round = self.open_round().unwrap_or(0);
         self.send(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, round });
         let now = self.now;
         if let Some(pr) = self.progress_mut(to) {
-            pr.on_sent(last_index, carried_entries, oversized, leader_commit, now);
+            pr.on_sent(last_index, carried_entries, (oversized, unacked), leader_commit, now);
         }
     }
 }

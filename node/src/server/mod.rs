@@ -358,6 +358,7 @@ fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
     let voters = if options.join.is_some() { Vec::new() } else { options.config.ids() };
     raft::Config {
         resend_ticks: resend_ticks(t, net.message_deadline_us),
+        unacked_append_bytes: UNACKED_APPEND_BYTES,
         noop_on_election: options.noop_on_election,
         check_quorum: true,
         lease_reads: options.config.reads.lease,
@@ -366,6 +367,12 @@ fn raft_config(options: &ServerOptions, net: &net::Config) -> raft::Config {
         ..t.core_config(options.id, voters)
     }
 }
+
+/// Appends whose entries take at most this many bytes (as the core counts
+/// them) encode into one fragment, which `send_raft` sends unacknowledged:
+/// the core resends them after a heartbeat interval, not `resend_ticks`.
+/// The rest of the fragment is the message's own fields and tags.
+const UNACKED_APPEND_BYTES: usize = net::wire::FRAGMENT_BYTES - 96;
 
 /// The transport retransmits lost datagrams itself and gives a message up
 /// only at its deadline, so the core resends entries once that has passed:

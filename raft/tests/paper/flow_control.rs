@@ -519,3 +519,30 @@ fn s5_3_next_batch_goes_to_a_follower_when_it_answers_not_with_others_traffic() 
     assert_eq!(appends_to(&net.sent, 2), vec![first, (64..=100).collect()]);
     assert_eq!(net.node(2).log().last_index(), 100);
 }
+
+/// Entries the driver sends in one datagram its transport does not
+/// retransmit (`unacked_append_bytes`) are resent after a heartbeat
+/// interval when lost; larger ones, which the transport retransmits, only
+/// after `resend_ticks`.
+#[test]
+fn a_lost_small_append_is_resent_after_a_heartbeat_interval_and_a_large_one_later() {
+    for (size, resent_by) in [(10, 10), (500, 100)] {
+        let mut net = Net::with_config(3, |c| {
+            c.check_quorum = false;
+            c.resend_ticks = 100;
+            c.unacked_append_bytes = 200;
+        });
+        net.campaign(1);
+        net.node(1).propose(vec![7; size]).unwrap();
+        net.flush();
+        net.queue.clear(); // lost
+        let mut ticks = 0;
+        while appends_to(&net.queue.iter().cloned().collect::<Vec<_>>(), 2).is_empty() {
+            net.node(1).tick();
+            net.flush();
+            ticks += 1;
+            assert!(ticks <= resent_by, "a {size}-byte append not resent within {resent_by} ticks");
+        }
+        assert!(ticks > resent_by / 2, "a {size}-byte append resent after {ticks} ticks");
+    }
+}
