@@ -9,6 +9,7 @@
 //! A datagram larger than the receive buffer arrives truncated, is longer
 //! than [`crate::wire::MAX_DATAGRAM`] and is dropped as too large.
 
+use std::collections::VecDeque;
 use std::io;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, UdpSocket};
@@ -53,7 +54,8 @@ pub struct Transport<M> {
     endpoint: Endpoint,
     socket: Async<UdpSocket>,
     epoch: Instant,
-    pending: Option<Transmit>,
+    /// Datagrams the socket would not take yet, in order.
+    pending: VecDeque<Transmit>,
     buf: Vec<u8>,
     _msg: PhantomData<fn() -> M>,
 }
@@ -75,7 +77,7 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
             endpoint,
             socket: Async::new(socket)?,
             epoch: Instant::now(),
-            pending: None,
+            pending: VecDeque::new(),
             buf: vec![0; 2048],
             _msg: PhantomData,
         })
@@ -136,7 +138,7 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
             }
         };
         let writable = async {
-            match self.pending.is_some() {
+            match !self.pending.is_empty() {
                 true => drop(self.socket.writable().await),
                 false => future::pending::<()>().await,
             }
@@ -186,19 +188,26 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
         self.epoch.elapsed().as_micros() as u64
     }
 
-    /// Sends every datagram the endpoint has, until the socket would block.
+    /// Sends every datagram the endpoint has, until the socket would block,
+    /// in batches (`batch.rs`).
     pub fn flush(&mut self) {
         let now = self.now_us();
         loop {
-            let Some(t) = self.pending.take().or_else(|| self.endpoint.poll_transmit(now)) else { return };
-            match self.socket.get_ref().send_to(&t.bytes, t.to) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.pending = Some(t);
-                    return;
-                }
+            while self.pending.len() < crate::batch::BATCH {
+                let Some(t) = self.endpoint.poll_transmit(now) else { break };
+                self.pending.push_back(t);
+            }
+            if self.pending.is_empty() {
+                return;
+            }
+            let batch = self.pending.make_contiguous();
+            match crate::batch::send(self.socket.get_ref(), batch) {
+                Ok(n) => drop(self.pending.drain(..n.max(1))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    tracing::debug!(target: "net", to = %t.to, error = %e, "send failed");
+                    if let Some(t) = self.pending.pop_front() {
+                        tracing::debug!(target: "net", to = %t.to, error = %e, "send failed");
+                    }
                     self.endpoint.record_send_error();
                 }
             }

@@ -74,6 +74,7 @@
 //! ```
 
 mod auth;
+mod batch;
 mod blocking;
 mod boot;
 mod clients;

@@ -330,6 +330,7 @@ impl EventLoop {
                     return Err(FatalError::Snapshot(e));
                 }
                 Action::Idle => {
+                    self.transport.flush();
                     let Some(index) = self.member.removed() else { return Ok(()) };
                     if let Err(e) = crate::removed::record(self.wal.dir(), index) {
                         tracing::warn!(target: "election", error = %e, "cannot record the removal");
@@ -434,11 +435,13 @@ impl EventLoop {
         if let Err(e) = self.transport.endpoint_mut().send_unacked(now, to, bytes) {
             tracing::debug!(target: "net", to, error = %e, "not sent");
         }
-        self.transport.flush();
     }
 
+    /// Queues `wire` for `to`; it leaves with the turn's other datagrams
+    /// when the turn ends (`drain_turns`), a few per system call.
     fn send(&mut self, to: u64, wire: &Wire) {
-        if let Err(e) = self.transport.send(to, wire) {
+        let now = self.transport.now_us();
+        if let Err(e) = self.transport.endpoint_mut().send(now, to, wire) {
             tracing::debug!(target: "net", to, error = %e, "not sent");
         }
     }
