@@ -16,6 +16,10 @@ pub type NodeId = u64;
 /// stay below it.
 pub const CLIENT_ID_MIN: NodeId = 1 << 63;
 
+/// How long a member holds a client's ack by default for a reply to carry
+/// it (`Config::client_ack_delay_us`); clients time their first wait on it.
+pub const CLIENT_ACK_DELAY_US: u64 = 20_000;
+
 /// Configuration of one endpoint. [`Config::new`] fills in defaults meant
 /// for a LAN cluster; every field may be changed before use.
 #[derive(Debug, Clone)]
@@ -103,7 +107,7 @@ impl Config {
             reassembly_timeout_us: 5_000_000,
             dedup_entries: 65_536,
             ack_queue: 4096,
-            client_ack_delay_us: 20_000,
+            client_ack_delay_us: CLIENT_ACK_DELAY_US,
             event_queue: 65_536,
             faults: FaultConfig::default(),
             accept_clients: false,

@@ -202,7 +202,9 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
             }
             let batch = self.pending.make_contiguous();
             match crate::batch::send(self.socket.get_ref(), batch) {
-                Ok(n) => drop(self.pending.drain(..n.max(1))),
+                // None taken (never seen): try again when writable.
+                Ok(0) => return,
+                Ok(n) => drop(self.pending.drain(..n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     if let Some(t) = self.pending.pop_front() {

@@ -91,7 +91,7 @@ pub mod reliability;
 pub mod wire;
 
 pub use blocking::BlockingTransport;
-pub use config::{Config, ConfigError, NodeId, CLIENT_ID_MIN};
+pub use config::{Config, ConfigError, NodeId, CLIENT_ACK_DELAY_US, CLIENT_ID_MIN};
 pub use counters::{Counters, DropReason, Drops};
 pub use driver::{size_socket_buffers, BindError, Transport};
 pub use endpoint::{Delivered, Endpoint, RttEstimate, SendError, Transmit};

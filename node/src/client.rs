@@ -46,11 +46,11 @@ use crate::proto::{AdminRequest, Consistency, MemberStatus, MembersInfo, Reply, 
 /// tried: longer than a commit, shorter than an election.
 const ATTEMPT: Duration = Duration::from_millis(400);
 /// How long a member may stay silent, neither answering nor acknowledging
-/// the request, before the next member is tried: a member holds its ack
-/// for a reply to carry at most `client_ack_delay_us` (20 ms), so one that
-/// says nothing by then is down or cut off, and waiting the whole attempt
-/// on it would cost every client of a killed leader 400 ms.
-const FIRST_SIGN: Duration = Duration::from_millis(60);
+/// the request, before the next member is tried: three times the longest a
+/// member holds its ack for a reply to carry, so one that says nothing by
+/// then is down or cut off, and waiting the whole attempt on it would cost
+/// every client of a killed leader 400 ms.
+const FIRST_SIGN: Duration = Duration::from_micros(3 * net::CLIENT_ACK_DELAY_US);
 /// How often an attempt looks again whether its member acknowledged or
 /// refused the request.
 const ATTEMPT_POLL: Duration = Duration::from_millis(5);

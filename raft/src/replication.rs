@@ -37,6 +37,13 @@ const MAX_REORDERED: usize = 8;
 /// the leader probes at once instead of after its resend interval.
 const REORDER_WAIT_TICKS: u64 = 2;
 
+impl std::ops::AddAssign for ReplicationCounters {
+    fn add_assign(&mut self, other: ReplicationCounters) {
+        self.rejections += other.rejections;
+        self.probes += other.probes;
+    }
+}
+
 /// The fields of an AppendEntries request, with its sender.
 #[derive(Debug)]
 pub(crate) struct AppendRequest {

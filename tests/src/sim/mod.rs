@@ -260,9 +260,7 @@ impl Sim {
         if let Some(member) = node.member.take() {
             node.incarnation += 1;
             self.clients.count_reads(member.read_counts());
-            let c = member.raft().replication_counters();
-            self.replication_of_the_dead.rejections += c.rejections;
-            self.replication_of_the_dead.probes += c.probes;
+            self.replication_of_the_dead += member.raft().replication_counters();
         }
         node.dirty = false;
         node.deferred.clear();
@@ -373,8 +371,7 @@ impl Sim {
         let mut total = self.replication_of_the_dead;
         let mut commit = 0;
         for raft in self.nodes.iter().filter_map(|n| n.member.as_ref()).map(|m| m.raft()) {
-            total.rejections += raft.replication_counters().rejections;
-            total.probes += raft.replication_counters().probes;
+            total += raft.replication_counters();
             commit = commit.max(raft.status().commit_index);
         }
         (total, commit)
