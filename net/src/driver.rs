@@ -38,6 +38,12 @@ pub fn size_socket_buffers(socket: &UdpSocket) {
 
 /// Datagrams read per turn before timers and sends get a chance.
 const READ_BATCH: usize = 64;
+/// Datagrams sent per flush before the socket is read again. A bulk
+/// transfer's window (hundreds of fragments) sent in one go would hold a
+/// small message that arrived meanwhile, a client's request or a
+/// follower's acknowledgement, for the whole burst (1-2 ms on loopback,
+/// where the kernel delivers each datagram inside the send call).
+const FLUSH_BATCH: usize = 2 * crate::batch::BATCH;
 
 /// Why a transport could not start.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +62,8 @@ pub struct Transport<M> {
     epoch: Instant,
     /// Datagrams the socket would not take yet, in order.
     pending: VecDeque<Transmit>,
+    /// The last flush stopped at [`FLUSH_BATCH`] with more to send.
+    more: bool,
     buf: Vec<u8>,
     _msg: PhantomData<fn() -> M>,
 }
@@ -78,6 +86,7 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
             socket: Async::new(socket)?,
             epoch: Instant::now(),
             pending: VecDeque::new(),
+            more: false,
             buf: vec![0; 2048],
             _msg: PhantomData,
         })
@@ -124,10 +133,11 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
     }
 
     /// One turn: timers, sends, reads; waits for the socket or the next
-    /// deadline only when there was nothing to read.
+    /// deadline only when there was nothing to read and nothing left to
+    /// send.
     pub async fn drive(&mut self) {
         self.turn();
-        if self.read_available() > 0 {
+        if self.read_available() > 0 || self.more {
             return;
         }
         let deadline = self.endpoint.poll_timeout().map(|t| self.epoch + Duration::from_micros(t));
@@ -188,10 +198,13 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
         self.epoch.elapsed().as_micros() as u64
     }
 
-    /// Sends every datagram the endpoint has, until the socket would block,
-    /// in batches (`batch.rs`).
+    /// Sends the datagrams the endpoint has, in batches (`batch.rs`), until
+    /// the socket would block or [`FLUSH_BATCH`] went out; [`Transport::drive`]
+    /// sends the rest after it has read what arrived meanwhile.
     pub fn flush(&mut self) {
         let now = self.now_us();
+        let mut sent = 0;
+        self.more = false;
         loop {
             while self.pending.len() < crate::batch::BATCH {
                 let Some(t) = self.endpoint.poll_transmit(now) else { break };
@@ -200,11 +213,18 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
             if self.pending.is_empty() {
                 return;
             }
+            if sent >= FLUSH_BATCH {
+                self.more = true;
+                return;
+            }
             let batch = self.pending.make_contiguous();
             match crate::batch::send(self.socket.get_ref(), batch) {
                 // None taken (never seen): try again when writable.
                 Ok(0) => return,
-                Ok(n) => drop(self.pending.drain(..n)),
+                Ok(n) => {
+                    sent += n;
+                    drop(self.pending.drain(..n));
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     if let Some(t) = self.pending.pop_front() {

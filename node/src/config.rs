@@ -20,6 +20,7 @@
 //! snapshot_entries = 100000         # snapshot once the log holds this many entries
 //! snapshot_bytes = 2097152          # or this many data bytes (2 MiB), and the last snapshot's size
 //! segment_bytes = 4194304           # WAL segment files of 4 MiB
+//! snapshot_send_mb_per_s = 32       # a leader sends snapshots at most this fast (0: no limit)
 //!
 //! [reads]                          # optional; lease reads are off by default
 //! lease = false                     # serve `--consistency lease` reads without a round
@@ -221,11 +222,31 @@ pub struct LogSettings {
     /// Size of each preallocated WAL segment file; segments a snapshot
     /// covers are deleted whole. Large enough for the largest entry.
     pub segment_bytes: u64,
+    /// MB (10^6 bytes) per second a leader sends snapshots at, to all
+    /// followers together; 0 for no limit. A catch-up at the transport's
+    /// full rate takes the CPU the leader's writes need.
+    pub snapshot_send_mb_per_s: u64,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { snapshot_entries: 100_000, snapshot_bytes: 2 << 20, segment_bytes: 4 << 20 }
+        LogSettings {
+            snapshot_entries: 100_000,
+            snapshot_bytes: 2 << 20,
+            segment_bytes: 4 << 20,
+            snapshot_send_mb_per_s: 32,
+        }
+    }
+}
+
+impl LogSettings {
+    /// Snapshot bytes a leader may send per tick of `timing`;
+    /// `u64::MAX` for no limit.
+    pub fn snapshot_send_bytes_per_tick(&self, timing: &Timing) -> u64 {
+        match self.snapshot_send_mb_per_s {
+            0 => u64::MAX,
+            mb => mb.saturating_mul(1_000).saturating_mul(timing.tick_ms).max(1),
+        }
     }
 }
 

@@ -45,7 +45,7 @@ mod reads;
 pub use reads::ReadCounts;
 mod requests;
 pub mod snapshot_store;
-mod transfer;
+pub mod transfer;
 mod writes;
 
 pub use writes::WriteId;
@@ -254,6 +254,12 @@ impl Member {
     /// `Config::lease_reads` must be on.
     pub fn set_lease(&mut self, clock: Box<dyn lease::Clock>, duration: std::time::Duration) {
         self.reads.lease = Lease::new(clock, Some(duration));
+    }
+
+    /// Snapshot transfers send at most `bytes_per_tick` together
+    /// (`u64::MAX`: no limit; see `transfer/`).
+    pub fn set_snapshot_send_rate(&mut self, bytes_per_tick: u64) {
+        self.snapshots.senders.set_rate(bytes_per_tick);
     }
 
     /// The core's status, with the index the state machine has applied.

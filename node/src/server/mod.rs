@@ -199,6 +199,7 @@ impl Server {
         let raft = raft::Raft::new(raft_config(&options, &net_config), persisted, rng)?;
         let policy = SnapshotPolicy { entries: log.snapshot_entries, bytes: log.snapshot_bytes };
         let mut member = Member::with_snapshots(raft, sm, Box::new(store), policy);
+        member.set_snapshot_send_rate(log.snapshot_send_bytes_per_tick(&options.config.timing));
         if let Some(lease) = options.config.reads.lease(&options.config.timing) {
             member.set_lease(Box::new(crate::member::lease::BootClock), lease);
         }

@@ -40,6 +40,13 @@ impl ClusterSpec {
         self
     }
 
+    /// `[log] snapshot_send_mb_per_s` in the members' file (0: no limit)
+    /// instead of the node's default.
+    pub fn with_snapshot_send_rate(mut self, mb_per_s: u64) -> ClusterSpec {
+        self.extra_toml.push_str(&format!("[log]\nsnapshot_send_mb_per_s = {mb_per_s}\n"));
+        self
+    }
+
     /// `n` members on 127.0.0.1, on free UDP ports below the kernel's
     /// ephemeral range that this process hands out once
     /// ([`crate::live::free_addrs`]): a socket bound to port 0 (a client,

@@ -12,6 +12,13 @@
 //! the core told, which starts it again later. A new transfer of the same
 //! snapshot (after a leader change or a give-up) resumes where the
 //! follower's incoming copy ends: the first acknowledgement says where.
+//!
+//! The leader's transfers together send at most a set number of bytes per
+//! tick ([`Senders::set_rate`]; the node's `[log] snapshot_send_mb_per_s`):
+//! a catch-up at the transport's full rate takes the CPU and the socket the
+//! leader's writes need, and on a small machine the members beside it too.
+//! Chunks are small so the budget spreads over the acknowledgements that
+//! come within a tick rather than leaving in one burst each tick.
 
 use std::collections::BTreeMap;
 
@@ -20,9 +27,11 @@ use raft::{NodeId, SnapshotMeta};
 
 use super::snapshot_store::{SnapshotData, SnapshotInfo, SnapshotPart, SnapshotStore};
 
-/// Data bytes per chunk: well under the transport's 1 MiB message limit.
-pub const CHUNK_BYTES: usize = 256 * 1024;
-/// Chunks in flight per follower.
+/// Data bytes per chunk: well under the transport's 1 MiB message limit,
+/// and a fraction of the budget of a tick at the usual rates.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks in flight per follower: about the transport's window of
+/// fragments, so a window of chunks is in the network, not queued in it.
 pub const WINDOW_CHUNKS: u64 = 4;
 /// Ticks without an acknowledgement that moves on before going back.
 pub const RESEND_TICKS: u64 = 20;
@@ -55,13 +64,35 @@ pub struct SendOutcome {
 }
 
 /// The leader's transfers, by follower.
-#[derive(Default)]
 pub struct Senders {
     by_peer: BTreeMap<NodeId, Outgoing>,
     now: u64,
+    /// Bytes all transfers may send per tick.
+    rate: u64,
+    /// Bytes they may send now: a tick's worth is added each tick, up to a
+    /// tick's worth and one chunk (so what a tick leaves unspent for want
+    /// of a whole chunk is not lost).
+    budget: u64,
+}
+
+impl Default for Senders {
+    fn default() -> Self {
+        Senders { by_peer: BTreeMap::new(), now: 0, rate: u64::MAX, budget: u64::MAX }
+    }
 }
 
 impl Senders {
+    /// At most `bytes_per_tick` of snapshot data leave per tick, over all
+    /// transfers; `u64::MAX` (the default) for no limit.
+    pub fn set_rate(&mut self, bytes_per_tick: u64) {
+        self.rate = bytes_per_tick.max(1);
+        self.budget = self.budget.min(self.budget_cap());
+    }
+
+    fn budget_cap(&self) -> u64 {
+        self.rate.saturating_add(CHUNK_BYTES as u64)
+    }
+
     /// The core wants `peer` to get the snapshot at `meta`. A transfer of
     /// that snapshot already under way goes on; one of another is replaced.
     pub fn start(
@@ -111,6 +142,9 @@ impl Senders {
         // An empty snapshot still takes one (empty) chunk.
         while o.next < window_end || (o.info.len == 0 && !o.empty_sent) {
             let len = (o.info.len - o.next).min(CHUNK_BYTES as u64) as usize;
+            if self.budget < len as u64 {
+                return;
+            }
             let mut buf = vec![0; len];
             if let Err(e) = read_exact_at(&*o.data, o.next, &mut buf) {
                 tracing::error!(target: "replication", peer, error = %e, "cannot read the snapshot");
@@ -121,6 +155,7 @@ impl Senders {
             out.parts.push((peer, SnapshotPart::Chunk { term: o.term, info: o.info, offset: o.next, data }));
             o.next += len as u64;
             o.empty_sent = true;
+            self.budget -= len as u64;
         }
     }
 
@@ -156,11 +191,12 @@ impl Senders {
         self.pump(peer, out);
     }
 
-    /// One tick: rewinds stalled transfers, gives up dead ones.
+    /// One tick: adds to the budget, rewinds stalled transfers, gives up
+    /// dead ones, sends what the budget and the windows allow.
     pub fn tick(&mut self, out: &mut SendOutcome) {
         self.now += 1;
         let now = self.now;
-        let mut stalled = Vec::new();
+        self.budget = self.budget.saturating_add(self.rate).min(self.budget_cap());
         self.by_peer.retain(|&peer, o| {
             if now - o.moved_at >= GIVE_UP_TICKS {
                 tracing::debug!(target: "replication", peer, "snapshot transfer given up");
@@ -169,11 +205,11 @@ impl Senders {
             }
             if now - o.progress_at >= RESEND_TICKS {
                 (o.next, o.empty_sent, o.progress_at) = (o.acked, false, now);
-                stalled.push(peer);
             }
             true
         });
-        for peer in stalled {
+        let peers: Vec<NodeId> = self.by_peer.keys().copied().collect();
+        for peer in peers {
             self.pump(peer, out);
         }
     }

@@ -272,3 +272,39 @@ fn a_snapshot_failing_its_checksum_is_refused_and_started_again() {
     assert_eq!(got, Received::Ack(ack), "the sender is told to begin again");
     assert!(store.received.is_none());
 }
+
+#[test]
+fn a_rate_bounds_the_bytes_sent_per_tick_and_the_transfer_still_completes() {
+    let len = CHUNK_BYTES * 12;
+    let per_tick = CHUNK_BYTES as u64 * 3 / 2;
+    let mut link = Link::new(len);
+    link.senders.set_rate(per_tick);
+    link.start();
+    let (mut sent, mut ticks) = (0u64, 0u64);
+    while link.completed.is_empty() {
+        assert!(ticks < 100, "the transfer completes");
+        link.deliver(|_| {});
+        link.tick(1);
+        ticks += 1;
+        let new: u64 = link.to_follower[..]
+            .iter()
+            .map(|p| match p {
+                SnapshotPart::Chunk { data, .. } => data.len() as u64,
+                SnapshotPart::Ack { .. } => 0,
+            })
+            .sum();
+        sent += new;
+        // The budget never holds more than a tick's worth and one chunk.
+        assert!(sent <= (ticks + 1) * per_tick + CHUNK_BYTES as u64, "{sent} bytes by tick {ticks}");
+    }
+    assert!(link.received_matches());
+    // Paced, not stalled: about len / rate ticks.
+    assert!(ticks <= len as u64 / per_tick + 2, "{ticks} ticks");
+}
+
+#[test]
+fn without_a_rate_the_window_leaves_at_once() {
+    let mut link = Link::new(CHUNK_BYTES * 12);
+    link.start();
+    assert_eq!(link.to_follower.len() as u64, WINDOW_CHUNKS);
+}

@@ -15,9 +15,10 @@
 //!    data (≥ 100 MB by default), then a follower's data directory wiped
 //!    and the member restarted: time until it applies the leader's commit
 //!    index, the snapshot's size over that time against `net`'s bulk rate
-//!    measured in the same run (goal ≥ 0.5×), and a small-put client's
-//!    p50/p99 during the transfer against the same client just before it
-//!    (goal ≤ 2×).
+//!    measured in the same run (goal ≥ 0.5× with `--snapshot-send-mb-per-s
+//!    0`; the node's default paces it), and a small-put client's p50/p99
+//!    during the transfer against the same client just before it (goal
+//!    ≤ 2×).
 //!
 //! ```text
 //! cargo run --release -p tests --bin snapshot_bench                # 1M / 5M puts, 105 MB catch-up
@@ -72,6 +73,11 @@ struct Args {
     /// Seconds the wiped member may take to catch up.
     #[arg(long, default_value_t = 300)]
     catchup_timeout_secs: u64,
+    /// The leader's snapshot send rate (`[log] snapshot_send_mb_per_s`,
+    /// 0: no limit, the transfer's own speed); the node's default when not
+    /// given.
+    #[arg(long)]
+    snapshot_send_mb_per_s: Option<u64>,
     /// The tests' faster timing (150–300 ms elections) instead of the node's defaults.
     #[arg(long)]
     test_timing: bool,
@@ -90,6 +96,9 @@ fn run(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     let mut spec = ClusterSpec::loopback(3)?;
     if !args.test_timing {
         spec = spec.with_default_timing();
+    }
+    if let Some(rate) = args.snapshot_send_mb_per_s {
+        spec = spec.with_snapshot_send_rate(rate);
     }
     let mut cluster = ProcCluster::start(spec)?;
     let config = ClusterConfig::load(cluster.config_path())?;
