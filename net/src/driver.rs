@@ -6,8 +6,9 @@
 //! awaited, and flushes on every [`Transport::send`]. Socket errors
 //! (ECONNREFUSED from an ICMP, ENOBUFS, anything else) are counted and the
 //! datagram forgotten (retransmission covers it); they never end the loop.
-//! A datagram larger than the receive buffer arrives truncated, is longer
-//! than [`crate::wire::MAX_DATAGRAM`] and is dropped as too large.
+//! Datagrams are read and sent in batches (`batch.rs`). A datagram longer
+//! than a receive slot arrives truncated, is longer than
+//! [`crate::wire::MAX_DATAGRAM`] and is dropped as too large.
 
 use std::collections::VecDeque;
 use std::io;
@@ -64,7 +65,7 @@ pub struct Transport<M> {
     pending: VecDeque<Transmit>,
     /// The last flush stopped at [`FLUSH_BATCH`] with more to send.
     more: bool,
-    buf: Vec<u8>,
+    receiver: crate::batch::Receiver,
     _msg: PhantomData<fn() -> M>,
 }
 
@@ -81,13 +82,14 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
     pub fn with_socket(config: Config, socket: UdpSocket) -> Result<Self, BindError> {
         let endpoint = Endpoint::new(config)?;
         size_socket_buffers(&socket);
+        let receiver = crate::batch::Receiver::new(&socket)?;
         Ok(Transport {
             endpoint,
             socket: Async::new(socket)?,
             epoch: Instant::now(),
             pending: VecDeque::new(),
             more: false,
-            buf: vec![0; 2048],
+            receiver,
             _msg: PhantomData,
         })
     }
@@ -241,17 +243,23 @@ impl<M: Serialize + DeserializeOwned> Transport<M> {
         self.flush();
     }
 
-    /// Reads and handles the datagrams waiting in the socket; returns how
-    /// many were read.
+    /// Reads and handles the datagrams waiting in the socket, a batch per
+    /// system call; returns how many were read.
     fn read_available(&mut self) -> usize {
         let mut read = 0;
+        // Bounded in calls too: a socket that keeps failing, or yields
+        // empty datagrams, must not hold the loop.
         for _ in 0..READ_BATCH {
-            match self.socket.get_ref().recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    let now = self.now_us();
-                    self.endpoint.handle_datagram(now, from, &self.buf[..n]);
-                    read += 1;
-                }
+            if read >= READ_BATCH {
+                break;
+            }
+            let (endpoint, epoch) = (&mut self.endpoint, self.epoch);
+            let handle = |from, bytes: &[u8]| {
+                let now = epoch.elapsed().as_micros() as u64;
+                endpoint.handle_datagram(now, from, bytes);
+            };
+            match self.receiver.recv(self.socket.get_ref(), handle) {
+                Ok(n) => read += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::debug!(target: "net", error = %e, "receive failed");
