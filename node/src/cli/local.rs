@@ -59,11 +59,45 @@ pub(super) fn local(config_path: &Path, timeout: Duration) -> ExitCode {
         ));
     }
     report_leader(&config, timeout);
-    say(format_args!("Try: node put hello world; node get hello; node status. Ctrl-C stops the cluster."));
+    let node = invocation(config_path);
+    say(format_args!(
+        "Try, in another terminal: {node} put hello world; {node} get hello; {node} status. Ctrl-C stops the cluster."
+    ));
     watch(&mut members, &stopped);
     say(format_args!("stopping"));
     stop_all(&mut members);
     ExitCode::SUCCESS
+}
+
+/// How to run this binary with this cluster file from the current
+/// directory, as a user would type it: `node` when the shell finds this
+/// binary by that name, else its path (`target/release/node` after
+/// `cargo run`); `--config` unless it is the default file.
+fn invocation(config_path: &Path) -> String {
+    let exe = std::env::current_exe().ok();
+    let on_path = exe.as_deref().is_some_and(|exe| which_node().is_some_and(|found| found == exe));
+    let cwd = std::env::current_dir().unwrap_or_default();
+    command_line(exe.as_deref(), on_path, &cwd, config_path)
+}
+
+/// The `node` the shell's PATH finds, canonical.
+fn which_node() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("node")).find(|p| p.is_file())?.canonicalize().ok()
+}
+
+fn command_line(exe: Option<&Path>, on_path: bool, cwd: &Path, config_path: &Path) -> String {
+    let program = match exe {
+        Some(exe) if !on_path => {
+            exe.strip_prefix(cwd).map_or_else(|_| exe.display().to_string(), |rel| rel.display().to_string())
+        }
+        _ => "node".to_string(),
+    };
+    if config_path == Path::new("cluster.toml") {
+        program
+    } else {
+        format!("{program} --config {}", config_path.display())
+    }
 }
 
 fn spawn(config_path: &Path, config: &ClusterConfig, id: u64) -> Result<Member, String> {
@@ -150,4 +184,26 @@ fn stop_all(members: &mut [Member]) {
 fn say(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::command_line;
+
+    #[test]
+    fn the_printed_commands_name_the_binary_as_the_shell_finds_it() {
+        let cwd = Path::new("/work/repo");
+        let exe = Path::new("/work/repo/target/release/node");
+        let default = Path::new("cluster.toml");
+        assert_eq!(command_line(Some(exe), false, cwd, default), "target/release/node");
+        assert_eq!(command_line(Some(exe), true, cwd, default), "node");
+        let elsewhere = Path::new("/opt/raft/node");
+        assert_eq!(command_line(Some(elsewhere), false, cwd, default), "/opt/raft/node");
+        assert_eq!(
+            command_line(Some(exe), false, cwd, Path::new("/tmp/c.toml")),
+            "target/release/node --config /tmp/c.toml"
+        );
+    }
 }
