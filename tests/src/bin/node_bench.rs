@@ -10,9 +10,10 @@
 //! - memory (`VmRSS`) of a member when idle, and after `--rss-puts` puts of
 //!   `--value-bytes`-byte values, against the bytes written;
 //! - a flood of `--flood-puts` puts of the largest value the cluster takes
-//!   from `--clients` clients: the leader's peak RSS against the bound the
-//!   README states (the log held in memory, the uncommitted budget and the
-//!   transport's buffers), and the write rate.
+//!   from `--clients` clients: the leader's peak RSS against the bound
+//!   docs/operations.md states in "Memory and disk" (the log held in
+//!   memory, the uncommitted budget and the transport's buffers), and the
+//!   write rate.
 //!
 //! ```text
 //! cargo run --release -p tests --bin node_bench -- --kills 50 --rss-puts 1000000
@@ -141,7 +142,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// What a leader holds besides its log under a flood, by the README's
+/// What a leader holds besides its log under a flood, by docs/operations.md's
 /// bound: the uncommitted budget, a send queue per peer, the reassembly
 /// buffer, and 32 MiB for the runtime, the KV map's own nodes and the
 /// client tables. The log itself counts twice until snapshots: entries in

@@ -1,5 +1,5 @@
 //! `soak`: long runs against a real 3-member `node` cluster on loopback
-//! (WAL fsynced), run by hand, not in CI; the README's Testing section
+//! (WAL fsynced), run by hand, not in CI; docs/testing.md ("Soak runs")
 //! has the figures of one run of each. The small CI versions are
 //! `tests/tests/process_failover.rs` and `process_garbage.rs`.
 //!

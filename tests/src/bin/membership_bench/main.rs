@@ -32,12 +32,11 @@
 //!
 //! Every member that will join runs (`node run --join`, waiting for `node
 //! add`) from the start, and a clients' copy of the cluster file lists
-//! them (README: "Clients know the members of their cluster file"), so the
-//! writer and the commands reach whoever leads; the commands' copy drops
-//! each member once it is removed and stopped. A client whose try goes to
-//! a member of its file that is not running loses a 400 ms attempt to it:
-//! without these, the transfers showed a 1.25 s write gap and `node
-//! remove` took 400 ms per removed member listed first. At the end every
+//! them (docs/operations.md: "Clients know the members of their cluster
+//! file"), so the writer and the commands reach whoever leads; the
+//! commands' copy drops each member once it is removed and stopped (a
+//! client whose try goes to a member of its file that is not running moves
+//! on after 60 ms without an acknowledgement). At the end every
 //! acknowledged write is read back.
 //!
 //! ```text
