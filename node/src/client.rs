@@ -356,7 +356,7 @@ impl Client {
             return;
         }
         let Ok(addr) = PeerAddr::parse(address) else { return };
-        let member = Member { id, addr };
+        let member = Member { id, addr, metrics_addr: None };
         match member.resolve() {
             Ok(resolved) => {
                 self.transport.set_peer(id, same_family(resolved, self.v6));

@@ -29,6 +29,7 @@
 //! [[node]]
 //! id = 1
 //! addr = "127.0.0.1:7101"           # or "[::1]:7101", or "db1.internal:7101"
+//! metrics_addr = "127.0.0.1:9101"   # optional: Prometheus metrics at http://ADDR/metrics
 //! ```
 //!
 //! Parsing is strict (unknown keys are errors) so a typo never silently
@@ -256,6 +257,9 @@ impl LogSettings {
 pub struct Member {
     pub id: u64,
     pub addr: PeerAddr,
+    /// Where the member serves its metrics over HTTP (`GET /metrics`);
+    /// none unless the file sets `metrics_addr`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Member {
@@ -306,6 +310,7 @@ struct RawConfig {
 struct RawMember {
     id: u64,
     addr: String,
+    metrics_addr: Option<String>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -522,7 +527,13 @@ fn check_members(raw: Vec<RawMember>) -> Result<Vec<Member>, ConfigError> {
         if !addrs.insert(addr.clone()) {
             return Err(ConfigError::DuplicateAddr(addr));
         }
-        nodes.push(Member { id: m.id, addr });
+        let metrics_addr = match &m.metrics_addr {
+            None => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|e| {
+                ConfigError::Syntax(format!("node {}: bad metrics_addr {a:?}: {e} (IP:PORT)", m.id))
+            })?),
+        };
+        nodes.push(Member { id: m.id, addr, metrics_addr });
     }
     Ok(nodes)
 }

@@ -37,6 +37,7 @@ pub mod config;
 pub mod kv;
 pub mod limits;
 pub mod member;
+pub mod metrics;
 pub mod proto;
 pub mod removed;
 pub mod server;

@@ -23,7 +23,7 @@ fn free_ports(ip: &str) -> io::Result<Vec<u16>> {
 
 fn cluster_on(dir: &std::path::Path, addrs: Vec<PeerAddr>) -> ClusterConfig {
     let mut config = local_config(0, dir);
-    config.nodes = (1..).zip(addrs).map(|(id, addr)| Member { id, addr }).collect();
+    config.nodes = (1..).zip(addrs).map(|(id, addr)| Member { id, addr, metrics_addr: None }).collect();
     config
 }
 

@@ -208,7 +208,7 @@ mod tests {
             last_index: 57,
             matched: vec![(2, 57), (4, 40)],
         };
-        let known = [Member { id: 1, addr: PeerAddr::parse("127.0.0.1:7101").unwrap() }];
+        let known = [Member { id: 1, addr: PeerAddr::parse("127.0.0.1:7101").unwrap(), metrics_addr: None }];
         let lines: Vec<String> = member_rows(&info, &known).iter().map(MemberRow::text).collect();
         assert_eq!(
             lines,

@@ -146,6 +146,20 @@ struct Snapshots {
     /// The configurations read from the first chunks of the last few
     /// snapshots being received.
     incoming_memberships: Vec<(raft::SnapshotMeta, raft::Membership)>,
+    /// What the metrics count of snapshots.
+    counts: SnapshotCounts,
+}
+
+/// Restore times kept for a driver that does not take them.
+const MAX_RESTORE_TIMES: usize = 16;
+
+/// Snapshots sent and received whole, and how long restores took (taken
+/// by the driver for its metrics).
+#[derive(Debug, Default, Clone)]
+pub struct SnapshotCounts {
+    pub sent: u64,
+    pub received: u64,
+    pub restores: Vec<std::time::Duration>,
 }
 
 /// A role or term change seen at the end of a turn, for the driver's log.
@@ -228,6 +242,7 @@ impl Member {
             writing: None,
             since: (0, 0),
             incoming_memberships: Vec::new(),
+            counts: SnapshotCounts::default(),
         };
         let applied_index = raft.status().applied_index;
         let was_member = storage_names(&raft, raft.id());
@@ -254,6 +269,17 @@ impl Member {
     /// `Config::lease_reads` must be on.
     pub fn set_lease(&mut self, clock: Box<dyn lease::Clock>, duration: std::time::Duration) {
         self.reads.lease = Lease::new(clock, Some(duration));
+    }
+
+    /// Snapshots sent and received so far; the restore times since the
+    /// last call.
+    pub fn take_snapshot_counts(&mut self) -> SnapshotCounts {
+        let counts = &mut self.snapshots.counts;
+        SnapshotCounts {
+            sent: counts.sent,
+            received: counts.received,
+            restores: std::mem::take(&mut counts.restores),
+        }
     }
 
     /// Snapshot transfers send at most `bytes_per_tick` together
@@ -381,7 +407,14 @@ impl Member {
             Phase::Sending(ready) => {
                 let mut replies = Vec::new();
                 if let Some(install) = &ready.snapshot {
-                    match self.restore(install.snapshot) {
+                    let started = std::time::Instant::now();
+                    let restored = self.restore(install.snapshot);
+                    let restores = &mut self.snapshots.counts.restores;
+                    if restores.len() >= MAX_RESTORE_TIMES {
+                        restores.remove(0);
+                    }
+                    restores.push(started.elapsed());
+                    match restored {
                         Ok(forgotten) => replies = forgotten,
                         Err(e) => return Action::Failed(e),
                     }

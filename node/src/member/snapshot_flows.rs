@@ -78,6 +78,7 @@ impl Member {
         match self.snapshots.receiver.on_chunk(store, term, info, offset, data, commit_index) {
             Received::Ack(ack) => self.snapshots.parts.push((from, ack)),
             Received::Complete { info, ack } => {
+                self.snapshots.counts.received += 1;
                 let me = self.raft.id();
                 // The configuration from the snapshot's first chunk; for one
                 // the core already covers (acknowledged without receiving
@@ -153,6 +154,7 @@ impl Member {
     pub(super) fn send_outcome(&mut self, out: SendOutcome) {
         self.snapshots.parts.extend(out.parts);
         for (peer, delivered) in out.reports {
+            self.snapshots.counts.sent += u64::from(delivered);
             self.raft.report_snapshot(peer, delivered);
         }
     }

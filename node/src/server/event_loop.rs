@@ -37,6 +37,7 @@ use super::{Command, FatalError, Shared};
 use crate::addr::PeerAddr;
 use crate::member::snapshot_store::{SnapshotError, SnapshotInfo, SnapshotJob, SnapshotPart};
 use crate::member::{Action, ClientReply, Member};
+use crate::metrics::RequestKind;
 use crate::proto::{MemberStatus, Wire};
 
 /// Inputs taken per turn before the turn's persist, at most (so a flood of
@@ -73,6 +74,10 @@ pub(super) struct EventLoop {
     /// of them is due: the timer's deadline.
     planned_ticks: u64,
     next_tick: Instant,
+    /// Heartbeat round trips to followers, for the metrics.
+    round_trips: crate::metrics::rtt::RoundTrips,
+    /// The term and round of the last read-index round counted.
+    counted_round: (u64, u64),
 }
 
 impl EventLoop {
@@ -98,6 +103,8 @@ impl EventLoop {
             last_tick: now,
             planned_ticks: 1,
             next_tick: now + tick,
+            round_trips: Default::default(),
+            counted_round: (0, 0),
         }
     }
 
@@ -136,7 +143,26 @@ impl EventLoop {
             self.drain_turns()?;
             let status = self.member.status();
             self.shared.publish(|p| p.status = status);
+            self.observe(&status);
             self.plan_ticks();
+        }
+    }
+
+    /// The metrics of a turn's end: a few relaxed stores.
+    fn observe(&mut self, status: &raft::Status) {
+        let metrics = &self.shared.metrics;
+        metrics.observe_status(status, status.last_index.saturating_sub(status.commit_index) as usize);
+        let endpoint = self.transport.endpoint();
+        metrics.observe_net(endpoint.counters(), endpoint.reassembly_held().0);
+        let counts = self.member.take_snapshot_counts();
+        metrics.observe_snapshots(counts.sent, counts.received);
+        counts.restores.iter().for_each(|d| metrics.snapshot_installed(d.as_secs_f64()));
+        // Rounds are numbered from 1 in each term; count those begun.
+        if let Some(round) = self.member.raft().open_round() {
+            let (term, counted) = self.counted_round;
+            let since = if term == status.current_term { counted } else { 1 };
+            metrics.read_index_rounds(round.saturating_sub(since));
+            self.counted_round = (status.current_term, round);
         }
     }
 
@@ -232,8 +258,13 @@ impl EventLoop {
         let dir = self.wal.dir().to_path_buf();
         let identity = self.wal.identity();
         let report = self.commands.clone();
+        let metrics = self.shared.metrics.clone();
         let spawned = std::thread::Builder::new().name("snapshot-writer".into()).spawn(move || {
+            let started = Instant::now();
             let outcome = write_snapshot_file(&dir, identity, job);
+            if outcome.is_ok() {
+                metrics.snapshot_saved(started.elapsed().as_secs_f64());
+            }
             let _ = report.send_blocking(Command::SnapshotWritten(outcome));
         });
         if let Err(e) = spawned {
@@ -273,22 +304,28 @@ impl EventLoop {
         self.resolver.heard(from, Instant::now());
         match wire {
             Wire::Raft(msg) => {
+                if let Some(rtt) = self.round_trips.received(&msg) {
+                    self.shared.metrics.peer_round_trip(from, rtt.as_secs_f64());
+                }
                 if let Err(e) = self.member.step(from, msg) {
                     tracing::debug!(target: "net", from, error = %e, "message refused");
                 }
             }
             Wire::Request { seq, command } => {
+                self.shared.metrics.client_request(RequestKind::Write);
                 let refusal = self.member.on_request(from, seq, command);
                 if let Some(reply) = refusal {
                     self.reply(reply);
                 }
             }
             Wire::Read { seq, query, consistency, from: at } => {
+                self.shared.metrics.client_request(RequestKind::Read);
                 if let Some(reply) = self.member.on_read(from, seq, query, (consistency, at)) {
                     self.reply(reply);
                 }
             }
             Wire::Admin { seq, request } => {
+                self.shared.metrics.client_request(RequestKind::Admin);
                 let answer = self.member.on_admin(from, seq, request);
                 if let Some(reply) = answer {
                     self.reply(reply);
@@ -320,6 +357,8 @@ impl EventLoop {
                     let id = self.transport.endpoint().id();
                     tracing::info!(target: "election", id, role = ?change.role, term = change.term,
                         leader = ?change.leader, "role or term changed");
+                    self.round_trips.clear();
+                    self.shared.metrics.proposals_failed(abandoned.len());
                     abandoned.into_iter().for_each(|r| self.reply(r));
                 }
                 Action::Transfer(parts) => parts.into_iter().for_each(|(to, part)| self.send_part(to, part)),
@@ -412,10 +451,12 @@ impl EventLoop {
     }
 
     fn reply(&mut self, r: ClientReply) {
+        self.shared.metrics.client_reply(&r.reply);
         self.send(r.client, &Wire::Reply { seq: r.seq, reply: r.reply });
     }
 
     fn send_raft(&mut self, msg: raft::Message) {
+        self.round_trips.sent(&msg);
         let (to, is_request) = (msg.to, msg.is_request());
         let wire = Wire::Raft(msg);
         let bytes = match postcard::to_allocvec(&wire) {

@@ -68,6 +68,8 @@ pub enum StartError {
     Bind { addr: String, source: net::BindError },
     #[error("cannot start the event loop thread: {0}")]
     Thread(std::io::Error),
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// Why a running member stopped on its own.
@@ -98,6 +100,7 @@ pub struct ServerStats {
 /// What the loop publishes for the handle, and its counters.
 struct Shared {
     published: Mutex<Published>,
+    metrics: crate::metrics::Metrics,
     rpcs: AtomicU64,
     rpc_bytes: AtomicU64,
     messages: AtomicU64,
@@ -112,10 +115,11 @@ struct Published {
 }
 
 impl Shared {
-    fn new(member: &Member) -> Shared {
+    fn new(member: &Member, metrics: crate::metrics::Metrics) -> Shared {
         let published = Published { status: member.status(), raft_state_bytes: member.raft_state_bytes() };
         Shared {
             published: Mutex::new(published),
+            metrics,
             rpcs: AtomicU64::new(0),
             rpc_bytes: AtomicU64::new(0),
             messages: AtomicU64::new(0),
@@ -173,6 +177,7 @@ pub struct Server {
     shared: Arc<Shared>,
     commands: Sender<Command>,
     thread: Option<JoinHandle<Result<(), FatalError>>>,
+    metrics: Option<crate::metrics::http::MetricsServer>,
 }
 
 impl Server {
@@ -205,10 +210,19 @@ impl Server {
         }
         let transport = net::Transport::bind(net_config)
             .map_err(|source| StartError::Bind { addr: display_addr(&name, addr), source })?;
-        let shared = Arc::new(Shared::new(&member));
+        let (metrics, registry) = crate::metrics::Metrics::new();
+        let metrics_addr = options.config.member(options.id).and_then(|m| m.metrics_addr);
+        let metrics_server = match metrics_addr {
+            Some(addr) => Some(
+                crate::metrics::http::MetricsServer::start(addr, registry)
+                    .map_err(|source| StartError::Metrics { addr, source })?,
+            ),
+            None => None,
+        };
+        let shared = Arc::new(Shared::new(&member, metrics.clone()));
         let (commands, inbox) = smol::channel::unbounded();
-        let wal =
-            wal_writer::WalWriter::spawn(opened.storage, commands.clone()).map_err(StartError::Thread)?;
+        let wal = wal_writer::WalWriter::spawn(opened.storage, commands.clone(), metrics)
+            .map_err(StartError::Thread)?;
         let tick = Duration::from_millis(options.config.timing.tick_ms);
         let resolver = resolver::for_member(&options.config, options.id, &peers, commands.clone());
         let bootstrap = options.config.nodes.iter().map(|m| (m.id, m.addr.clone())).collect();
@@ -225,11 +239,16 @@ impl Server {
             .spawn(move || smol::block_on(event_loop.run()))
             .map_err(StartError::Thread)?;
         tracing::info!(target: "election", id = options.id, addr = %display_addr(&name, addr), "member started");
-        Ok(Server { id: options.id, shared, commands, thread: Some(thread) })
+        Ok(Server { id: options.id, shared, commands, thread: Some(thread), metrics: metrics_server })
     }
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Where the member serves its metrics, if it does.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|m| m.addr())
     }
 
     /// Role, term, commit, last and applied index (applied by the state

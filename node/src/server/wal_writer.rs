@@ -13,11 +13,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use smol::channel::Sender;
 
 use super::Command;
 use crate::member::WriteId;
+use crate::metrics::Metrics;
 use crate::storage::{Storage, StorageError};
 
 /// One thing for the WAL thread to do.
@@ -37,12 +39,16 @@ pub(super) struct WalWriter {
 
 impl WalWriter {
     /// Moves `storage` to a new thread that reports on `report`.
-    pub(super) fn spawn(storage: Storage, report: Sender<Command>) -> std::io::Result<WalWriter> {
+    pub(super) fn spawn(
+        storage: Storage,
+        report: Sender<Command>,
+        metrics: Metrics,
+    ) -> std::io::Result<WalWriter> {
         let (dir, identity) = (storage.dir().to_path_buf(), storage.identity());
         let (jobs, inbox) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("wal-writer".into())
-            .spawn(move || run(storage, &inbox, &report))?;
+            .spawn(move || run(storage, &inbox, &report, &metrics))?;
         Ok(WalWriter { jobs: Some(jobs), thread: Some(thread), dir, identity })
     }
 
@@ -86,10 +92,10 @@ impl Drop for WalWriter {
     }
 }
 
-fn run(mut storage: Storage, inbox: &mpsc::Receiver<Job>, report: &Sender<Command>) {
+fn run(mut storage: Storage, inbox: &mpsc::Receiver<Job>, report: &Sender<Command>, metrics: &Metrics) {
     while let Ok(first) = inbox.recv() {
         let jobs = std::iter::once(first).chain(inbox.try_iter());
-        let outcome = do_jobs(&mut storage, jobs);
+        let outcome = do_jobs(&mut storage, jobs, metrics);
         let failed = outcome.is_err();
         if let Ok(None) = outcome {
             continue;
@@ -101,12 +107,17 @@ fn run(mut storage: Storage, inbox: &mpsc::Receiver<Job>, report: &Sender<Comman
 }
 
 /// Does `jobs` in order and syncs once; the last write covered, if any.
-fn do_jobs(storage: &mut Storage, jobs: impl Iterator<Item = Job>) -> Result<Option<WriteId>, StorageError> {
-    let mut last = None;
+fn do_jobs(
+    storage: &mut Storage,
+    jobs: impl Iterator<Item = Job>,
+    metrics: &Metrics,
+) -> Result<Option<WriteId>, StorageError> {
+    let (mut last, mut bytes) = (None, 0);
     for job in jobs {
         match job {
             Job::Write(writes, id) => {
                 storage.write(&writes)?;
+                bytes += writes.entries.iter().map(|e| e.data.len() as u64).sum::<u64>();
                 last = Some(id);
             }
             Job::Compact(index) => {
@@ -116,7 +127,9 @@ fn do_jobs(storage: &mut Storage, jobs: impl Iterator<Item = Job>) -> Result<Opt
         }
     }
     if last.is_some() {
+        let started = Instant::now();
         storage.sync()?;
+        metrics.wal_synced(started.elapsed().as_secs_f64(), bytes);
     }
     Ok(last)
 }

@@ -13,8 +13,10 @@ use node::server::{Server, ServerOptions, StateMachine};
 pub fn local_config(n: u64, dir: &Path) -> ClusterConfig {
     // Bind all first so no two members get the same port.
     let sockets: Vec<UdpSocket> = (0..n).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-    let nodes =
-        (1..=n).zip(&sockets).map(|(id, s)| Member { id, addr: s.local_addr().unwrap().into() }).collect();
+    let nodes = (1..=n)
+        .zip(&sockets)
+        .map(|(id, s)| Member { id, addr: s.local_addr().unwrap().into(), metrics_addr: None })
+        .collect();
     ClusterConfig {
         cluster_id: 77,
         secret: Some(b"test secret".to_vec()),

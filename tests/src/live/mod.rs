@@ -137,7 +137,7 @@ impl Live {
             .addrs
             .iter()
             .enumerate()
-            .map(|(i, &addr)| ConfigMember { id: Self::id(i), addr: addr.into() })
+            .map(|(i, &addr)| ConfigMember { id: Self::id(i), addr: addr.into(), metrics_addr: None })
             .collect();
         ClusterConfig {
             cluster_id: self.cluster_id,
