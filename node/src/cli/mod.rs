@@ -4,6 +4,7 @@
 
 mod admin;
 mod bench;
+mod health;
 mod local;
 mod ops;
 mod run;
@@ -85,6 +86,16 @@ enum Command {
         /// A JSON array of objects instead.
         #[arg(long)]
         json: bool,
+        /// Ask again and redraw every second, until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Whether each member can serve: a linearizable read through it
+    /// within the timeout, and how long it took (exit 1 if any cannot).
+    Health {
+        /// A JSON array of objects instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Start every member of the cluster file on this machine, until Ctrl-C.
     Local,
@@ -128,7 +139,8 @@ pub fn main() -> ExitCode {
             ops::get(&args.config, args.timeout, &key, consistency, from)
         }
         Command::Delete { key } => ops::delete(&args.config, args.timeout, &key),
-        Command::Status { json } => status::status(&args.config, args.timeout, json),
+        Command::Status { json, watch } => status::status(&args.config, args.timeout, json, watch),
+        Command::Health { json } => health::health(&args.config, args.timeout, json),
         Command::Local => local::local(&args.config, args.timeout),
         Command::Members { json } => admin::members(&args.config, args.timeout, json),
         Command::Add { id, addr, learner } => admin::add(&args.config, args.timeout, id, addr, learner),

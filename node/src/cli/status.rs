@@ -15,21 +15,42 @@ use std::time::Duration;
 use super::admin::{member_rows, MemberRow};
 use super::{fail, load};
 use crate::client::Client;
-use crate::config::Member;
+use crate::config::{ClusterConfig, Member};
 use crate::proto::{MemberStatus, NetCounters, Role};
 
 /// How long `status` waits for the leader's view of the configuration.
 const MEMBERS_WAIT: Duration = Duration::from_secs(1);
 
-pub(super) fn status(config: &Path, timeout: Duration, json: bool) -> ExitCode {
+/// How often `--watch` asks again.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+pub(super) fn status(config: &Path, timeout: Duration, json: bool, watch: bool) -> ExitCode {
     let config = match load(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut client = match Client::new(&config, timeout) {
-        Ok(c) => c,
-        Err(e) => return fail(1, e),
-    };
+    if !watch {
+        return match render(&config, timeout, json) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(1, e),
+        };
+    }
+    loop {
+        let started = std::time::Instant::now();
+        let text = render(&config, timeout, json).unwrap_or_else(|e| format!("node: {e}\n"));
+        // Clear the screen and go home, then the table: one redraw.
+        print!("\x1b[2J\x1b[H{text}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::thread::sleep(WATCH_EVERY.saturating_sub(started.elapsed()));
+    }
+}
+
+/// The status of every member, as lines of text or one JSON array.
+fn render(config: &ClusterConfig, timeout: Duration, json: bool) -> Result<String, String> {
+    let mut client = Client::new(config, timeout).map_err(|e| e.to_string())?;
     let mut answers = client.status();
     // The status answers told the client who leads, or whom they follow
     // (maybe a member the file does not list; the redirect gives its
@@ -50,16 +71,9 @@ pub(super) fn status(config: &Path, timeout: Duration, json: bool) -> ExitCode {
     let place = |id: u64| Place::of(rows.as_deref(), id);
     if json {
         let rows: Vec<_> = answers.iter().map(|(m, s)| json_row(m, s.as_ref(), place(m.id))).collect();
-        match serde_json::to_string(&rows) {
-            Ok(text) => println!("{text}"),
-            Err(e) => return fail(1, e),
-        }
-    } else {
-        for (m, s) in &answers {
-            println!("{}", text_row(m, s.as_ref(), place(m.id)));
-        }
+        return serde_json::to_string(&rows).map(|t| t + "\n").map_err(|e| e.to_string());
     }
-    ExitCode::SUCCESS
+    Ok(answers.iter().map(|(m, s)| text_row(m, s.as_ref(), place(m.id)) + "\n").collect())
 }
 
 /// A member's place in the leader's configuration, when a leader answered.
