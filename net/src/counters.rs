@@ -4,8 +4,11 @@
 /// Why a datagram, fragment or message was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
-    /// Too short, bad magic or version, lengths or flags that do not agree.
+    /// Too short, bad magic, lengths or flags that do not agree.
     Malformed,
+    /// Our magic, another wire format version (a member or client of
+    /// another release; [`crate::Endpoint::take_foreign_version`]).
+    Version,
     /// CRC32C mismatch.
     Checksum,
     /// Another cluster id.
@@ -38,6 +41,8 @@ pub enum DropReason {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Drops {
     pub malformed: u64,
+    #[serde(default)]
+    pub version: u64,
     pub checksum: u64,
     pub wrong_cluster: u64,
     pub auth: u64,
@@ -52,10 +57,45 @@ pub struct Drops {
 }
 
 impl Drops {
+    /// How many of [`Drops::named`] are rejections of received datagrams.
+    pub const REJECTIONS: usize = 7;
+
+    /// The counters by reason, mutable.
+    pub fn slots_mut(&mut self) -> [(&'static str, &mut u64); 13] {
+        [
+            ("malformed", &mut self.malformed),
+            ("version", &mut self.version),
+            ("checksum", &mut self.checksum),
+            ("wrong_cluster", &mut self.wrong_cluster),
+            ("auth", &mut self.auth),
+            ("unknown_peer", &mut self.unknown_peer),
+            ("too_large", &mut self.too_large),
+            ("queue_full", &mut self.queue_full),
+            ("deadline", &mut self.deadline),
+            ("reassembly_timeout", &mut self.reassembly_timeout),
+            ("decode", &mut self.decode),
+            ("injected", &mut self.injected),
+            ("retired_boot", &mut self.retired_boot),
+        ]
+    }
+
+    /// The counters by reason, named as the fields, in their order: the
+    /// first [`Drops::REJECTIONS`] are those of [`Drops::rejected`].
+    pub fn named(&self) -> [(&'static str, u64); 13] {
+        let mut copy = *self;
+        copy.slots_mut().map(|(name, n)| (name, *n))
+    }
+
     /// Drops of received datagrams that failed a check (not injected ones,
     /// not messages given up by the sender).
     pub fn rejected(&self) -> u64 {
-        self.malformed + self.checksum + self.wrong_cluster + self.auth + self.unknown_peer + self.too_large
+        self.malformed
+            + self.version
+            + self.checksum
+            + self.wrong_cluster
+            + self.auth
+            + self.unknown_peer
+            + self.too_large
     }
 
     fn slot(&mut self, reason: DropReason) -> &mut u64 {
@@ -64,6 +104,7 @@ impl Drops {
             DropReason::Checksum => &mut self.checksum,
             DropReason::WrongCluster => &mut self.wrong_cluster,
             DropReason::Auth => &mut self.auth,
+            DropReason::Version => &mut self.version,
             DropReason::UnknownPeer => &mut self.unknown_peer,
             DropReason::TooLarge => &mut self.too_large,
             DropReason::QueueFull => &mut self.queue_full,

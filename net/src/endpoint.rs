@@ -129,6 +129,8 @@ pub struct Endpoint {
     pub(crate) faults: FaultInjector<(NodeId, Transmit)>,
     pub(crate) auth: Auth,
     pub(crate) counters: Counters,
+    /// The last datagram of another wire version: from where, which.
+    pub(crate) foreign_version: Option<(SocketAddr, u8)>,
     pub(crate) events: VecDeque<Delivered>,
     /// This endpoint's boot id, in every datagram it sends.
     pub(crate) boot: u64,
@@ -172,6 +174,7 @@ impl Endpoint {
             faults: FaultInjector::new(config.faults.clone()),
             auth: Auth::new(config.secret.as_deref()),
             counters: Counters::default(),
+            foreign_version: None,
             events: VecDeque::new(),
             boot: boot.get(),
             next_id: 1,

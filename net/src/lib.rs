@@ -97,3 +97,4 @@ pub use driver::{size_socket_buffers, BindError, Transport};
 pub use endpoint::{Delivered, Endpoint, RttEstimate, SendError, Transmit};
 pub use faults::FaultConfig;
 pub use reliability::rto::RtoConfig;
+pub use wire::VERSION as WIRE_VERSION;

@@ -17,6 +17,13 @@ use crate::wire::{self, Ack, Decoded, Header, FLAG_BUSY, FLAG_DATA, FLAG_UNACKED
 const MAX_REFUSALS: usize = 64;
 
 impl Endpoint {
+    /// The sender and version of the last datagram in another wire format
+    /// version since the last call: a member or client of another release,
+    /// which this one cannot talk to (the driver says so once).
+    pub fn take_foreign_version(&mut self) -> Option<(SocketAddr, u8)> {
+        self.foreign_version.take()
+    }
+
     /// Handles one received datagram from `from`. Delivered messages come
     /// out of `poll_event` / `poll_message`; acks to send come out of
     /// `poll_transmit`.
@@ -31,6 +38,9 @@ impl Endpoint {
         let decoded = match self.check(peer, bytes) {
             Ok(d) => d,
             Err(reason) => {
+                if reason == DropReason::Version {
+                    self.foreign_version = Some((from, bytes[2]));
+                }
                 self.counters.drop(reason);
                 return;
             }

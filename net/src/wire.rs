@@ -47,7 +47,8 @@ pub const MAX_PIGGYBACK_ACKS: usize = (MAX_DATAGRAM - HEADER_BYTES - MAC_BYTES -
 pub const MAX_ACKS: usize = (MAX_DATAGRAM - HEADER_BYTES - MAC_BYTES) / ACK_BYTES;
 
 pub(crate) const MAGIC: u16 = 0x524E;
-pub(crate) const VERSION: u8 = 2;
+/// The wire format version this code speaks (and the only one it reads).
+pub const VERSION: u8 = 2;
 /// Header flag: the datagram carries a fragment.
 pub const FLAG_DATA: u8 = 1;
 /// Header flag: the datagram carries acks.
@@ -147,7 +148,10 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DropReason> {
     if bytes.len() > MAX_DATAGRAM {
         return Err(DropReason::TooLarge);
     }
-    if bytes.len() < HEADER_BYTES || be16(bytes, 0) != MAGIC || bytes[2] != VERSION {
+    if bytes.len() >= 3 && be16(bytes, 0) == MAGIC && bytes[2] != VERSION {
+        return Err(DropReason::Version);
+    }
+    if bytes.len() < HEADER_BYTES || be16(bytes, 0) != MAGIC {
         return Err(DropReason::Malformed);
     }
     let flags = bytes[3];

@@ -142,3 +142,19 @@ fn the_reference_crc_matches_the_wire_format() {
     fix_crc(&mut copy);
     assert_eq!(copy, datagrams[0]);
 }
+
+#[test]
+fn a_datagram_of_another_wire_version_is_dropped_and_its_sender_named() {
+    let mut b = receiver(false);
+    let from = addrs(3)[&1];
+    for version in [net::WIRE_VERSION - 1, net::WIRE_VERSION + 1] {
+        let mut bytes = valid_datagrams(10, false).remove(0);
+        bytes[2] = version;
+        fix_crc(&mut bytes);
+        b.handle_datagram(0, from, &bytes);
+        assert_eq!(b.take_foreign_version(), Some((from, version)));
+        assert_eq!(b.take_foreign_version(), None, "taken once");
+    }
+    assert_eq!(b.counters().drops.version, 2);
+    assert_eq!(b.poll_event(), None);
+}

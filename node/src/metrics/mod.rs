@@ -287,7 +287,7 @@ impl Metrics {
         store(&self.datagrams_sent, c.datagrams_sent);
         store(&self.datagrams_received, c.datagrams_received);
         store(&self.retransmissions, c.retransmissions);
-        for (reason, n) in drop_reasons(&c.drops) {
+        for (reason, n) in c.drops.named() {
             if n > 0 {
                 store(&self.drops.get_or_create(&ReasonLabel { reason }), n);
             }
@@ -344,24 +344,6 @@ impl Metrics {
 
 fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// Every drop reason the transport counts, named as `node status` names them.
-fn drop_reasons(d: &net::Drops) -> [(&'static str, u64); 12] {
-    [
-        ("malformed", d.malformed),
-        ("checksum", d.checksum),
-        ("wrong_cluster", d.wrong_cluster),
-        ("auth", d.auth),
-        ("unknown_peer", d.unknown_peer),
-        ("too_large", d.too_large),
-        ("queue_full", d.queue_full),
-        ("deadline", d.deadline),
-        ("reassembly_timeout", d.reassembly_timeout),
-        ("decode", d.decode),
-        ("injected", d.injected),
-        ("retired_boot", d.retired_boot),
-    ]
 }
 
 /// The registry's text, as a scrape gets it.

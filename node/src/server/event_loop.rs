@@ -78,6 +78,8 @@ pub(super) struct EventLoop {
     round_trips: crate::metrics::rtt::RoundTrips,
     /// The term and round of the last read-index round counted.
     counted_round: (u64, u64),
+    /// Senders of another wire format version already reported.
+    foreign: std::collections::BTreeSet<std::net::SocketAddr>,
 }
 
 impl EventLoop {
@@ -105,6 +107,7 @@ impl EventLoop {
             next_tick: now + tick,
             round_trips: Default::default(),
             counted_round: (0, 0),
+            foreign: Default::default(),
         }
     }
 
@@ -148,8 +151,25 @@ impl EventLoop {
         }
     }
 
+    /// A peer of another release: said once per address, on stderr and
+    /// in the log, since the two cannot talk at all.
+    fn report_foreign_version(&mut self) {
+        let Some((addr, theirs)) = self.transport.endpoint_mut().take_foreign_version() else { return };
+        if self.foreign.len() >= MAX_FOREIGN_REPORTED || !self.foreign.insert(addr) {
+            return;
+        }
+        let (id, ours) = (self.transport.endpoint().id(), net::WIRE_VERSION);
+        let line = format!(
+            "node {id}: {addr} speaks wire format version {theirs}, this member version {ours}: \
+             they cannot talk; run one release in a cluster (docs/operations.md, \"Upgrading\")"
+        );
+        tracing::warn!(target: "net", "{line}");
+        eprintln!("{line}");
+    }
+
     /// The metrics of a turn's end: a few relaxed stores.
     fn observe(&mut self, status: &raft::Status) {
+        self.report_foreign_version();
         let metrics = &self.shared.metrics;
         metrics.observe_status(status, status.last_index.saturating_sub(status.commit_index) as usize);
         let endpoint = self.transport.endpoint();
@@ -487,6 +507,9 @@ impl EventLoop {
         }
     }
 }
+
+/// Addresses of another wire version reported at most (one line each).
+const MAX_FOREIGN_REPORTED: usize = 64;
 
 /// Streams `job` into a snapshot file of `dir` and makes it durable.
 fn write_snapshot_file(

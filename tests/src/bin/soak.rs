@@ -46,9 +46,7 @@ use node::config::ClusterConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tests::procs::cli::{MemberStatus, NetCounters};
-use tests::procs::faults::{
-    drop_counts, flood, udp_socket_drops, FloodReport, FloodSpec, SprayKind, SprayTarget,
-};
+use tests::procs::faults::{flood, udp_socket_drops, FloodReport, FloodSpec, SprayKind, SprayTarget};
 use tests::procs::oracle::{missing_acked_by_clients, AckHook, ClientWriter, WriterReport};
 use tests::procs::{ClusterSpec, ProcCluster, ProcError};
 
@@ -627,9 +625,9 @@ fn ms(us: u64) -> String {
 
 // ------------------------------------------------------------------ datagrams
 
-/// Reasons a received datagram is rejected for (the first six of
-/// [`drop_counts`]).
-const REJECTED: usize = 6;
+/// Reasons a received datagram is rejected for (the first ones of
+/// [`net::Drops::named`]).
+const REJECTED: usize = net::Drops::REJECTIONS;
 
 /// User + system CPU time of process `pid` in seconds (/proc/PID/stat,
 /// in USER_HZ = 100 ticks per second).
@@ -882,8 +880,8 @@ impl<'a> DatagramSoak<'a> {
     /// nothing, and each datagram sent was rejected or dropped by the
     /// kernel.
     fn say_drops(&self, before: &LeaderSample, after: &LeaderSample, flooded: &FloodReport) -> bool {
-        let predicted = drop_counts(&flooded.predicted).map(|(_, n)| n);
-        let (b, a) = (drop_counts(&before.counters.drops), drop_counts(&after.counters.drops));
+        let predicted = flooded.predicted.named().map(|(_, n)| n);
+        let (b, a) = (before.counters.drops.named(), after.counters.drops.named());
         let counted: Vec<u64> = a.iter().zip(b).map(|((_, a), (_, b))| a - b).collect();
         say(format!(
             "  drops at member {} by reason: predicted (shadow endpoint) vs counted (node status --json)",

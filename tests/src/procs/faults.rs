@@ -350,39 +350,12 @@ impl FloodReport {
     pub fn add(&mut self, other: &FloodReport) {
         self.sent.add(&other.sent);
         self.send_errors += other.send_errors;
-        for ((_, sum), (_, n)) in
-            drop_slots(&mut self.predicted).into_iter().zip(drop_counts(&other.predicted))
-        {
+        for ((_, sum), (_, n)) in self.predicted.slots_mut().into_iter().zip(other.predicted.named()) {
             *sum += n;
         }
         self.predicted_accepted += other.predicted_accepted;
         self.elapsed = self.elapsed.max(other.elapsed);
     }
-}
-
-/// The counters of `d` by reason, named as its fields, in their order:
-/// the first six are the rejections ([`net::Drops::rejected`]).
-pub fn drop_slots(d: &mut net::Drops) -> [(&'static str, &mut u64); 12] {
-    [
-        ("malformed", &mut d.malformed),
-        ("checksum", &mut d.checksum),
-        ("wrong_cluster", &mut d.wrong_cluster),
-        ("auth", &mut d.auth),
-        ("unknown_peer", &mut d.unknown_peer),
-        ("too_large", &mut d.too_large),
-        ("queue_full", &mut d.queue_full),
-        ("deadline", &mut d.deadline),
-        ("reassembly_timeout", &mut d.reassembly_timeout),
-        ("decode", &mut d.decode),
-        ("injected", &mut d.injected),
-        ("retired_boot", &mut d.retired_boot),
-    ]
-}
-
-/// [`drop_slots`]'s names and values.
-pub fn drop_counts(d: &net::Drops) -> [(&'static str, u64); 12] {
-    let mut copy = *d;
-    drop_slots(&mut copy).map(|(name, n)| (name, *n))
 }
 
 /// The transport configuration of member `id` as `node run` sets it up
