@@ -131,6 +131,8 @@ pub struct Endpoint {
     pub(crate) counters: Counters,
     /// The last datagram of another wire version: from where, which.
     pub(crate) foreign_version: Option<(SocketAddr, u8)>,
+    /// Notices to clients whose secret is wrong, and one received.
+    pub(crate) notices: crate::unauth::Notices,
     pub(crate) events: VecDeque<Delivered>,
     /// This endpoint's boot id, in every datagram it sends.
     pub(crate) boot: u64,
@@ -175,6 +177,7 @@ impl Endpoint {
             auth: Auth::new(config.secret.as_deref()),
             counters: Counters::default(),
             foreign_version: None,
+            notices: Default::default(),
             events: VecDeque::new(),
             boot: boot.get(),
             next_id: 1,
@@ -397,6 +400,9 @@ impl Endpoint {
     /// The next datagram by round robin over peers: a fragment (with acks
     /// piggy-backed), else a datagram of acks alone.
     fn build_next(&mut self, now_us: u64) -> Option<(NodeId, Transmit)> {
+        if let Some(notice) = self.build_notice() {
+            return Some(notice);
+        }
         while let Some(id) = self.active.pop_front() {
             let Some(&i) = self.by_id.get(&id) else { continue };
             let built = self.build_busy(i).or_else(|| self.build_data(now_us, i));

@@ -88,6 +88,7 @@ mod peers;
 pub mod reassembly;
 mod receive;
 pub mod reliability;
+mod unauth;
 pub mod wire;
 
 pub use blocking::BlockingTransport;

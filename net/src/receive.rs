@@ -41,11 +41,18 @@ impl Endpoint {
                 if reason == DropReason::Version {
                     self.foreign_version = Some((from, bytes[2]));
                 }
+                if reason == DropReason::Auth {
+                    self.on_unauthenticated(now_us, from, bytes);
+                }
                 self.counters.drop(reason);
                 return;
             }
         };
         let h = decoded.header;
+        if h.flags & crate::wire::FLAG_UNAUTH != 0 {
+            // A notice that passed: this endpoint has no secret at all.
+            return self.on_notice(from, &decoded);
+        }
         // Learning a client may evict another (a swap_remove that moves
         // slots): `peer` is stale after it, only the index returned counts.
         let i = match peer {

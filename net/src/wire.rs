@@ -64,6 +64,9 @@ pub const FLAG_UNACKED: u8 = 8;
 /// it and its application backs off, instead of resending fragments into a
 /// full buffer.
 pub const FLAG_BUSY: u8 = 16;
+/// Header flag: the receiver could not authenticate a datagram of ours
+/// (`unauth.rs`): a header alone, no MAC.
+pub const FLAG_UNAUTH: u8 = 32;
 const CRC_RANGE: std::ops::Range<usize> = 4..8;
 
 /// One acknowledged fragment.
@@ -117,7 +120,7 @@ pub fn encode(frame: &Frame<'_>, mac_len: usize) -> Vec<u8> {
     let h = &frame.header;
     let len = HEADER_BYTES + frame.acks.len() * ACK_BYTES + frame.data.len() + mac_len;
     let mut out = Vec::with_capacity(len);
-    let mut flags = h.flags & (FLAG_DATA | FLAG_ACK | FLAG_UNACKED | FLAG_BUSY);
+    let mut flags = h.flags & (FLAG_DATA | FLAG_ACK | FLAG_UNACKED | FLAG_BUSY | FLAG_UNAUTH);
     if mac_len > 0 {
         flags |= FLAG_MAC;
     }
@@ -199,13 +202,16 @@ fn check_shape(h: &Header, data_len: usize, ack_count: usize) -> Result<(), Drop
     let data = h.flags & FLAG_DATA != 0;
     let ack = h.flags & FLAG_ACK != 0;
     let busy = h.flags & FLAG_BUSY != 0;
-    let unknown = h.flags & !(FLAG_DATA | FLAG_ACK | FLAG_MAC | FLAG_UNACKED | FLAG_BUSY) != 0;
+    let unauth = h.flags & FLAG_UNAUTH != 0;
+    let unknown = h.flags & !(FLAG_DATA | FLAG_ACK | FLAG_MAC | FLAG_UNACKED | FLAG_BUSY | FLAG_UNAUTH) != 0;
+    let unauth_alone = !unauth || h.flags == FLAG_UNAUTH;
     let unacked_whole = h.flags & FLAG_UNACKED == 0 || (data && h.frag_count == 1);
     let busy_alone = !busy || (!data && !ack && h.msg_id != 0 && h.frag_count == 0 && data_len == 0);
     let ok = !unknown
         && unacked_whole
         && busy_alone
-        && (data || ack || busy)
+        && unauth_alone
+        && (data || ack || busy || unauth)
         && h.from_boot != 0
         && ack == (ack_count > 0)
         && (ack || busy) == (h.ack_boot != 0)

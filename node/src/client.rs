@@ -78,6 +78,9 @@ pub enum ClientError {
     Transport(#[from] net::BindError),
     #[error("no answer from the cluster within {} (is a majority of its members running?)", humantime::format_duration(*.0))]
     Timeout(Duration),
+    /// No answer, and a member said it could not authenticate this client.
+    #[error("member {member} could not authenticate this client: its secret differs from the cluster's (secret or secret_file in the cluster file)")]
+    WrongSecret { member: u64 },
     #[error("the cluster answered with something this client does not understand")]
     BadReply,
     #[error("value too large: {bytes} bytes (at most {max})")]
@@ -94,7 +97,9 @@ impl ClientError {
     /// take (bad input), 1 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ClientError::ValueTooLarge { .. } | ClientError::CommandTooLarge { .. } => 2,
+            ClientError::ValueTooLarge { .. }
+            | ClientError::CommandTooLarge { .. }
+            | ClientError::WrongSecret { .. } => 2,
             _ => 1,
         }
     }
@@ -437,7 +442,17 @@ impl Client {
             }
         }
         self.leader = None;
-        Err(ClientError::Timeout(self.timeout))
+        Err(self.timed_out())
+    }
+
+    /// Why nothing answered in time: a member that said it could not
+    /// authenticate us (`net`'s notice, believed only for this message),
+    /// else a plain timeout.
+    fn timed_out(&self) -> ClientError {
+        match self.transport.endpoint().refused_secret_by() {
+            Some(member) => ClientError::WrongSecret { member },
+            None => ClientError::Timeout(self.timeout),
+        }
     }
 
     /// One attempt's reply to request `seq`, sent to `to` as transport

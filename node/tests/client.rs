@@ -61,15 +61,22 @@ fn without_a_majority_the_client_times_out_with_a_clear_message() {
 }
 
 #[test]
-fn a_client_without_the_secret_is_not_answered() {
+fn a_client_without_the_secret_is_not_answered_but_told_why() {
     let dir = tempfile::tempdir().unwrap();
     let config = local_config(1, dir.path());
     let _server = start(&config, 1, Box::new(KvStore::default()));
     let mut wrong = config.clone();
     wrong.secret = Some(b"guess".to_vec());
     let mut client = Client::new(&wrong, Duration::from_millis(300)).unwrap();
-    assert!(matches!(client.put("k", b"v"), Err(ClientError::Timeout(_))));
+    let err = client.put("k", b"v").unwrap_err();
+    assert!(matches!(err, ClientError::WrongSecret { member: 1 }), "{err}");
+    assert_eq!(err.exit_code(), 2);
     assert!(client.status().iter().all(|(_, s)| s.is_none()));
+    // Nothing at all to a client without a secret but the same notice.
+    let mut none = config.clone();
+    none.secret = None;
+    let mut client = Client::new(&none, Duration::from_millis(300)).unwrap();
+    assert!(matches!(client.get("k"), Err(ClientError::WrongSecret { member: 1 })));
 }
 
 /// With an uncommitted budget of one byte the leader admits one proposal
