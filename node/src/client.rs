@@ -317,6 +317,28 @@ impl Client {
         }
     }
 
+    /// The leader's applied index, to back up from (see [`crate::backup`]).
+    pub fn backup_index(&mut self) -> Result<u64, ClientError> {
+        match self.admin(AdminRequest::Backup { index: 0, offset: 0 })?.reply {
+            Reply::Applied(bytes) => postcard::from_bytes(&bytes).map_err(|_| ClientError::BadReply),
+            Reply::Refused(why) => Err(ClientError::Refused(why)),
+            _ => Err(ClientError::BadReply),
+        }
+    }
+
+    /// The chunk at `offset` of the leader's snapshot at `index` or later.
+    pub fn backup_chunk(
+        &mut self,
+        index: u64,
+        offset: u64,
+    ) -> Result<crate::proto::BackupChunk, ClientError> {
+        match self.admin(AdminRequest::Backup { index, offset })?.reply {
+            Reply::Backup(chunk) => Ok(*chunk),
+            Reply::Refused(why) => Err(ClientError::Refused(why)),
+            _ => Err(ClientError::BadReply),
+        }
+    }
+
     /// Asks the leader to hand leadership to voter `id`; returns once the
     /// transfer has started (see [`Client::members`] to see it finish).
     pub fn transfer_leader(&mut self, id: u64) -> Result<(), ClientError> {
@@ -431,7 +453,10 @@ impl Client {
                 reply = self.await_reply(seq, (Instant::now() + pause).min(deadline)).or(reply);
             }
             match reply {
-                Some((from, reply @ (Reply::Applied(_) | Reply::Members(_) | Reply::Refused(_)))) => {
+                Some((
+                    from,
+                    reply @ (Reply::Applied(_) | Reply::Members(_) | Reply::Backup(_) | Reply::Refused(_)),
+                )) => {
                     if !is_read || start.is_none() {
                         self.leader = Some(from);
                     }

@@ -31,6 +31,7 @@
 //! `cli/` (the `node` binary's subcommands).
 
 pub mod addr;
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -68,6 +68,24 @@ pub enum AdminRequest {
     /// Hand leadership to this voter: answered with `Applied` once the
     /// transfer has started (the client then waits for the new leader).
     TransferLeader(u64),
+    /// `node backup`: a chunk of the leader's snapshot at `offset`, once
+    /// it has one at `index` or later (it takes one if not: `Busy` until
+    /// it is durable). Sent after a linearizable read, with the applied
+    /// index the leader gives for `index: 0` (answered with `Applied`,
+    /// the index as postcard `u64`).
+    Backup { index: u64, offset: u64 },
+}
+
+/// A piece of a leader's snapshot for `node backup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupChunk {
+    pub index: u64,
+    pub term: u64,
+    /// The whole snapshot's length and CRC32C.
+    pub len: u64,
+    pub crc32c: u32,
+    pub offset: u64,
+    pub data: Vec<u8>,
 }
 
 /// The leader's view of the configuration, for `node members` and `node
@@ -145,6 +163,8 @@ pub enum Reply {
     Refused(String),
     /// The answer to [`AdminRequest::Members`].
     Members(Box<MembersInfo>),
+    /// The answer to [`AdminRequest::Backup`].
+    Backup(Box<BackupChunk>),
 }
 
 /// A member's state, as `node status` shows it.

@@ -3,6 +3,7 @@
 //! cluster.toml exit with 2, other failures with 1.
 
 mod admin;
+mod backup;
 mod bench;
 mod health;
 mod local;
@@ -121,6 +122,12 @@ enum Command {
     Remove { id: u64 },
     /// Hand leadership to voter ID, and wait until it leads.
     TransferLeader { id: u64 },
+    /// Save a verified copy of the key-value state (with the client
+    /// sessions), taken after a linearizable read, to FILE.
+    Backup { file: PathBuf },
+    /// Make the data directories of the cluster of --config (a new
+    /// cluster_id) from a backup, for when a majority is lost for good.
+    Restore { file: PathBuf },
     /// Measure the cluster (put, get, mixed) from many clients, beside this
     /// machine's floor (floor: UDP echo on loopback, write + fdatasync).
     Bench(bench::BenchArgs),
@@ -147,6 +154,8 @@ pub fn main() -> ExitCode {
         Command::Promote { id } => admin::promote(&args.config, args.timeout, id),
         Command::Remove { id } => admin::remove(&args.config, args.timeout, id),
         Command::TransferLeader { id } => admin::transfer_leader(&args.config, args.timeout, id),
+        Command::Backup { file } => backup::backup(&args.config, args.timeout, &file),
+        Command::Restore { file } => backup::restore(&args.config, &file),
         Command::Bench(bench) => bench::bench(&args.config, args.timeout, &bench),
     }
 }

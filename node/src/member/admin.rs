@@ -28,6 +28,7 @@ impl Member {
                 }
                 Err(e) => Ok(Reply::Refused(e.to_string())),
             },
+            AdminRequest::Backup { index, offset } => Ok(self.on_backup(index, offset)),
         };
         let reply = match reply {
             Ok(reply) => reply,

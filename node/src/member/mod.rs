@@ -38,6 +38,7 @@
 //! between turns), not while a sync is.
 
 mod admin;
+mod backup;
 pub mod config_frame;
 pub mod lease;
 mod reads;
@@ -148,6 +149,8 @@ struct Snapshots {
     incoming_memberships: Vec<(raft::SnapshotMeta, raft::Membership)>,
     /// What the metrics count of snapshots.
     counts: SnapshotCounts,
+    /// A backup asked for a snapshot now, the policy aside.
+    forced: bool,
 }
 
 /// Restore times kept for a driver that does not take them.
@@ -243,6 +246,7 @@ impl Member {
             since: (0, 0),
             incoming_memberships: Vec::new(),
             counts: SnapshotCounts::default(),
+            forced: false,
         };
         let applied_index = raft.status().applied_index;
         let was_member = storage_names(&raft, raft.id());

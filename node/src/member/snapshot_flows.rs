@@ -183,7 +183,8 @@ impl Member {
     pub(super) fn maybe_snapshot(&mut self) {
         let s = &self.snapshots;
         let last_len = s.store.current().map_or(0, |info| info.len);
-        if s.writing.is_some() || s.job.is_some() || !s.policy.is_due(s.since.0, s.since.1, last_len) {
+        let due = s.forced || s.policy.is_due(s.since.0, s.since.1, last_len);
+        if s.writing.is_some() || s.job.is_some() || !due {
             return;
         }
         let index = self.applied_index;
@@ -203,5 +204,6 @@ impl Member {
         self.snapshots.job = Some(SnapshotJob { meta, source });
         self.snapshots.writing = Some(meta);
         self.snapshots.since = (0, 0);
+        self.snapshots.forced = false;
     }
 }

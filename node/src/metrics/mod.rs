@@ -302,7 +302,7 @@ impl Metrics {
     pub fn client_reply(&self, reply: &crate::proto::Reply) {
         use crate::proto::Reply;
         let outcome = match reply {
-            Reply::Applied(_) | Reply::Members(_) => Outcome::Ok,
+            Reply::Applied(_) | Reply::Members(_) | Reply::Backup(_) => Outcome::Ok,
             Reply::NotLeader { .. } => Outcome::Redirect,
             Reply::Busy => Outcome::Busy,
             Reply::TooLarge { .. } | Reply::Refused(_) => Outcome::Refused,

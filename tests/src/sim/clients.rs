@@ -299,7 +299,7 @@ impl Sim {
                 self.client_timer_in(c, REDIRECT_US, false);
             }
             Reply::Busy => self.client_timer_in(c, BUSY_US, false),
-            Reply::Refused(_) | Reply::Members(_) => {
+            Reply::Refused(_) | Reply::Members(_) | Reply::Backup(_) => {
                 self.violation(format!("client {c} got an operator's answer {:?}", r.reply))
             }
             Reply::TooLarge { bytes, max } => {

@@ -220,7 +220,11 @@ impl Senders {
     }
 }
 
-fn read_exact_at(data: &dyn SnapshotData, mut offset: u64, mut buf: &mut [u8]) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(
+    data: &dyn SnapshotData,
+    mut offset: u64,
+    mut buf: &mut [u8],
+) -> std::io::Result<()> {
     while !buf.is_empty() {
         let n = data.read_at(offset, buf)?;
         if n == 0 {
