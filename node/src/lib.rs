@@ -44,3 +44,4 @@ pub mod removed;
 pub mod server;
 pub mod snapshot_files;
 pub mod storage;
+pub mod timeline;

@@ -51,6 +51,7 @@
 //! ```
 
 pub mod bench;
+pub mod browser;
 pub mod chaos;
 pub mod harness;
 pub mod linearizability;

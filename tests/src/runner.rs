@@ -38,18 +38,36 @@ pub fn run_with(
     disk: DiskProfile,
     nemesis: Nemesis,
 ) -> Run {
+    run_recorded(scenario, seed, unreliable, disk, nemesis, false).0
+}
+
+/// [`run_with`], and the run's timeline when `timeline` is set.
+pub fn run_recorded(
+    scenario: &'static Scenario,
+    seed: u64,
+    unreliable: bool,
+    disk: DiskProfile,
+    nemesis: Nemesis,
+    timeline: bool,
+) -> (Run, Option<node::timeline::Timeline>) {
     let wall = Instant::now();
     let snapshot_entries = (scenario.part == Part::D).then_some(SNAPSHOT_INTERVAL);
     let options =
         SimOptions { disk, nemesis, snapshot_entries, ..SimOptions::lab(scenario.servers, seed, unreliable) };
-    let sim = Sim::with_options(options);
+    let mut sim = Sim::with_options(options);
+    if timeline {
+        sim.record_timeline();
+    }
     let mut t = Tester::new(Box::new(sim), seed);
     t.begin(scenario.name);
     let result = (scenario.run)(&mut t);
     let state = if result.is_err() { t.describe() } else { String::new() };
+    let network = if unreliable { "unreliable network" } else { "reliable network" };
+    let title = format!("{} seed {seed} ({network}, simulated)", scenario.name);
+    let recorded = t.take_timeline(&title);
     let mut summary = t.end();
     summary.wall = wall.elapsed();
-    Run { scenario: scenario.name, seed, unreliable, summary, result, state }
+    (Run { scenario: scenario.name, seed, unreliable, summary, result, state }, recorded)
 }
 
 /// Seeds from the environment: `SEED=<n>` runs that one seed, `SEEDS=<n>`

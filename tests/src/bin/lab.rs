@@ -8,7 +8,12 @@
 //! ```text
 //! cargo run --release -p tests --bin lab -- --seeds 100 --scenario 2b
 //! cargo run --release -p tests --bin lab -- --live --scenario 2b
+//! cargo run --release -p tests --bin lab -- --scenario figure_8_unreliable_2c --first-seed 3 --timeline run.html
 //! ```
+//!
+//! `--timeline FILE` runs one scenario (`--scenario`, its exact name) once
+//! at `--first-seed` on the simulator's reliable profile and writes the
+//! run as a self-contained HTML page (`node::timeline`).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -50,6 +55,11 @@ struct Args {
     /// partition and oneway break their timing assumptions).
     #[arg(long, default_value = "none", value_parser = parse_nemesis)]
     nemesis: Nemesis,
+    /// Run `--scenario` (its exact name) once at `--first-seed` and draw
+    /// the run into this HTML file: lanes per member, roles and terms,
+    /// crashes, partitions, commits, snapshots, sampled messages.
+    #[arg(long, conflicts_with = "live")]
+    timeline: Option<std::path::PathBuf>,
 }
 
 fn parse_nemesis(s: &str) -> Result<Nemesis, String> {
@@ -87,8 +97,43 @@ fn run_all(tasks: &[Task], jobs: usize, live: bool, disk: DiskProfile, nemesis: 
     tests::parallel::run_all(tasks, jobs, run, failure)
 }
 
+/// `--timeline FILE`: one run, drawn.
+fn timeline(args: &Args, file: &std::path::Path) -> ExitCode {
+    let name = args.scenario.as_deref().unwrap_or("");
+    let Some(s) = scenarios::all().iter().find(|s| s.name == name) else {
+        eprintln!("lab: --timeline needs --scenario with a scenario's exact name (no scenario is {name:?})");
+        return ExitCode::from(2);
+    };
+    let disk = DiskProfile::by_name(&args.disk).unwrap_or(DiskProfile::TORN);
+    let (run, drawn) = tests::runner::run_recorded(s, args.first_seed, false, disk, args.nemesis, true);
+    let Some(drawn) = drawn else {
+        eprintln!("lab: the simulator recorded no timeline");
+        return ExitCode::FAILURE;
+    };
+    if let Err(e) = std::fs::write(file, drawn.render_html()) {
+        eprintln!("lab: cannot write {}: {e}", file.display());
+        return ExitCode::FAILURE;
+    }
+    let outcome = if run.result.is_ok() { "passed" } else { "FAILED" };
+    println!(
+        "{} seed {} {outcome}: {} events drawn in {}",
+        s.name,
+        args.first_seed,
+        drawn.events.len(),
+        file.display()
+    );
+    if let Err(f) = &run.result {
+        println!("{}", failure_report(&run, f));
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(file) = &args.timeline {
+        return timeline(&args, file);
+    }
     let tasks = tasks(&args);
     if tasks.is_empty() {
         eprintln!("lab: no scenario matches {:?}", args.scenario.unwrap_or_default());

@@ -65,4 +65,9 @@ pub trait Backend {
     /// Where the back end is in its history (the simulator's event number),
     /// for failure reports.
     fn event_number(&self) -> u64;
+    /// The run as a timeline, if the back end recorded one
+    /// (`Sim::record_timeline`).
+    fn take_timeline(&mut self, _title: &str) -> Option<node::timeline::Timeline> {
+        None
+    }
 }

@@ -84,6 +84,11 @@ impl Tester {
     }
 
     /// The result line since `begin` (the lab's `end`).
+    /// The back end's timeline of the run, if it recorded one.
+    pub fn take_timeline(&mut self, title: &str) -> Option<node::timeline::Timeline> {
+        self.backend.take_timeline(title)
+    }
+
     pub fn end(&mut self) -> Summary {
         Summary {
             name: self.start.name.clone(),

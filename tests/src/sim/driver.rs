@@ -159,7 +159,12 @@ impl Sim {
                     self.check_machine();
                     self.send_replies(i, replies);
                 }
-                Action::RoleChanged { abandoned, .. } => self.send_replies(i, abandoned),
+                Action::RoleChanged { change, abandoned } => {
+                    let role = format!("{:?}", change.role).to_lowercase();
+                    let leader = change.leader.map_or("no leader".into(), |l| format!("leader {l}"));
+                    self.note(i, ::node::timeline::Kind::Role { role, term: change.term }, leader);
+                    self.send_replies(i, abandoned)
+                }
                 Action::Transfer(parts) => {
                     for (to, part) in parts {
                         self.send_part(i, to, part);
@@ -167,9 +172,16 @@ impl Sim {
                 }
                 Action::WriteSnapshot(job) => self.write_snapshot(i, job),
                 // The simulated network reaches every server by its index.
-                Action::Membership(_) => {}
+                Action::Membership(m) => {
+                    let ids = |map: &std::collections::BTreeMap<u64, String>| {
+                        map.keys().copied().collect::<Vec<_>>()
+                    };
+                    let text = format!("voters {:?}, learners {:?}", ids(&m.voters), ids(&m.learners));
+                    self.note(i, ::node::timeline::Kind::Membership { text }, String::new());
+                }
                 Action::Failed(why) => return self.violation(format!("server {i} stopped: {why}")),
                 Action::Idle => {
+                    self.note_commit(i);
                     self.begin_sync(i);
                     if !self.take_deferred(i) {
                         return;
@@ -262,6 +274,7 @@ impl Sim {
     /// promises is durable: counted if it is a request, then lost, delayed
     /// or duplicated by the network model.
     fn send_raft(&mut self, from: usize, msg: Message) {
+        self.note_message(from, &msg);
         let node = &self.nodes[from];
         if let Some(member) = node.member.as_ref() {
             let durable = (node.disk.durable(), node.disk.snapshot());
@@ -321,10 +334,15 @@ impl Sim {
         let info = snapshot.info;
         snapshots::lock(&node.disk.files).written = Some(snapshot);
         let Some(member) = node.member.as_mut() else { return };
-        if let Some(index) = member.snapshot_written(Ok(info)) {
+        let compacted = member.snapshot_written(Ok(info));
+        if let Some(index) = compacted {
             node.disk.compact(index);
         }
-        if !node.busy() {
+        let busy = node.busy();
+        if let Some(index) = compacted {
+            self.note(i, ::node::timeline::Kind::Snapshot { index }, String::new());
+        }
+        if !busy {
             self.observe(i);
             self.work(i);
         }

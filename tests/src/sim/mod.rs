@@ -27,6 +27,7 @@ mod node;
 mod queue;
 mod removals;
 mod snapshots;
+mod timeline;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +36,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::harness::{ApplyChecker, Backend, Failure, LabMachine, TestResult};
+use ::node::timeline::Kind;
 use clients::Clients;
 use invariants::Invariants;
 use network::Network;
@@ -82,6 +84,8 @@ pub struct Sim {
     clock: clock::Now,
     /// Each server's clock (its rate against virtual time).
     clocks: Vec<clock::SimClock>,
+    /// What happened, for a picture of the run (`timeline.rs`), if asked.
+    timeline: Option<timeline::Recorder>,
 }
 
 /// What a simulated run is made of.
@@ -154,6 +158,7 @@ impl Sim {
             replication_of_the_dead: raft::ReplicationCounters::default(),
             clock: clock::Now::default(),
             clocks: Vec::new(),
+            timeline: None,
         };
         sim.clocks = clock::clocks(&sim.clock, o.servers);
         sim.network.unreliable = o.unreliable;
@@ -189,6 +194,7 @@ impl Sim {
     /// Builds server `i` from what its disk holds durably and starts its
     /// clock at a random phase.
     fn start(&mut self, i: usize) {
+        self.note(i, Kind::Restart, String::new());
         let voters: Vec<u64> = match i < self.voters {
             true => (1..=self.voters as u64).collect(),
             false => Vec::new(), // a server waiting to be added
@@ -256,6 +262,7 @@ impl Sim {
     /// Server `i` stops where it is: what it had not synced is lost (or
     /// torn), its turn in progress and waiting inputs with it.
     fn crash(&mut self, i: usize) {
+        self.note(i, Kind::Crash, String::new());
         let node = &mut self.nodes[i];
         if let Some(member) = node.member.take() {
             node.incarnation += 1;
@@ -276,6 +283,10 @@ impl Sim {
 impl Backend for Sim {
     fn servers(&self) -> usize {
         self.nodes.len()
+    }
+
+    fn take_timeline(&mut self, title: &str) -> Option<::node::timeline::Timeline> {
+        Sim::take_timeline(self, title)
     }
 
     fn raft_state_bytes(&self, i: usize) -> usize {
@@ -301,10 +312,12 @@ impl Backend for Sim {
 
     fn connect(&mut self, i: usize) {
         self.network.set_connected(i, true);
+        self.note(i, Kind::Connect, String::new());
     }
 
     fn disconnect(&mut self, i: usize) {
         self.network.set_connected(i, false);
+        self.note(i, Kind::Disconnect, String::new());
     }
 
     fn is_connected(&self, i: usize) -> bool {
