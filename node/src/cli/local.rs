@@ -27,7 +27,7 @@ struct Member {
     log: PathBuf,
 }
 
-pub(super) fn local(config_path: &Path, timeout: Duration) -> ExitCode {
+pub(super) fn local(config_path: &Path, timeout: Duration, log_format: super::LogFormat) -> ExitCode {
     let config = match load(config_path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -40,7 +40,7 @@ pub(super) fn local(config_path: &Path, timeout: Duration) -> ExitCode {
     }
     let mut members = Vec::new();
     for m in &config.nodes {
-        match spawn(config_path, &config, m.id) {
+        match spawn(config_path, &config, m.id, log_format) {
             Ok(member) => members.push(member),
             Err(e) => {
                 stop_all(&mut members);
@@ -100,7 +100,12 @@ fn command_line(exe: Option<&Path>, on_path: bool, cwd: &Path, config_path: &Pat
     }
 }
 
-fn spawn(config_path: &Path, config: &ClusterConfig, id: u64) -> Result<Member, String> {
+fn spawn(
+    config_path: &Path,
+    config: &ClusterConfig,
+    id: u64,
+    log_format: super::LogFormat,
+) -> Result<Member, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the node binary: {e}"))?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
@@ -109,6 +114,9 @@ fn spawn(config_path: &Path, config: &ClusterConfig, id: u64) -> Result<Member, 
     let err = file.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.arg("run").arg("--config").arg(config_path).arg("--id").arg(id.to_string());
+    if log_format == super::LogFormat::Json {
+        cmd.args(["--log-format", "json"]);
+    }
     cmd.stdin(Stdio::null()).stdout(file).stderr(err);
     if std::env::var_os("RUST_LOG").is_none() {
         cmd.env("RUST_LOG", "info");

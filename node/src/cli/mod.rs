@@ -10,6 +10,7 @@ mod local;
 mod ops;
 mod run;
 mod status;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,11 +28,24 @@ pub struct Args {
     /// The cluster file (the same on every machine).
     #[arg(long, global = true, default_value = "cluster.toml")]
     config: PathBuf,
+    /// How members and commands log (with `RUST_LOG`; `node local` sets
+    /// info): text lines, or one JSON object per line (`node timeline`
+    /// draws those).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    log_format: LogFormat,
     /// How long a client command may take (e.g. 500ms, 3s).
     #[arg(long, global = true, default_value = "3s", value_parser = humantime::parse_duration)]
     timeout: Duration,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,6 +142,15 @@ enum Command {
     /// Make the data directories of the cluster of --config (a new
     /// cluster_id) from a backup, for when a majority is lost for good.
     Restore { file: PathBuf },
+    /// Draw members' JSON logs (`--log-format json`) as one HTML page on
+    /// stdout: a lane per member, roles and terms, starts and stops,
+    /// snapshots, configurations.
+    Timeline {
+        /// Log files, e.g. data/node-*.log (a member's id is taken from a
+        /// `node-N.log` name, else from its lines).
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+    },
     /// Measure the cluster (put, get, mixed) from many clients, beside this
     /// machine's floor (floor: UDP echo on loopback, write + fdatasync).
     Bench(bench::BenchArgs),
@@ -136,7 +159,7 @@ enum Command {
 /// Parses the arguments, runs the command, returns the exit code.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging();
+    init_logging(args.log_format);
     match args.command {
         Command::Run { id, data_dir, join, addr } => run::run(&args.config, id, data_dir, join, addr),
         Command::Put { key, value, value_file } => {
@@ -148,7 +171,8 @@ pub fn main() -> ExitCode {
         Command::Delete { key } => ops::delete(&args.config, args.timeout, &key),
         Command::Status { json, watch } => status::status(&args.config, args.timeout, json, watch),
         Command::Health { json } => health::health(&args.config, args.timeout, json),
-        Command::Local => local::local(&args.config, args.timeout),
+        Command::Local => local::local(&args.config, args.timeout, args.log_format),
+        Command::Timeline { logs } => timeline::timeline(&logs),
         Command::Members { json } => admin::members(&args.config, args.timeout, json),
         Command::Add { id, addr, learner } => admin::add(&args.config, args.timeout, id, addr, learner),
         Command::Promote { id } => admin::promote(&args.config, args.timeout, id),
@@ -162,11 +186,15 @@ pub fn main() -> ExitCode {
 
 /// `tracing` to stderr, off unless `RUST_LOG` says otherwise (targets:
 /// election, replication, wal, net, client).
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => fmt.with_ansi(ansi).init(),
+        LogFormat::Json => fmt.json().init(),
+    }
 }
 
 /// Loads the cluster file or says why not (exit 2).

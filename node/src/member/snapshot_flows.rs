@@ -128,7 +128,7 @@ impl Member {
             tracing::error!(target: "wal", ?meta, error = %e, "log not compacted");
             return None;
         }
-        tracing::debug!(target: "wal", index = meta.index, len = info.len, "snapshot taken, log compacted");
+        tracing::info!(target: "wal", index = meta.index, len = info.len, "snapshot taken, log compacted");
         Some(meta.index)
     }
 

@@ -406,6 +406,9 @@ impl EventLoop {
     /// it are dropped, once this member is in it.
     fn reach(&mut self, membership: &raft::Membership) {
         let me = self.transport.endpoint().id();
+        let voters: Vec<u64> = membership.voters.keys().copied().collect();
+        let learners: Vec<u64> = membership.learners.keys().copied().collect();
+        tracing::info!(target: "election", id = me, ?voters, ?learners, "configuration in force");
         // The members a change removed stay reachable until it commits: the
         // leader still tells them the commit index, so that they stop.
         let raft = self.member.raft();

@@ -27,6 +27,10 @@ pub struct ClusterSpec {
     pub run_prefix: BTreeMap<u64, Vec<String>>,
     /// Words before every client command.
     pub client_prefix: Vec<String>,
+    /// Words after `node run --config F --id N` for every member (e.g.
+    /// `--log-format json`), and variables of its environment.
+    pub run_args: Vec<String>,
+    pub run_env: Vec<(String, String)>,
     /// Appended to the members' cluster.toml (e.g. a `[limits]` table);
     /// clients read the same file.
     pub extra_toml: String,
@@ -66,6 +70,8 @@ impl ClusterSpec {
             timing: node::config::Timing::FAST_TEST,
             run_prefix: BTreeMap::new(),
             client_prefix: Vec::new(),
+            run_args: Vec::new(),
+            run_env: Vec::new(),
             extra_toml: String::new(),
         }
     }
@@ -225,6 +231,7 @@ impl ProcCluster {
             None => Command::new(&self.bin),
         };
         cmd.arg("run").arg("--config").arg(&self.config).arg("--id").arg(id.to_string());
+        cmd.args(&self.spec.run_args).envs(self.spec.run_env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
         cmd
     }
