@@ -57,10 +57,18 @@ fn check(config: &ClusterConfig, member: &Member, timeout: Duration) -> Health {
         .and_then(|mut c| c.get_with(HEALTH_KEY, Consistency::Linearizable, ReadFrom::Any));
     let took_ms = started.elapsed().as_secs_f64() * 1e3;
     let addr = member.addr.to_string();
-    match read {
-        Ok(_) => Health { id: member.id, addr, healthy: true, took_ms, error: None },
-        Err(e) => Health { id: member.id, addr, healthy: false, took_ms, error: Some(e.to_string()) },
-    }
+    let error = match read {
+        Ok(_) => None,
+        // A member that runs but cannot serve answers nothing either: say
+        // what that means here rather than "is a majority running?".
+        Err(crate::client::ClientError::Timeout(t)) => Some(format!(
+            "no linearizable read through it within {}: it is not running, knows no leader, \
+             or its leader has no majority",
+            humantime::format_duration(t)
+        )),
+        Err(e) => Some(e.to_string()),
+    };
+    Health { id: member.id, addr, healthy: error.is_none(), took_ms, error }
 }
 
 fn line(r: &Health) -> String {
