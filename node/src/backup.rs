@@ -64,7 +64,12 @@ pub enum BackupError {
     Data(String),
     #[error("cannot write the restored log: {0}")]
     Wal(#[from] wal::Error),
+    #[error("the leader's snapshot changed {0} times while it was being fetched; try again")]
+    Unstable(usize),
 }
+
+/// Times a backup starts over on a newer snapshot before it gives up.
+const MAX_RESTARTS: usize = 5;
 
 fn io_at(path: &Path) -> impl Fn(io::Error) -> BackupError + '_ {
     move |source| BackupError::Io { path: path.to_path_buf(), source }
@@ -78,11 +83,16 @@ pub fn save(client: &mut Client, cluster_id: u64, path: &Path) -> Result<BackupH
     let index = client.backup_index()?;
     let tmp = path.with_extension("partial");
     let mut file = File::create(&tmp).map_err(io_at(&tmp))?;
+    let mut restarts = 0;
     let header = loop {
-        match fetch(client, index, &mut file, cluster_id)? {
+        match fetch(client, index, (&mut file, &tmp), cluster_id)? {
             Some(header) => break header,
             // A newer snapshot replaced it mid-way: start over.
-            None => file.set_len(0).and_then(|()| file.rewind()).map_err(io_at(&tmp))?,
+            None if restarts < MAX_RESTARTS => {
+                restarts += 1;
+                file.set_len(0).and_then(|()| file.rewind()).map_err(io_at(&tmp))?;
+            }
+            None => return Err(BackupError::Unstable(restarts)),
         }
     };
     file.sync_all().map_err(io_at(&tmp))?;
@@ -95,7 +105,7 @@ pub fn save(client: &mut Client, cluster_id: u64, path: &Path) -> Result<BackupH
 fn fetch(
     client: &mut Client,
     index: u64,
-    file: &mut File,
+    (file, path): (&mut File, &Path),
     cluster_id: u64,
 ) -> Result<Option<BackupHeader>, BackupError> {
     let first = client.backup_chunk(index, 0)?;
@@ -108,7 +118,6 @@ fn fetch(
         crc32c: first.crc32c,
     };
     let mut out = BufWriter::new(file);
-    let path = Path::new("backup");
     write_header(&mut out, &header).map_err(io_at(path))?;
     let (mut offset, mut crc, mut chunk) = (0u64, 0u32, first);
     loop {

@@ -62,3 +62,13 @@ pub mod report;
 pub mod runner;
 pub mod scenarios;
 pub mod sim;
+
+/// A test that cannot run here (a missing package or kernel feature)
+/// prints why and passes; with `CI=true` it fails instead, since CI
+/// installs what the tests need.
+pub fn skip_unless_ci(test: &str, reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: cannot run with CI=true: {reason}");
+    }
+    eprintln!("skipped {test}: {reason}");
+}

@@ -5,7 +5,7 @@
 //! takes writes. A restore into the old cluster id, or over a data
 //! directory in use, is refused.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use node::client::Client;
@@ -15,8 +15,7 @@ use tests::procs::{ClusterSpec, ProcCluster};
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn node(cluster: &ProcCluster, args: &[&str]) -> Output {
-    let cli = cluster.cli();
-    Command::new(&cli.bin).args(args).arg("--config").arg(&cli.config).output().unwrap()
+    cluster.cli().run(args).unwrap()
 }
 
 fn client(cluster: &ProcCluster) -> Client {

@@ -2,19 +2,13 @@
 //! run; a killed member reported unhealthy (exit 1) while the others stay
 //! healthy.
 
-use std::process::Command;
 use std::time::Duration;
 
 use tests::procs::{ClusterSpec, ProcCluster};
 
 /// `node health --json --timeout 1s`: (exit code, each member's id and health).
 fn health(cluster: &ProcCluster) -> (Option<i32>, Vec<(u64, bool)>) {
-    let cli = cluster.cli();
-    let out = Command::new(&cli.bin)
-        .args(["health", "--json", "--timeout", "1s", "--config"])
-        .arg(&cli.config)
-        .output()
-        .unwrap();
+    let out = cluster.cli().run_with("1s", &["health", "--json"]).unwrap();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
     let rows = rows.as_array().expect("an array").iter();
     let parsed = rows.map(|r| (r["id"].as_u64().unwrap(), r["healthy"].as_bool().unwrap())).collect();

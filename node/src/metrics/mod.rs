@@ -45,6 +45,8 @@ pub enum Outcome {
 }
 
 impl RequestKind {
+    const ALL: [RequestKind; 3] = [RequestKind::Write, RequestKind::Read, RequestKind::Admin];
+
     fn label(self) -> &'static str {
         match self {
             RequestKind::Write => "write",
@@ -55,6 +57,8 @@ impl RequestKind {
 }
 
 impl Outcome {
+    const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Redirect, Outcome::Busy, Outcome::Refused];
+
     fn label(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -111,6 +115,10 @@ pub struct Metrics {
     drops: Family<ReasonLabel, Counter>,
     client_requests: Family<KindLabel, Counter>,
     client_replies: Family<OutcomeLabel, Counter>,
+    /// The families' counters for each kind and outcome, made once: a
+    /// request or reply increments one without the family's lock.
+    requests_by_kind: [Counter; 3],
+    replies_by_outcome: [Counter; 4],
     read_index_rounds: Counter,
     reassembly_bytes: Gauge,
     /// The leader this member last saw, for `leader_changes`.
@@ -122,14 +130,10 @@ fn seconds_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
 }
 
-fn peer_rtt_histogram() -> Histogram {
-    seconds_buckets()
-}
-
 impl Metrics {
     /// The metrics, and the registry that encodes them (for `http.rs`).
     pub fn new() -> (Metrics, Registry) {
-        let m = Metrics {
+        let mut m = Metrics {
             has_leader: Gauge::default(),
             is_leader: Gauge::default(),
             leader_changes: Counter::default(),
@@ -146,17 +150,27 @@ impl Metrics {
             snapshot_install: seconds_buckets(),
             snapshots_sent: Counter::default(),
             snapshots_received: Counter::default(),
-            peer_rtt: Family::new_with_constructor(peer_rtt_histogram),
+            peer_rtt: Family::new_with_constructor(seconds_buckets),
             datagrams_sent: Counter::default(),
             datagrams_received: Counter::default(),
             retransmissions: Counter::default(),
             drops: Family::default(),
             client_requests: Family::default(),
             client_replies: Family::default(),
+            requests_by_kind: Default::default(),
+            replies_by_outcome: Default::default(),
             read_index_rounds: Counter::default(),
             reassembly_bytes: Gauge::default(),
             last_leader: Default::default(),
         };
+        for kind in RequestKind::ALL {
+            m.requests_by_kind[kind as usize] =
+                m.client_requests.get_or_create(&KindLabel { kind: kind.label() }).clone();
+        }
+        for outcome in Outcome::ALL {
+            m.replies_by_outcome[outcome as usize] =
+                m.client_replies.get_or_create(&OutcomeLabel { outcome: outcome.label() }).clone();
+        }
         let mut registry = Registry::with_prefix(PREFIX);
         m.register(&mut registry);
         (m, registry)
@@ -296,7 +310,7 @@ impl Metrics {
     }
 
     pub fn client_request(&self, kind: RequestKind) {
-        self.client_requests.get_or_create(&KindLabel { kind: kind.label() }).inc();
+        self.requests_by_kind[kind as usize].inc();
     }
 
     pub fn client_reply(&self, reply: &crate::proto::Reply) {
@@ -307,7 +321,7 @@ impl Metrics {
             Reply::Busy => Outcome::Busy,
             Reply::TooLarge { .. } | Reply::Refused(_) => Outcome::Refused,
         };
-        self.client_replies.get_or_create(&OutcomeLabel { outcome: outcome.label() }).inc();
+        self.replies_by_outcome[outcome as usize].inc();
     }
 
     pub fn proposals_failed(&self, n: usize) {

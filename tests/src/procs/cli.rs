@@ -53,11 +53,13 @@ pub struct Cli {
 }
 
 impl Cli {
-    fn run(&self, args: &[&str]) -> Result<Output> {
+    /// `node COMMAND --config F --timeout T ARGS…` (`args[0]` is the command).
+    pub fn run(&self, args: &[&str]) -> Result<Output> {
         self.run_with(&self.timeout, args)
     }
 
-    fn run_with(&self, timeout: &str, args: &[&str]) -> Result<Output> {
+    /// [`Cli::run`] with another `--timeout`.
+    pub fn run_with(&self, timeout: &str, args: &[&str]) -> Result<Output> {
         let mut cmd = match self.prefix.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
